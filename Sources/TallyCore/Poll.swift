@@ -1,0 +1,160 @@
+import Atomics
+
+/// A poll's lifecycle as organizers and the close worker set it. Passing `closesAt` also ends
+/// voting, whether or not anyone has flipped the state yet.
+public enum Lifecycle: Int, Sendable, CaseIterable {
+    case draft, open, closed
+}
+
+/// What a vote did.
+public enum VoteOutcome: Equatable, Sendable {
+    /// The ballot changed: a first vote, a revote, or a withdrawal (`current` empty). Counted.
+    case accepted(previous: Ballot, current: Ballot)
+    /// The voter already had exactly this ballot: success, counted once.
+    case unchanged(Ballot)
+    case rejected(VoteRejection)
+}
+
+/// One ballot box: an immutable definition over live state (lifecycle, ledger, counters) that every
+/// version of the poll's definition shares.
+public final class Poll: @unchecked Sendable {
+    public let id: PollID
+    public let definition: PollDefinition
+    let live: LiveState
+    private let organizerKey: VoterKey?
+
+    /// The mutable part of a poll, shared by all versions of its definition.
+    final class LiveState: @unchecked Sendable {
+        let lifecycle: UnsafeAtomic<Int>
+        let ledger: Ledger
+        let counters: OptionCounters
+
+        init(lifecycle: Lifecycle, optionCount: Int, shardCount: Int, ledger: Ledger) {
+            self.lifecycle = .create(lifecycle.rawValue)
+            self.ledger = ledger
+            counters = OptionCounters(optionCount: optionCount, shardCount: shardCount)
+        }
+
+        deinit { lifecycle.destroy() }
+    }
+
+    init(id: PollID, definition: PollDefinition, live: LiveState) {
+        self.id = id
+        self.definition = definition
+        self.live = live
+        organizerKey = definition.organizer.map { VoterKey(id: $0) }
+    }
+
+    public var lifecycle: Lifecycle { Lifecycle(rawValue: live.lifecycle.load(ordering: .acquiring))! }
+
+    /// Moves the lifecycle `from` → `to` atomically; nil on success, else the state found.
+    func transition(from: Lifecycle, to: Lifecycle) -> Lifecycle? {
+        let (exchanged, found) = live.lifecycle.compareExchange(
+            expected: from.rawValue, desired: to.rawValue, ordering: .acquiringAndReleasing)
+        return exchanged ? nil : Lifecycle(rawValue: found)!
+    }
+
+    /// Closed by an organizer or the close worker, or past an end date that closes it.
+    public func isClosed(at now: Timestamp) -> Bool {
+        if lifecycle == .closed { return true }
+        if let deadline = definition.rules.deadline { return now >= deadline }
+        return false
+    }
+
+    /// Whether `token` opens this poll: always for a public poll; for a private one, only the right
+    /// token. Nil when admitted, else the reason.
+    public func checkToken(_ token: PollToken?) -> VoteRejection? {
+        guard let required = definition.rules.token else { return nil }
+        guard let token else { return .tokenRequired }
+        return required.matches(token) ? nil : .tokenInvalid
+    }
+
+    /// Validates a ballot against the rules and records it. Lock-free and allocation-free.
+    /// - Parameter shard: the calling event loop's counter shard; one thread per shard.
+    public func vote(
+        _ input: BallotInput, by voter: VoterKey, token: PollToken? = nil, now: Timestamp, shard: Int
+    ) -> VoteOutcome {
+        precondition(shard >= 0 && shard < live.counters.shardCount, "vote from a thread without a counter shard")
+        let rules = definition.rules
+        if let refused = checkToken(token) { return .rejected(refused) }
+        switch lifecycle {
+        case .draft: return .rejected(.notOpenYet)
+        case .closed: return .rejected(.closed)
+        case .open: break
+        }
+        if let deadline = rules.deadline, now >= deadline { return .rejected(.expired) }
+
+        let ballot = input.ballot
+        if input.hasOutOfRange || ballot.mask >> UInt64(definition.options.count) != 0 {
+            return .rejected(.optionOutOfRange)
+        }
+        if input.hasDuplicate { return .rejected(.duplicateOption) }
+        if ballot.isEmpty && !rules.revote { return .rejected(.emptyBallot) }
+        if ballot.count > definition.ballotLimit { return .rejected(.tooManyOptions) }
+
+        guard let record = live.ledger.record(for: voter, create: !ballot.isEmpty) else {
+            // An empty ballot from a voter with no record clears nothing.
+            return ballot.isEmpty ? .unchanged(.empty) : .rejected(.ledgerFull)
+        }
+        var previous = record.load(ordering: .acquiring)
+        while true {
+            if previous == ballot.mask { return .unchanged(ballot) }
+            if previous != 0 && !rules.revote { return .rejected(.alreadyVoted) }
+            let (exchanged, found) = record.compareExchange(
+                expected: previous, desired: ballot.mask, ordering: .acquiringAndReleasing)
+            if exchanged {
+                live.counters.apply(shard: shard, from: Ballot(mask: previous), to: ballot)
+                return .accepted(previous: Ballot(mask: previous), current: ballot)
+            }
+            previous = found
+        }
+    }
+
+    /// The voter's current ballot (empty if none).
+    public func ballot(of voter: VoterKey) -> Ballot {
+        guard let record = live.ledger.record(for: voter, create: false) else { return .empty }
+        return Ballot(mask: record.load(ordering: .acquiring))
+    }
+
+    /// Whether `viewer` sees what organizers see.
+    public func isOrganizer(_ viewer: Viewer) -> Bool {
+        viewer.isOrganizer || (viewer.voter != nil && viewer.voter == organizerKey)
+    }
+
+    /// The results as `viewer` may see them now.
+    public func results(for viewer: Viewer, now: Timestamp) -> ResultsView {
+        let closed = isClosed(at: now)
+        let own = viewer.voter.map { ballot(of: $0) } ?? .empty
+        let organizer = isOrganizer(viewer)
+        let showsResults: Bool
+        switch definition.rules.visibility {
+        case _ where organizer: showsResults = true
+        case .always: showsResults = true
+        case .afterVote: showsResults = closed || !own.isEmpty
+        case .afterClose: showsResults = closed
+        case .organizerOnly: showsResults = false
+        }
+        return ResultsView(
+            counters: live.counters, isClosed: closed, ownBallot: own, showsResults: showsResults,
+            showsCounts: showsResults && (organizer || !definition.rules.hideCounts))
+    }
+
+    /// Record count and bytes of this poll's ledger.
+    public var ledgerFootprint: (records: Int, slots: Int, bytes: Int) { live.ledger.footprint }
+}
+
+/// Who is looking at results.
+public struct Viewer: Sendable {
+    /// The voter, if the request carried one.
+    public var voter: VoterKey?
+    /// An organizer's credential (admin token, or a dialect's moderator role).
+    public var isOrganizer: Bool
+
+    public init(voter: VoterKey? = nil, isOrganizer: Bool = false) {
+        self.voter = voter
+        self.isOrganizer = isOrganizer
+    }
+
+    public static let anonymous = Viewer()
+    public static let organizer = Viewer(isOrganizer: true)
+}

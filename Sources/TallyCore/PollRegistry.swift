@@ -1,0 +1,181 @@
+import Synchronization
+
+/// The set of polls, as immutable snapshots that organizers' calls replace.
+///
+/// Readers (each event loop, the close worker) never take a lock: a change builds a new snapshot
+/// under a mutex (admin path only) and posts it to every reader's mailbox (`SnapshotMailboxes`); a
+/// reader picks it up the next time it looks a poll up.
+public final class PollRegistry: @unchecked Sendable {
+    /// Counter shards per poll: one per event loop that votes.
+    public let shardCount: Int
+    private let latest: Mutex<PollSnapshot>
+    let mailboxes: SnapshotMailboxes
+
+    /// - Parameters:
+    ///   - shardCount: event loops that vote (each votes into its own counter shard).
+    ///   - readers: threads that look polls up through a `RegistryReader` (loops, close worker).
+    public init(shardCount: Int, readers: Int) {
+        precondition(shardCount > 0 && readers > 0)
+        self.shardCount = shardCount
+        latest = Mutex(PollSnapshot(polls: [:]))
+        mailboxes = SnapshotMailboxes(count: readers)
+    }
+
+    /// The lock-free view for reader `index` (0 ..< readers). One thread per reader.
+    public func reader(_ index: Int) -> RegistryReader {
+        precondition(index >= 0 && index < mailboxes.count)
+        return RegistryReader(registry: self, index: index, snapshot: snapshot)
+    }
+
+    /// The current snapshot (admin path: takes the writers' mutex).
+    public var snapshot: PollSnapshot { latest.withLock { $0 } }
+
+    public func poll(_ id: PollID) -> Poll? { snapshot.polls[id] }
+
+    // MARK: - Organizer calls
+
+    /// Adds a poll.
+    @discardableResult
+    public func create(id: PollID, definition: PollDefinition, lifecycle: Lifecycle = .open) throws(PollAdminError) -> Poll {
+        try definition.validate()
+        return try change { polls throws(PollAdminError) in
+            guard polls[id] == nil else { throw .duplicateID }
+            let live = Poll.LiveState(
+                lifecycle: lifecycle, optionCount: definition.options.count, shardCount: shardCount,
+                ledger: Ledger(expectedVoters: definition.expectedVoters))
+            let poll = Poll(id: id, definition: definition, live: live)
+            polls[id] = poll
+            return poll
+        }
+    }
+
+    /// Replaces a poll's definition, keeping its ballots. The number of options cannot change
+    /// (ballots index them); a dialect that edits options recreates the poll.
+    @discardableResult
+    public func update(_ id: PollID, _ edit: (inout PollDefinition) -> Void) throws(PollAdminError) -> Poll {
+        try change { polls throws(PollAdminError) in
+            guard let current = polls[id] else { throw .unknownPoll }
+            var definition = current.definition
+            edit(&definition)
+            try definition.validate()
+            guard definition.options.count == current.definition.options.count else {
+                throw .invalidDefinition("the number of options of a poll with ballots cannot change")
+            }
+            let poll = Poll(id: id, definition: definition, live: current.live)
+            polls[id] = poll
+            return poll
+        }
+    }
+
+    /// Removes a poll; its ballots go with the last reference to it.
+    @discardableResult
+    public func delete(_ id: PollID) throws(PollAdminError) -> Poll {
+        try change { polls throws(PollAdminError) in
+            guard let poll = polls.removeValue(forKey: id) else { throw .unknownPoll }
+            return poll
+        }
+    }
+
+    /// Draft → open.
+    public func open(_ id: PollID) throws(PollAdminError) {
+        try transition(id, from: .draft, to: .open, action: "open")
+    }
+
+    /// Open → closed. Idempotent callers (the close worker) treat `invalidTransition` from closed as done.
+    public func close(_ id: PollID) throws(PollAdminError) {
+        try transition(id, from: .open, to: .closed, action: "close")
+    }
+
+    /// Closed → open. If the end date has passed, move it first (`update`), or voting stays ended.
+    public func reopen(_ id: PollID) throws(PollAdminError) {
+        try transition(id, from: .closed, to: .open, action: "reopen")
+    }
+
+    /// Polls in `lifecycle` (any if nil) whose labels include every pair of `labels`.
+    public func list(lifecycle: Lifecycle? = nil, labels: [String: String] = [:]) -> [Poll] {
+        snapshot.polls.values
+            .filter { poll in
+                (lifecycle == nil || poll.lifecycle == lifecycle)
+                    && labels.allSatisfy { poll.definition.labels[$0.key] == $0.value }
+            }
+            .sorted { $0.id < $1.id }
+    }
+
+    // MARK: - Internals
+
+    private func transition(_ id: PollID, from: Lifecycle, to: Lifecycle, action: String) throws(PollAdminError) {
+        guard let poll = poll(id) else { throw .unknownPoll }
+        if let found = poll.transition(from: from, to: to) { throw .invalidTransition(from: found, action: action) }
+    }
+
+    /// Applies `body` to a copy of the polls under the writers' mutex and publishes the result.
+    private func change<Result>(
+        _ body: (inout [PollID: Poll]) throws(PollAdminError) -> Result
+    ) throws(PollAdminError) -> Result {
+        let outcome: Swift.Result<Result, PollAdminError> = latest.withLock { snapshot in
+            var polls = snapshot.polls
+            let result: Result
+            do throws(PollAdminError) { result = try body(&polls) } catch { return .failure(error) }
+            snapshot = PollSnapshot(polls: polls)
+            mailboxes.post(snapshot)
+            return .success(result)
+        }
+        return try outcome.get()
+    }
+
+}
+
+/// An immutable set of polls.
+public final class PollSnapshot: Sendable {
+    public let polls: [PollID: Poll]
+    /// The same polls without reference counting, for the vote path: `polls` keeps them alive, and
+    /// borrowing one costs no atomic increment on an object that every loop shares.
+    nonisolated(unsafe) let unretained: [PollID: Unmanaged<Poll>]
+
+    init(polls: [PollID: Poll]) {
+        self.polls = polls
+        unretained = polls.mapValues { Unmanaged.passUnretained($0) }
+    }
+}
+
+/// One thread's lock-free view of the registry: a lookup costs one atomic load of the thread's own
+/// mailbox, plus an exchange when organizers changed something. Not for sharing between threads.
+public final class RegistryReader {
+    private let registry: PollRegistry  // keeps the mailbox alive
+    private let mailbox: SnapshotMailboxes.Mailbox
+    private var snapshot: PollSnapshot
+    /// `snapshot.unretained`, held here so a lookup touches no reference count.
+    private var polls: [PollID: Unmanaged<Poll>]
+    /// The counter shard this reader votes into (-1 for readers that do not vote).
+    public let shard: Int
+
+    init(registry: PollRegistry, index: Int, snapshot: PollSnapshot) {
+        self.registry = registry
+        mailbox = registry.mailboxes.mailbox(index)
+        self.snapshot = snapshot
+        polls = snapshot.unretained
+        shard = index < registry.shardCount ? index : -1
+    }
+
+    public func poll(_ id: PollID) -> Poll? {
+        refresh()
+        return snapshot.polls[id]
+    }
+
+    /// Looks the poll up and votes, without touching any reference count.
+    public func vote(
+        _ input: BallotInput, poll id: PollID, by voter: VoterKey, token: PollToken? = nil, now: Timestamp
+    ) -> VoteOutcome {
+        refresh()
+        guard let poll = polls[id] else { return .rejected(.unknownPoll) }
+        return poll._withUnsafeGuaranteedRef { $0.vote(input, by: voter, token: token, now: now, shard: shard) }
+    }
+
+    @inline(__always)
+    private func refresh() {
+        if let newer = mailbox.take() {
+            snapshot = newer
+            polls = newer.unretained
+        }
+    }
+}

@@ -1,0 +1,67 @@
+/// The secret that a private poll requires to see or vote: 128 random bits, written as 32 lowercase
+/// hex digits on the wire. Parsed from request bytes without allocating.
+public struct PollToken: Hashable, Sendable, CustomStringConvertible {
+    public let high: UInt64
+    public let low: UInt64
+
+    /// Stands for a token a request carried but that is not well formed: it matches no poll.
+    public static let malformed = PollToken(high: 0, low: 0)
+
+    public init(high: UInt64, low: UInt64) {
+        self.high = high
+        self.low = low
+    }
+
+    /// A new random token (never `malformed`).
+    public static func random() -> PollToken {
+        var generator = SystemRandomNumberGenerator()
+        while true {
+            let token = PollToken(high: generator.next(), low: generator.next())
+            if token != .malformed { return token }
+        }
+    }
+
+    /// Parses 32 hex digits; any other text is `malformed`.
+    public init(parsing text: UnsafeRawBufferPointer) {
+        guard text.count == 32 else {
+            self = .malformed
+            return
+        }
+        var words: (UInt64, UInt64) = (0, 0)
+        for (index, byte) in text.enumerated() {
+            guard let digit = PollToken.hexValue(byte) else {
+                self = .malformed
+                return
+            }
+            if index < 16 { words.0 = words.0 << 4 | digit } else { words.1 = words.1 << 4 | digit }
+        }
+        self.init(high: words.0, low: words.1)
+    }
+
+    public init(parsing text: String) {
+        var text = text
+        self = text.withUTF8 { PollToken(parsing: UnsafeRawBufferPointer($0)) }
+    }
+
+    /// Compares in constant time, so response timing does not reveal how much of a guess was right.
+    public func matches(_ other: PollToken) -> Bool {
+        ((high ^ other.high) | (low ^ other.low)) == 0 && self != .malformed
+    }
+
+    public var description: String {
+        func hex(_ word: UInt64) -> String {
+            let digits = String(word, radix: 16)
+            return String(repeating: "0", count: 16 - digits.count) + digits
+        }
+        return hex(high) + hex(low)
+    }
+
+    private static func hexValue(_ byte: UInt8) -> UInt64? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): UInt64(byte - UInt8(ascii: "0"))
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): UInt64(byte - UInt8(ascii: "a") + 10)
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): UInt64(byte - UInt8(ascii: "A") + 10)
+        default: nil
+        }
+    }
+}

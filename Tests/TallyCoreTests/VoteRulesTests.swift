@@ -1,0 +1,197 @@
+import Testing
+
+@testable import TallyCore
+
+/// One poll on a fresh registry with one loop, and helpers to vote on it.
+struct Fixture {
+    let registry = PollRegistry(shardCount: 1, readers: 1)
+    let reader: RegistryReader
+    let poll: Poll
+
+    init(options: Int = 4, lifecycle: Lifecycle = .open, _ rules: PollRules = PollRules(), organizer: String? = nil) {
+        poll = try! registry.create(
+            id: 7,
+            definition: PollDefinition(
+                question: "Q", options: (0..<options).map { "option \($0)" }, rules: rules, organizer: organizer),
+            lifecycle: lifecycle)
+        reader = registry.reader(0)
+    }
+
+    func vote(_ voter: String, _ options: [Int], token: PollToken? = nil, now: Timestamp = 1_000, poll id: PollID = 7)
+        -> VoteOutcome
+    {
+        reader.vote(BallotInput(options), poll: id, by: VoterKey(id: voter), token: token, now: now)
+    }
+
+    func counts(now: Timestamp = 1_000) -> [Int64] {
+        let results = reader.poll(7)!.results(for: .organizer, now: now)
+        return (0..<results.optionCount).map { results.count(of: $0) }
+    }
+}
+
+@Suite struct VoteRulesTests {
+    @Test func firstVoteIsAcceptedAndCounted() {
+        let f = Fixture()
+        #expect(f.vote("ann", [2]) == .accepted(previous: .empty, current: Ballot([2])))
+        #expect(f.counts() == [0, 0, 1, 0])
+        #expect(f.poll.ballot(of: VoterKey(id: "ann")) == Ballot([2]))
+    }
+
+    @Test func unknownPoll() {
+        #expect(Fixture().vote("ann", [0], poll: 99) == .rejected(.unknownPoll))
+    }
+
+    @Test func draftIsNotOpenYet() {
+        let f = Fixture(lifecycle: .draft)
+        #expect(f.vote("ann", [0]) == .rejected(.notOpenYet))
+        try! f.registry.open(7)
+        #expect(f.vote("ann", [0]) == .accepted(previous: .empty, current: Ballot([0])))
+    }
+
+    @Test func closedPollRejectsAndReopenAcceptsAgain() throws {
+        let f = Fixture()
+        try f.registry.close(7)
+        #expect(f.vote("ann", [0]) == .rejected(.closed))
+        #expect(throws: PollAdminError.invalidTransition(from: .closed, action: "close")) { try f.registry.close(7) }
+        try f.registry.reopen(7)
+        #expect(f.vote("ann", [0]) == .accepted(previous: .empty, current: Ballot([0])))
+    }
+
+    @Test func pastClosesAtIsExpiredEvenBeforeAnyCloseWorkerRuns() {
+        let f = Fixture(PollRules(closesAt: 5_000))
+        #expect(f.vote("ann", [0], now: 4_999) == .accepted(previous: .empty, current: Ballot([0])))
+        #expect(f.vote("bob", [0], now: 5_000) == .rejected(.expired))
+        #expect(f.poll.lifecycle == .open)
+        #expect(f.poll.isClosed(at: 5_000))
+    }
+
+    @Test func endDateThatDoesNotCloseKeepsThePollOpen() {
+        let f = Fixture(PollRules(closesAt: 5_000, closesOnEnd: false))
+        #expect(f.vote("ann", [0], now: 9_000) == .accepted(previous: .empty, current: Ballot([0])))
+        #expect(!f.poll.isClosed(at: 9_000))
+    }
+
+    @Test func optionOutOfRange() {
+        let f = Fixture(options: 4)
+        #expect(f.vote("ann", [4]) == .rejected(.optionOutOfRange))
+        #expect(f.vote("ann", [-1]) == .rejected(.optionOutOfRange))
+        #expect(f.vote("ann", [64]) == .rejected(.optionOutOfRange))
+        #expect(f.counts() == [0, 0, 0, 0])
+    }
+
+    @Test func duplicateOption() {
+        let f = Fixture(PollRules(maxVotes: 0))
+        #expect(f.vote("ann", [1, 1]) == .rejected(.duplicateOption))
+    }
+
+    @Test func tooManyOptions() {
+        let f = Fixture(PollRules(maxVotes: 2))
+        #expect(f.vote("ann", [0, 1, 2]) == .rejected(.tooManyOptions))
+        #expect(f.vote("ann", [0, 2]) == .accepted(previous: .empty, current: Ballot([0, 2])))
+    }
+
+    @Test func maxVotesZeroAllowsEveryOption() {
+        let f = Fixture(options: 64, PollRules(maxVotes: 0))
+        #expect(f.vote("ann", Array(0..<64)) == .accepted(previous: .empty, current: Ballot(mask: .max)))
+        #expect(f.counts().allSatisfy { $0 == 1 })
+    }
+
+    @Test func emptyBallotIsRejectedWithoutRevote() {
+        let f = Fixture()
+        #expect(f.vote("ann", []) == .rejected(.emptyBallot))
+    }
+
+    @Test func alreadyVotedWithoutRevoteButIdenticalResendIsIdempotent() {
+        let f = Fixture()
+        #expect(f.vote("ann", [1]) == .accepted(previous: .empty, current: Ballot([1])))
+        #expect(f.vote("ann", [1]) == .unchanged(Ballot([1])))
+        #expect(f.vote("ann", [2]) == .rejected(.alreadyVoted))
+        #expect(f.counts() == [0, 1, 0, 0])
+    }
+
+    @Test func revoteMovesTheCountsAndEmptyBallotClears() {
+        let f = Fixture(PollRules(maxVotes: 2, revote: true))
+        #expect(f.vote("ann", [0, 1]) == .accepted(previous: .empty, current: Ballot([0, 1])))
+        #expect(f.vote("ann", [1, 3]) == .accepted(previous: Ballot([0, 1]), current: Ballot([1, 3])))
+        #expect(f.counts() == [0, 1, 0, 1])
+        #expect(f.vote("ann", []) == .accepted(previous: Ballot([1, 3]), current: .empty))
+        #expect(f.counts() == [0, 0, 0, 0])
+        #expect(f.poll.results(for: .organizer, now: 0).voters == 0)
+        // Clearing nothing is a no-op success, and creates no record.
+        #expect(f.vote("bob", []) == .unchanged(.empty))
+        #expect(f.poll.ledgerFootprint.records == 1)
+    }
+
+    @Test func privatePollNeedsItsToken() {
+        let token = PollToken.random()
+        let f = Fixture(PollRules(token: token))
+        #expect(f.vote("ann", [0]) == .rejected(.tokenRequired))
+        #expect(f.vote("ann", [0], token: .random()) == .rejected(.tokenInvalid))
+        #expect(f.vote("ann", [0], token: .malformed) == .rejected(.tokenInvalid))
+        #expect(f.vote("ann", [0], token: PollToken(parsing: token.description)) == .accepted(previous: .empty, current: Ballot([0])))
+    }
+
+    @Test func tokenIsCheckedBeforeStateSoAPrivatePollRevealsNothing() throws {
+        let f = Fixture(lifecycle: .draft, PollRules(token: .random()))
+        #expect(f.vote("ann", [0]) == .rejected(.tokenRequired))
+    }
+
+    @Test func deletedPollIsUnknownToReaders() throws {
+        let f = Fixture()
+        #expect(f.vote("ann", [0]) == .accepted(previous: .empty, current: Ballot([0])))
+        try f.registry.delete(7)
+        #expect(f.vote("bob", [0]) == .rejected(.unknownPoll))
+        #expect(throws: PollAdminError.unknownPoll) { try f.registry.delete(7) }
+    }
+
+    @Test func updateKeepsBallotsAndAppliesNewRules() throws {
+        let f = Fixture()
+        #expect(f.vote("ann", [0]) == .accepted(previous: .empty, current: Ballot([0])))
+        try f.registry.update(7) { $0.rules.revote = true }
+        #expect(f.vote("ann", [1]) == .accepted(previous: Ballot([0]), current: Ballot([1])))
+        #expect(f.counts() == [0, 1, 0, 0])
+        #expect(throws: PollAdminError.self) { try f.registry.update(7) { $0.options.append("five") } }
+    }
+
+    @Test func definitionsAreValidated() {
+        let registry = PollRegistry(shardCount: 1, readers: 1)
+        #expect(throws: PollAdminError.self) { try registry.create(id: 1, definition: PollDefinition(question: "Q", options: [])) }
+        #expect(throws: PollAdminError.self) {
+            try registry.create(id: 1, definition: PollDefinition(question: "Q", options: (0..<65).map(String.init)))
+        }
+        #expect(throws: PollAdminError.self) {
+            try registry.create(id: 1, definition: PollDefinition(question: "Q", options: ["a", "b"], rules: PollRules(maxVotes: 3)))
+        }
+        try! registry.create(id: 1, definition: PollDefinition(question: "Q", options: ["a", "b"]))
+        #expect(throws: PollAdminError.duplicateID) {
+            try registry.create(id: 1, definition: PollDefinition(question: "Q", options: ["a", "b"]))
+        }
+    }
+
+    @Test func listFiltersByLifecycleAndLabels() throws {
+        let registry = PollRegistry(shardCount: 1, readers: 1)
+        func make(_ id: PollID, _ labels: [String: String], _ lifecycle: Lifecycle) throws {
+            try registry.create(id: id, definition: PollDefinition(question: "Q", options: ["a"], labels: labels), lifecycle: lifecycle)
+        }
+        try make(1, ["talk": "room1"], .open)
+        try make(2, ["talk": "room1"], .draft)
+        try make(3, ["talk": "room2"], .open)
+        #expect(registry.list(labels: ["talk": "room1"]).map(\.id) == [1, 2])
+        #expect(registry.list(lifecycle: .open).map(\.id) == [1, 3])
+        #expect(registry.list(lifecycle: .open, labels: ["talk": "room1"]).map(\.id) == [1])
+    }
+
+    @Test func ledgerFullWhenItMayNotGrow() {
+        let definition = PollDefinition(question: "Q", options: ["a"])
+        let live = Poll.LiveState(
+            lifecycle: .open, optionCount: 1, shardCount: 1, ledger: Ledger(expectedVoters: 1, maxGenerations: 1))
+        let poll = Poll(id: 1, definition: definition, live: live)
+        let capacity = poll.ledgerFootprint.slots
+        for voter in 0..<capacity {
+            #expect(poll.vote(BallotInput([0]), by: VoterKey(id: "\(voter)"), now: 0, shard: 0) == .accepted(previous: .empty, current: Ballot([0])))
+        }
+        #expect(poll.vote(BallotInput([0]), by: VoterKey(id: "one too many"), now: 0, shard: 0) == .rejected(.ledgerFull))
+        // Voters already in keep working.
+        #expect(poll.vote(BallotInput([0]), by: VoterKey(id: "0"), now: 0, shard: 0) == .unchanged(Ballot([0])))
+    }
+}
