@@ -9,6 +9,7 @@ let package = Package(
     name: "Tally",
     products: [
         .library(name: "TallyCore", targets: ["TallyCore"]),
+        .library(name: "TallyHTTP", targets: ["TallyHTTP"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-atomics.git", from: "1.3.0"),
@@ -21,6 +22,16 @@ let package = Package(
             dependencies: [.product(name: "Atomics", package: "swift-atomics")],
             swiftSettings: strictImports
         ),
+        .systemLibrary(name: "CLibUV", pkgConfig: "libuv", providers: [.apt(["libuv1-dev"])]),
+        // Debian's http-parser ships no pkg-config file: the module map links it.
+        .systemLibrary(name: "CHTTPParser", providers: [.apt(["libhttp-parser-dev"])]),
+        // The libuv transport: loops, listener, connections, http_parser glue, router, responses.
+        // Knows nothing about polls.
+        .target(
+            name: "TallyHTTP",
+            dependencies: ["CLibUV", "CHTTPParser", .product(name: "Atomics", package: "swift-atomics")],
+            swiftSettings: strictImports
+        ),
         .testTarget(
             name: "TallyCoreTests",
             dependencies: [
@@ -28,6 +39,8 @@ let package = Package(
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),
+        .target(name: "TallyTestSupport", path: "Tests/TallyTestSupport"),
+        .testTarget(name: "TallyHTTPTests", dependencies: ["TallyHTTP", "TallyTestSupport"]),
         // In-process throughput of the validated vote path (release builds only).
         .executableTarget(
             name: "tally-bench-engine",

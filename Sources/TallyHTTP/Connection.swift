@@ -1,0 +1,368 @@
+import CHTTPParser
+import CLibUV
+
+/// One client connection: a small state machine driven by libuv reads and http_parser callbacks.
+///
+/// - A read is parsed at once; each complete request is dispatched as soon as it is parsed and its
+///   response appended to `output`. When the read is done, all of its responses go out in one
+///   write (`uv_try_write`, then `uv_write` for what the socket did not take).
+/// - While a `uv_write` is in flight, reading stops: `output` must not move under libuv, and a
+///   client that does not read its responses cannot make us buffer more (backpressure).
+/// - A request's bytes (URL, headers, body) are copied into `input`, so requests split across
+///   reads work; `input` and `output` are reused for every request on the connection.
+/// - Deadlines (header, body, idle) are plain numbers checked by the loop's sweep timer.
+final class Connection {
+    enum Phase { case idle, head, body }
+    private enum HeaderPart { case none, name, value }
+
+    unowned(unsafe) let loop: EventLoop
+    var slot: Int
+    let tcp: UnsafeMutablePointer<uv_tcp_t>
+    private let parser: UnsafeMutablePointer<http_parser>
+    private let writeRequest: UnsafeMutablePointer<uv_write_t>
+    private let input = ByteBuffer(capacity: 1024)
+    private let output = ByteBuffer(capacity: 1024)
+    private let headers: UnsafeMutableBufferPointer<HeaderSpan>
+    private var headerCount = 0
+    private var lastHeaderPart = HeaderPart.none
+    private var urlCount = 0
+    private var bodyStart = 0
+    private var peer = PeerAddress.unknown
+
+    private(set) var phase = Phase.idle
+    /// uv_now() milliseconds at which the current phase times out; 0 for none.
+    private(set) var deadline: UInt64 = 0
+    /// A status a parser callback decided on (413, 431) before failing the parse.
+    private var rejection = 0
+    private var writing = false
+    private var closeAfterWrite = false
+    private var closing = false
+
+    var stream: UnsafeMutablePointer<uv_stream_t> { TallyHTTP.stream(tcp) }
+
+    init(loop: EventLoop, slot: Int) {
+        self.loop = loop
+        self.slot = slot
+        tcp = .allocate(capacity: 1)
+        parser = .allocate(capacity: 1)
+        writeRequest = .allocate(capacity: 1)
+        headers = .allocate(capacity: loop.limits.maxHeaderCount)
+        uv_tcp_init(loop.loop, tcp)
+        // Retained for libuv; released in the close callback.
+        tcp.pointee.data = Unmanaged.passRetained(self).toOpaque()
+        http_parser_init(parser, HTTP_REQUEST)
+        parser.pointee.data = Unmanaged.passUnretained(self).toOpaque()
+    }
+
+    deinit {
+        tcp.deallocate()
+        parser.deallocate()
+        writeRequest.deallocate()
+        headers.deallocate()
+    }
+
+    /// Starts reading a freshly accepted connection (or refuses it when the loop is full).
+    func begin(rejectWith503 full: Bool) {
+        uv_tcp_nodelay(tcp, 1)
+        peer = peerAddress()
+        if full {
+            closeAfterWrite = true
+            writer(isHead: false).writeError(
+                status: 503, code: "too_many_connections", message: "the server has too many connections open",
+                extraHeaders: "Retry-After: 1\r\n")
+            flush()
+            return
+        }
+        deadline = uv_now(loop.loop) + UInt64(loop.limits.idleTimeoutMilliseconds)
+        uv_read_start(stream, allocateReadBuffer, onRead)
+    }
+
+    // MARK: - Reading
+
+    func received(_ bytes: UnsafeRawBufferPointer) {
+        let parsed = bytes.withMemoryRebound(to: CChar.self) { chars in
+            http_parser_execute(parser, &parserCallbacks, chars.baseAddress, chars.count)
+        }
+        let error = http_errno(rawValue: parser.pointee.http_errno)
+        if error == HPE_PAUSED {
+            // A request asked to close the connection; what follows it is ignored.
+        } else if error != HPE_OK || parsed != bytes.count {
+            let status = rejection != 0 ? rejection : (error == HPE_HEADER_OVERFLOW ? 431 : 400)
+            closeAfterWrite = true
+            uv_read_stop(stream)
+            switch status {
+            case 413: writer(isHead: false).writeError(status: 413, code: "body_too_large", message: "the request body is too large")
+            case 431: writer(isHead: false).writeError(status: 431, code: "headers_too_large", message: "the request headers are too large")
+            default: writer(isHead: false).writeError(status: 400, code: "malformed_request", message: "the request is not valid HTTP/1.1")
+            }
+        }
+        if phase == .idle && !closeAfterWrite {
+            deadline = uv_now(loop.loop) + UInt64(loop.limits.idleTimeoutMilliseconds)
+        }
+        flush()
+    }
+
+    /// The client closed its side or the read failed.
+    func endOfInput() {
+        uv_read_stop(stream)
+        if writing {
+            closeAfterWrite = true
+        } else {
+            close()
+        }
+    }
+
+    // MARK: - Parser callbacks
+
+    func messageBegin() -> Int32 {
+        input.removeAll()
+        headerCount = 0
+        lastHeaderPart = .none
+        urlCount = 0
+        rejection = 0
+        phase = .head
+        deadline = uv_now(loop.loop) + UInt64(loop.limits.headerTimeoutMilliseconds)
+        return 0
+    }
+
+    func url(_ bytes: UnsafeRawBufferPointer) -> Int32 {
+        input.append(bytes)
+        urlCount += bytes.count
+        return 0
+    }
+
+    func headerName(_ bytes: UnsafeRawBufferPointer) -> Int32 {
+        if lastHeaderPart != .name {
+            guard headerCount < headers.count else {
+                rejection = 431
+                return 1
+            }
+            headers[headerCount] = HeaderSpan(nameStart: Int32(input.count))
+            headerCount += 1
+            lastHeaderPart = .name
+        }
+        headers[headerCount - 1].nameCount += Int32(bytes.count)
+        input.append(bytes)
+        return 0
+    }
+
+    func headerValue(_ bytes: UnsafeRawBufferPointer) -> Int32 {
+        if lastHeaderPart != .value {
+            headers[headerCount - 1].valueStart = Int32(input.count)
+            lastHeaderPart = .value
+        }
+        headers[headerCount - 1].valueCount += Int32(bytes.count)
+        input.append(bytes)
+        return 0
+    }
+
+    func headersComplete() -> Int32 {
+        let declared = parser.pointee.content_length
+        if declared != UInt64.max && declared > UInt64(loop.limits.maxBodyBytes) {
+            rejection = 413
+            return -1
+        }
+        bodyStart = input.count
+        phase = .body
+        deadline = uv_now(loop.loop) + UInt64(loop.limits.bodyTimeoutMilliseconds)
+        return 0
+    }
+
+    func body(_ bytes: UnsafeRawBufferPointer) -> Int32 {
+        guard input.count - bodyStart + bytes.count <= loop.limits.maxBodyBytes else {
+            rejection = 413
+            return -1
+        }
+        input.append(bytes)
+        return 0
+    }
+
+    func messageComplete() -> Int32 {
+        phase = .idle
+        deadline = 0
+        if http_should_keep_alive(parser) == 0 || loop.draining { closeAfterWrite = true }
+        let method = HTTPMethod(rawValue: parser.pointee.method) ?? .other
+        let url = input.slice(0..<urlCount)
+        let questionMark = url.firstIndex(of: UInt8(ascii: "?"))
+        let request = Request(
+            method: method,
+            path: UnsafeRawBufferPointer(rebasing: url[..<(questionMark ?? url.count)]),
+            query: questionMark.map { UnsafeRawBufferPointer(rebasing: url[($0 + 1)...]) } ?? UnsafeRawBufferPointer(start: nil, count: 0),
+            body: input.slice(bodyStart..<input.count),
+            peer: peer,
+            buffer: UnsafeRawPointer(input.base),
+            headers: UnsafeBufferPointer(rebasing: headers[0..<headerCount]))
+        let before = output.count
+        loop.router.dispatch(request, writer(isHead: method == .head))
+        if output.count == before {
+            writer(isHead: false).writeError(status: 500, code: "no_response", message: "the handler wrote no response")
+        }
+        if closeAfterWrite {
+            http_parser_pause(parser, 1)
+        }
+        return 0
+    }
+
+    private func writer(isHead: Bool) -> ResponseWriter {
+        ResponseWriter(output: output, context: loop, isHead: isHead, closesConnection: closeAfterWrite)
+    }
+
+    // MARK: - Writing
+
+    /// Writes everything pending in one write, then closes if asked to.
+    func flush() {
+        guard !writing, !closing else { return }
+        guard output.count > 0 else {
+            if closeAfterWrite { close() }
+            return
+        }
+        var buffer = uv_buf_t(base: output.base.assumingMemoryBound(to: CChar.self), len: output.count)
+        let written = Int(uv_try_write(stream, &buffer, 1))
+        if written == output.count {
+            output.removeAll()
+            wrote()
+            return
+        }
+        if written < 0 && written != Int(UV_EAGAIN.rawValue) {
+            close()
+            return
+        }
+        output.removeFirst(max(0, written))
+        writing = true
+        uv_read_stop(stream)
+        buffer = uv_buf_t(base: output.base.assumingMemoryBound(to: CChar.self), len: output.count)
+        uv_write(writeRequest, stream, &buffer, 1, onWrite)
+    }
+
+    func writeFinished(status: Int32) {
+        writing = false
+        guard !closing else { return }
+        guard status == 0 else {
+            close()
+            return
+        }
+        output.removeAll()
+        if !closeAfterWrite { uv_read_start(stream, allocateReadBuffer, onRead) }
+        wrote()
+    }
+
+    private func wrote() {
+        if closeAfterWrite {
+            close()
+            return
+        }
+        // Give back what a large request or response needed, so idle connections stay small.
+        if phase == .idle {
+            input.shrink(to: 16 * 1024)
+            output.shrink(to: 16 * 1024)
+        }
+    }
+
+    // MARK: - Timeouts, drain, close
+
+    /// The sweep found this connection past its deadline.
+    func timedOut() {
+        deadline = 0
+        guard phase != .idle, !writing else {
+            close()
+            return
+        }
+        // A request started but did not arrive in time: tell the client, then close.
+        loop.stats.timedOut()
+        closeAfterWrite = true
+        uv_read_stop(stream)
+        writer(isHead: false).writeError(status: 408, code: "request_timeout", message: "the request took too long to arrive")
+        flush()
+    }
+
+    /// Shutdown: close now if idle, else after the response to the request in progress.
+    func drain() {
+        if phase == .idle && !writing && output.count == 0 {
+            close()
+        } else {
+            closeAfterWrite = true
+        }
+    }
+
+    func close() {
+        guard !closing else { return }
+        closing = true
+        loop.remove(self)
+        uv_close(handle(tcp), onClose)
+    }
+
+    private func peerAddress() -> PeerAddress {
+        var address = sockaddr_storage()
+        var length = Int32(MemoryLayout<sockaddr_storage>.size)
+        let status = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { uv_tcp_getpeername(tcp, $0, &length) }
+        }
+        guard status == 0 else { return .unknown }
+        return withUnsafeBytes(of: address) { raw -> PeerAddress in
+            switch Int32(raw.load(as: sa_family_t.self)) {
+            case AF_INET:  // sockaddr_in: family, port, then 4 address bytes
+                return PeerAddress(ipv4: raw[4], raw[5], raw[6], raw[7])
+            case AF_INET6:  // sockaddr_in6: family, port, flowinfo, then 16 address bytes
+                return PeerAddress(ipv6: UnsafeRawBufferPointer(rebasing: raw[8..<24]))
+            default:
+                return .unknown
+            }
+        }
+    }
+}
+
+// MARK: - C callbacks
+
+private func connection(_ data: UnsafeMutableRawPointer?) -> Unmanaged<Connection> {
+    Unmanaged<Connection>.fromOpaque(data!)
+}
+
+private func allocateReadBuffer(_ handle: UnsafeMutablePointer<uv_handle_t>?, _ suggested: Int, _ buffer: UnsafeMutablePointer<uv_buf_t>?) {
+    connection(handle!.pointee.data)._withUnsafeGuaranteedRef { connection in
+        buffer!.pointee = uv_buf_t(
+            base: connection.loop.readBuffer.assumingMemoryBound(to: CChar.self), len: EventLoop.readBufferSize)
+    }
+}
+
+private func onRead(_ stream: UnsafeMutablePointer<uv_stream_t>?, _ count: Int, _ buffer: UnsafePointer<uv_buf_t>?) {
+    connection(stream!.pointee.data)._withUnsafeGuaranteedRef { connection in
+        if count > 0 {
+            connection.received(UnsafeRawBufferPointer(start: buffer!.pointee.base, count: count))
+        } else if count < 0 {
+            connection.endOfInput()
+        }
+    }
+}
+
+private func onWrite(_ request: UnsafeMutablePointer<uv_write_t>?, _ status: Int32) {
+    connection(request!.pointee.handle.pointee.data)._withUnsafeGuaranteedRef { $0.writeFinished(status: status) }
+}
+
+private func onClose(_ handle: UnsafeMutablePointer<uv_handle_t>?) {
+    connection(handle!.pointee.data).release()
+}
+
+private func parserConnection(_ parser: UnsafeMutablePointer<http_parser>?) -> Unmanaged<Connection> {
+    Unmanaged<Connection>.fromOpaque(parser!.pointee.data)
+}
+
+private func bytes(_ at: UnsafePointer<CChar>?, _ length: Int) -> UnsafeRawBufferPointer {
+    UnsafeRawBufferPointer(start: at, count: length)
+}
+
+/// http_parser's callbacks: each forwards to the connection the parser belongs to.
+nonisolated(unsafe) private var parserCallbacks: http_parser_settings = {
+    var settings = http_parser_settings()
+    settings.on_message_begin = { parserConnection($0)._withUnsafeGuaranteedRef { $0.messageBegin() } }
+    settings.on_url = { parser, at, length in parserConnection(parser)._withUnsafeGuaranteedRef { $0.url(bytes(at, length)) } }
+    settings.on_header_field = { parser, at, length in
+        parserConnection(parser)._withUnsafeGuaranteedRef { $0.headerName(bytes(at, length)) }
+    }
+    settings.on_header_value = { parser, at, length in
+        parserConnection(parser)._withUnsafeGuaranteedRef { $0.headerValue(bytes(at, length)) }
+    }
+    settings.on_headers_complete = { parserConnection($0)._withUnsafeGuaranteedRef { $0.headersComplete() } }
+    settings.on_body = { parser, at, length in parserConnection(parser)._withUnsafeGuaranteedRef { $0.body(bytes(at, length)) } }
+    settings.on_message_complete = { parserConnection($0)._withUnsafeGuaranteedRef { $0.messageComplete() } }
+    return settings
+}()

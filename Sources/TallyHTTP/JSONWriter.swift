@@ -1,0 +1,150 @@
+/// Writes JSON into a byte buffer without allocating: commas and nesting are tracked in a bit set,
+/// strings are escaped as RFC 8259 requires.
+public struct JSONWriter {
+    public let buffer: ByteBuffer
+    /// Bit d set: the container at depth d already has an element.
+    private var hasElement: UInt64 = 0
+    private var depth = 0
+
+    public init(_ buffer: ByteBuffer) { self.buffer = buffer }
+
+    public mutating func object(_ body: (inout JSONWriter) -> Void) {
+        open(UInt8(ascii: "{"))
+        body(&self)
+        close(UInt8(ascii: "}"))
+    }
+
+    public mutating func array(_ body: (inout JSONWriter) -> Void) {
+        open(UInt8(ascii: "["))
+        body(&self)
+        close(UInt8(ascii: "]"))
+    }
+
+    /// Starts a member of an object: its key; the value follows.
+    public mutating func key(_ name: StaticString) {
+        separate()
+        buffer.append(byte: UInt8(ascii: "\""))
+        buffer.append(name)
+        buffer.append("\":")
+        hasElement &= ~(1 << UInt64(depth))  // the value that follows takes no comma
+    }
+
+    public mutating func key(_ name: String) {
+        separate()
+        appendString(name)
+        buffer.append(byte: UInt8(ascii: ":"))
+        hasElement &= ~(1 << UInt64(depth))
+    }
+
+    public mutating func value(_ number: Int64) {
+        separate()
+        buffer.append(decimal: number)
+    }
+
+    public mutating func value(_ number: Int) { value(Int64(number)) }
+
+    public mutating func value(_ flag: Bool) {
+        separate()
+        buffer.append(flag ? "true" : "false")
+    }
+
+    public mutating func value(_ text: String) {
+        separate()
+        appendString(text)
+    }
+
+    public mutating func value(_ text: StaticString) {
+        separate()
+        appendString(UnsafeRawBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
+    }
+
+    public mutating func value(bytes: UnsafeRawBufferPointer) {
+        separate()
+        appendString(bytes)
+    }
+
+    public mutating func null() {
+        separate()
+        buffer.append("null")
+    }
+
+    /// Bytes that are already valid JSON.
+    public mutating func raw(_ json: UnsafeRawBufferPointer) {
+        separate()
+        buffer.append(json)
+    }
+
+    public mutating func field(_ name: StaticString, _ text: StaticString) {
+        key(name)
+        value(text)
+    }
+
+    public mutating func field(_ name: StaticString, _ text: String) {
+        key(name)
+        value(text)
+    }
+
+    public mutating func field(_ name: StaticString, _ number: Int64) {
+        key(name)
+        value(number)
+    }
+
+    public mutating func field(_ name: StaticString, _ number: Int) {
+        key(name)
+        value(number)
+    }
+
+    public mutating func field(_ name: StaticString, _ flag: Bool) {
+        key(name)
+        value(flag)
+    }
+
+    // MARK: -
+
+    private mutating func open(_ bracket: UInt8) {
+        separate()
+        buffer.append(byte: bracket)
+        depth += 1
+        precondition(depth < 64, "JSON nested too deep")
+        hasElement &= ~(1 << UInt64(depth))
+    }
+
+    private mutating func close(_ bracket: UInt8) {
+        buffer.append(byte: bracket)
+        depth -= 1
+    }
+
+    private mutating func separate() {
+        let bit: UInt64 = 1 << UInt64(depth)
+        if hasElement & bit != 0 { buffer.append(byte: UInt8(ascii: ",")) }
+        hasElement |= bit
+    }
+
+    private func appendString(_ text: String) {
+        var text = text
+        text.withUTF8 { appendString(UnsafeRawBufferPointer($0)) }
+    }
+
+    private func appendString(_ bytes: UnsafeRawBufferPointer) {
+        buffer.append(byte: UInt8(ascii: "\""))
+        var runStart = 0
+        for (index, byte) in bytes.enumerated() where byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
+            buffer.append(UnsafeRawBufferPointer(rebasing: bytes[runStart..<index]))
+            switch byte {
+            case UInt8(ascii: "\""): buffer.append("\\\"")
+            case UInt8(ascii: "\\"): buffer.append("\\\\")
+            case 0x0A: buffer.append("\\n")
+            case 0x0D: buffer.append("\\r")
+            case 0x09: buffer.append("\\t")
+            default:
+                let hex: StaticString = "0123456789abcdef"
+                buffer.append("\\u00")
+                buffer.append(byte: hex.utf8Start[Int(byte >> 4)])
+                buffer.append(byte: hex.utf8Start[Int(byte & 0xF)])
+            }
+            runStart = index + 1
+        }
+        buffer.append(UnsafeRawBufferPointer(rebasing: bytes[runStart...]))
+        buffer.append(byte: UInt8(ascii: "\""))
+    }
+}

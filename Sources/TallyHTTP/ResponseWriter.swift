@@ -1,0 +1,52 @@
+/// Appends one response to the connection's pending output, after the responses to any earlier
+/// pipelined requests; the connection writes them all at once when the read is processed.
+public struct ResponseWriter {
+    let output: ByteBuffer
+    unowned(unsafe) let context: EventLoop
+    let isHead: Bool
+    /// The connection closes after this response (the client asked, an error, or shutdown).
+    let closesConnection: Bool
+
+    /// A buffer to build a body in: emptied for each response, shared by the loop.
+    public var scratch: ByteBuffer { context.scratch }
+
+    /// Writes a complete response. `extraHeaders` are whole lines, each ending in CRLF.
+    public func write(status: Int, contentType: StaticString?, body: UnsafeRawBufferPointer, extraHeaders: StaticString = "") {
+        context.stats.responded(status: status)
+        output.append(HTTPStatus.line(status))
+        output.append(context.dateHeader.bytes)
+        if let contentType {
+            output.append("Content-Type: ")
+            output.append(contentType)
+            output.append("\r\n")
+        }
+        output.append("Content-Length: ")
+        output.append(decimal: body.count)
+        output.append(closesConnection ? "\r\nConnection: close\r\n" : "\r\n")
+        output.append(extraHeaders)
+        output.append("\r\n")
+        if !isHead { output.append(body) }
+    }
+
+    /// Writes a JSON response whose body `build` writes.
+    public func writeJSON(status: Int, extraHeaders: StaticString = "", _ build: (inout JSONWriter) -> Void) {
+        let body = context.scratch
+        body.removeAll()
+        var json = JSONWriter(body)
+        build(&json)
+        write(status: status, contentType: "application/json; charset=utf-8", body: body.bytes, extraHeaders: extraHeaders)
+    }
+
+    /// Writes `{"error": message, "code": code}`.
+    public func writeError(status: Int, code: StaticString, message: StaticString, extraHeaders: StaticString = "") {
+        writeJSON(status: status, extraHeaders: extraHeaders) { json in
+            json.object { error in
+                error.field("error", message)
+                error.field("code", code)
+            }
+        }
+    }
+
+    /// The loop this response is written on (0-based).
+    public var loopIndex: Int { context.index }
+}

@@ -1,0 +1,280 @@
+import Foundation
+import TallyHTTP
+import TallyTestSupport
+import Testing
+
+/// A real server on a free port with a few routes; stopped (gracefully) when the test ends.
+final class TestServer {
+    let server: HTTPServer
+    var port: Int { server.port }
+
+    init(loops: Int = 1, limits: HTTPLimits = HTTPLimits()) throws {
+        server = try HTTPServer(host: "127.0.0.1", port: 0, loopCount: loops, limits: limits) { loop in
+            let router = Router()
+            router.add(.get, "/hello") { _, _, response in
+                let hi: StaticString = "hi"
+                response.write(status: 200, contentType: "text/plain", body: UnsafeRawBufferPointer(start: hi.utf8Start, count: 2))
+            }
+            router.add(.post, "/echo/{name}") { request, parameters, response in
+                response.writeJSON(status: 201) { json in
+                    json.object { o in
+                        o.key("name")
+                        o.value(bytes: parameters[0])
+                        o.key("body")
+                        o.value(bytes: request.body)
+                        o.key("agent")
+                        if let agent = request.header("user-agent") { o.value(bytes: agent) } else { o.null() }
+                        o.field("loop", loop)
+                    }
+                }
+            }
+            return router
+        }
+        server.start()
+    }
+
+    deinit {
+        server.stop()
+        server.wait()
+    }
+
+    func client() throws -> RawClient { try RawClient(port: port) }
+}
+
+@Suite(.serialized) struct TransportTests {
+    @Test func answersAndKeepsTheConnectionAlive() throws {
+        let server = try TestServer()
+        let client = try server.client()
+        for _ in 0..<3 {
+            client.send("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+            let response = try #require(client.response())
+            #expect(response.status == 200 && response.text == "hi")
+            #expect(response.headers["date"] != nil && response.headers["connection"] == nil)
+        }
+    }
+
+    @Test func routesParametersHeadersAndBody() throws {
+        let server = try TestServer()
+        let client = try server.client()
+        client.send("POST /echo/ann HTTP/1.1\r\nHost: x\r\nUser-Agent:  tester \r\nContent-Length: 9\r\n\r\n{\"a\":\"b\"}")
+        let response = try #require(client.response())
+        #expect(response.status == 201)
+        #expect(response.json?["name"] as? String == "ann")
+        #expect(response.json?["body"] as? String == "{\"a\":\"b\"}")
+        #expect(response.json?["agent"] as? String == "tester")
+    }
+
+    @Test func unknownPathIs404AndWrongMethodIs405() throws {
+        let server = try TestServer()
+        let client = try server.client()
+        client.send("GET /nope HTTP/1.1\r\nHost: x\r\n\r\nDELETE /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+        let responses = client.responses(2)
+        #expect(responses.map(\.status) == [404, 405])
+        #expect(responses.first?.json?["code"] as? String == "not_found")
+    }
+
+    @Test func pipelinedRequestsAreAnsweredInOrder() throws {
+        let server = try TestServer()
+        let client = try server.client()
+        let names = (0..<20).map { "n\($0)" }
+        client.send(names.map { "POST /echo/\($0) HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n" }.joined())
+        let responses = client.responses(names.count)
+        #expect(responses.compactMap { $0.json?["name"] as? String } == names)
+    }
+
+    @Test func requestSplitIntoSingleBytesStillWorks() throws {
+        let server = try TestServer()
+        let client = try server.client()
+        for byte in Array("POST /echo/slow HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello".utf8) {
+            client.send([byte])
+            usleep(200)
+        }
+        let response = try #require(client.response())
+        #expect(response.json?["body"] as? String == "hello")
+    }
+
+    @Test func chunkedBodyIsAccepted() throws {
+        let server = try TestServer()
+        let client = try server.client()
+        client.send("POST /echo/c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n")
+        #expect(client.response()?.json?["body"] as? String == "abcde")
+    }
+
+    @Test func malformedRequestGets400AndClose() throws {
+        let server = try TestServer()
+        let client = try server.client()
+        client.send("GARBAGE\r\n\r\n")
+        let response = try #require(client.response())
+        #expect(response.status == 400 && response.headers["connection"] == "close")
+        #expect(client.isClosedByPeer())
+    }
+
+    @Test func oversizeHeadersGet431() throws {
+        var limits = HTTPLimits()
+        limits.maxHeaderBytes = 1024
+        let server = try TestServer(limits: limits)
+        let client = try server.client()
+        client.send("GET /hello HTTP/1.1\r\nHost: x\r\nX-Big: \(String(repeating: "a", count: 2000))\r\n\r\n")
+        #expect(client.response()?.status == 431)
+        #expect(client.isClosedByPeer())
+    }
+
+    @Test func tooManyHeadersGet431() throws {
+        var limits = HTTPLimits()
+        limits.maxHeaderCount = 8
+        let server = try TestServer(limits: limits)
+        let client = try server.client()
+        client.send("GET /hello HTTP/1.1\r\n" + (0..<9).map { "X-\($0): y\r\n" }.joined() + "\r\n")
+        #expect(client.response()?.status == 431)
+    }
+
+    @Test func oversizeBodyGets413ByLengthAndByChunks() throws {
+        var limits = HTTPLimits()
+        limits.maxBodyBytes = 16
+        let server = try TestServer(limits: limits)
+        let declared = try server.client()
+        declared.send("POST /echo/x HTTP/1.1\r\nHost: x\r\nContent-Length: 17\r\n\r\n")
+        #expect(declared.response()?.status == 413)
+        let chunked = try server.client()
+        chunked.send("POST /echo/x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n10\r\n0123456789abcdef\r\n1\r\nx\r\n0\r\n\r\n")
+        #expect(chunked.response()?.status == 413)
+    }
+
+    @Test func slowHeadersAndSlowBodyGet408() throws {
+        var limits = HTTPLimits()
+        limits.headerTimeoutMilliseconds = 300
+        limits.bodyTimeoutMilliseconds = 300
+        let server = try TestServer(limits: limits)
+        let slowHead = try server.client()
+        slowHead.send("GET /hello HTTP/1.1\r\nHost: x\r\n")
+        #expect(slowHead.response(timeout: 3)?.status == 408)
+        #expect(slowHead.isClosedByPeer())
+        let slowBody = try server.client()
+        slowBody.send("POST /echo/x HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc")
+        #expect(slowBody.response(timeout: 3)?.status == 408)
+    }
+
+    @Test func trickledHeadersStillTimeOut() throws {
+        // A slowloris client sends a byte now and then: the header deadline is not reset by reads.
+        var limits = HTTPLimits()
+        limits.headerTimeoutMilliseconds = 500
+        let server = try TestServer(limits: limits)
+        let client = try server.client()
+        client.send("GET /hello HTTP/1.1\r\n")
+        let start = Date()
+        var closed = false
+        for _ in 0..<30 where !closed {
+            client.send("X: y\r\n")
+            closed = client.isClosedByPeer(timeout: 0.1)
+        }
+        #expect(closed)
+        #expect(Date().timeIntervalSince(start) < 2)
+    }
+
+    @Test func idleKeepAliveConnectionIsClosed() throws {
+        var limits = HTTPLimits()
+        limits.idleTimeoutMilliseconds = 300
+        let server = try TestServer(limits: limits)
+        let client = try server.client()
+        client.send("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(client.response()?.status == 200)
+        #expect(client.isClosedByPeer(timeout: 3))
+    }
+
+    @Test func connectionCloseIsHonouredAndLaterPipelinedRequestsIgnored() throws {
+        let server = try TestServer()
+        let client = try server.client()
+        client.send("GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\nGET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+        let responses = client.responses(2, timeout: 1)
+        #expect(responses.count == 1 && responses.first?.headers["connection"] == "close")
+        #expect(client.isClosedByPeer())
+    }
+
+    @Test func http10ClosesAfterTheResponse() throws {
+        let server = try TestServer()
+        let client = try server.client()
+        client.send("GET /hello HTTP/1.0\r\n\r\n")
+        #expect(client.response()?.status == 200)
+        #expect(client.isClosedByPeer())
+    }
+
+    @Test func headGetsHeadersWithoutBody() throws {
+        let server = try TestServer()
+        let client = try server.client()
+        client.send("HEAD /hello HTTP/1.1\r\nHost: x\r\n\r\nGET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+        // The HEAD response declares 2 bytes but carries none: the GET's response follows its headers.
+        let raw = client.receiveAll(timeout: 0.5)
+        let parts = raw.components(separatedBy: "\r\n\r\n")
+        #expect(parts.count == 3, "\(raw)")
+        #expect(parts[0].hasPrefix("HTTP/1.1 200 OK") && parts[0].contains("Content-Length: 2"))
+        #expect(parts[1].hasPrefix("HTTP/1.1 200 OK") && parts[2] == "hi")
+    }
+
+    @Test func connectionsBeyondTheCapGet503() throws {
+        var limits = HTTPLimits()
+        limits.maxConnections = 2
+        let server = try TestServer(limits: limits)
+        let held = try (0..<2).map { _ in try server.client() }
+        for client in held {
+            client.send("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+            #expect(client.response()?.status == 200)
+        }
+        let extra = try server.client()
+        let refused = try #require(extra.response())
+        #expect(refused.status == 503 && refused.headers["retry-after"] == "1")
+        #expect(extra.isClosedByPeer())
+    }
+
+    @Test func stopFinishesTheRequestInFlightThenCloses() throws {
+        let server = try TestServer()
+        let busy = try server.client()
+        busy.send("POST /echo/late HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nab")
+        let idle = try server.client()
+        idle.send("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(idle.response()?.status == 200)
+        usleep(100_000)
+        server.server.stop()
+        #expect(idle.isClosedByPeer(timeout: 2))
+        busy.send("cd")
+        let response = try #require(busy.response())
+        #expect(response.json?["body"] as? String == "abcd" && response.headers["connection"] == "close")
+        #expect(busy.isClosedByPeer())
+        #expect((try? server.client()) == nil, "no longer accepting")
+    }
+
+    @Test func randomBytesNeverCrashTheServer() throws {
+        let server = try TestServer()
+        var generator = SystemRandomNumberGenerator()
+        let valid = Array("POST /echo/fuzz HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc".utf8)
+        for round in 0..<300 {
+            let client = try server.client()
+            var bytes = valid
+            // Mutate a valid request, or send plain noise.
+            if round % 3 == 0 {
+                bytes = (0..<Int.random(in: 1...300, using: &generator)).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            } else {
+                for _ in 0..<Int.random(in: 1...6, using: &generator) {
+                    bytes[Int.random(in: 0..<bytes.count, using: &generator)] = UInt8.random(in: 0...255, using: &generator)
+                }
+            }
+            client.send(bytes)
+            if let response = client.response(timeout: 0.2) {
+                #expect([201, 400, 404, 405, 413, 431].contains(response.status), "round \(round): \(response.status)")
+            }
+        }
+        let client = try server.client()
+        client.send("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(client.response()?.status == 200)
+    }
+
+    @Test func twoLoopsShareThePort() throws {
+        let server = try TestServer(loops: 2)
+        var loops = Set<Int>()
+        for _ in 0..<40 {
+            let client = try server.client()
+            client.send("POST /echo/x HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
+            if let loop = client.response()?.json?["loop"] as? Int { loops.insert(loop) }
+        }
+        #expect(loops == [0, 1])
+    }
+}
