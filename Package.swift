@@ -8,12 +8,17 @@ let strictImports: [SwiftSetting] = [.enableUpcomingFeature("MemberImportVisibil
 let package = Package(
     name: "Tally",
     products: [
+        .executable(name: "tallyd", targets: ["tallyd"]),
         .library(name: "TallyCore", targets: ["TallyCore"]),
         .library(name: "TallyHTTP", targets: ["TallyHTTP"]),
+        .library(name: "TallyAPI", targets: ["TallyAPI"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-atomics.git", from: "1.3.0"),
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0"),
     ],
     targets: [
         // The engine: polls, rules, lock-free ledger, sharded counters. Pure Swift, no I/O.
@@ -30,6 +35,26 @@ let package = Package(
         .target(
             name: "TallyHTTP",
             dependencies: ["CLibUV", "CHTTPParser", .product(name: "Atomics", package: "swift-atomics")],
+            swiftSettings: strictImports
+        ),
+        // One folder per dialect; each translates wire format <-> engine calls, nothing more.
+        .target(
+            name: "TallyAPI",
+            dependencies: [
+                "TallyCore", "TallyHTTP",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Atomics", package: "swift-atomics"),
+            ],
+            swiftSettings: strictImports
+        ),
+        // The executable: CLI, TOML configuration, signals, wiring.
+        .executableTarget(
+            name: "tallyd",
+            dependencies: [
+                "TallyCore", "TallyHTTP", "TallyAPI",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "TOMLKit", package: "TOMLKit"),
+            ],
             swiftSettings: strictImports
         ),
         .testTarget(

@@ -25,3 +25,23 @@ public enum VoteRejection: String, Error, Sendable, CaseIterable {
     /// The poll's ledger cannot grow any further (a capacity bound, answered like an overload).
     case ledgerFull
 }
+
+extension VoteRejection {
+    /// 0 ..< `allCases.count`, for counters indexed by reason (no array built on the vote path).
+    public var ordinal: Int {
+        switch self {
+        case .unknownPoll: 0
+        case .notOpenYet: 1
+        case .closed: 2
+        case .expired: 3
+        case .optionOutOfRange: 4
+        case .duplicateOption: 5
+        case .tooManyOptions: 6
+        case .emptyBallot: 7
+        case .alreadyVoted: 8
+        case .tokenRequired: 9
+        case .tokenInvalid: 10
+        case .ledgerFull: 11
+        }
+    }
+}

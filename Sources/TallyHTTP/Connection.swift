@@ -28,6 +28,8 @@ final class Connection {
     private var urlCount = 0
     private var bodyStart = 0
     private var peer = PeerAddress.unknown
+    /// uv_hrtime() at the request's first byte, for the latency histogram.
+    private var startedAt: UInt64 = 0
 
     private(set) var phase = Phase.idle
     /// uv_now() milliseconds at which the current phase times out; 0 for none.
@@ -120,6 +122,7 @@ final class Connection {
         lastHeaderPart = .none
         urlCount = 0
         rejection = 0
+        startedAt = uv_hrtime()
         phase = .head
         deadline = uv_now(loop.loop) + UInt64(loop.limits.headerTimeoutMilliseconds)
         return 0
@@ -197,6 +200,7 @@ final class Connection {
         if output.count == before {
             writer(isHead: false).writeError(status: 500, code: "no_response", message: "the handler wrote no response")
         }
+        loop.stats.observe(microseconds: Int64((uv_hrtime() - startedAt) / 1_000))
         if closeAfterWrite {
             http_parser_pause(parser, 1)
         }

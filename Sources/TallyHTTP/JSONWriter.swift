@@ -43,6 +43,14 @@ public struct JSONWriter {
 
     public mutating func value(_ number: Int) { value(Int64(number)) }
 
+    /// A number written as a JSON string (ids beyond JavaScript's exact integers).
+    public mutating func value(decimalString number: UInt64) {
+        separate()
+        buffer.append(byte: UInt8(ascii: "\""))
+        buffer.append(decimal: Int64(bitPattern: number))
+        buffer.append(byte: UInt8(ascii: "\""))
+    }
+
     public mutating func value(_ flag: Bool) {
         separate()
         buffer.append(flag ? "true" : "false")

@@ -6,11 +6,17 @@ public final class LoopStats: @unchecked Sendable {
     private let words: UnsafeMutablePointer<Int64.AtomicRepresentation>
     private enum Word: Int, CaseIterable {
         case openConnections, acceptedConnections, requests, status2xx, status3xx, status4xx, status5xx, timeouts
+        case latencySumMicroseconds, latencyBuckets
     }
 
+    /// Upper bounds of the latency histogram's buckets, in microseconds (then +Inf).
+    public static let latencyBucketBounds: [Int64] = [50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 100_000, 1_000_000]
+    private static let wordCount = Word.latencyBuckets.rawValue + latencyBucketBounds.count + 1
+
     init() {
-        words = .allocate(capacity: 8)  // one cache line
-        words.initialize(repeating: Int64.AtomicRepresentation(0), count: 8)
+        words = UnsafeMutableRawPointer.allocate(byteCount: LoopStats.wordCount * 8, alignment: 64)
+            .bindMemory(to: Int64.AtomicRepresentation.self, capacity: LoopStats.wordCount)
+        words.initialize(repeating: Int64.AtomicRepresentation(0), count: LoopStats.wordCount)
     }
 
     deinit { words.deallocate() }
@@ -19,8 +25,20 @@ public final class LoopStats: @unchecked Sendable {
     public var acceptedConnections: Int64 { load(.acceptedConnections) }
     public var requests: Int64 { load(.requests) }
     public var timeouts: Int64 { load(.timeouts) }
-    /// Responses by status class: index 0 for 2xx … 3 for 5xx.
+    /// Responses by status class (2 for 2xx … 5 for 5xx).
     public func responses(class digit: Int) -> Int64 { load(Word(rawValue: Word.status2xx.rawValue + digit - 2)!) }
+    public var latencySumMicroseconds: Int64 { load(.latencySumMicroseconds) }
+    /// Requests per latency bucket (not cumulative); the last is above every bound.
+    public func latencyBucket(_ index: Int) -> Int64 { UnsafeAtomic<Int64>(at: words + Word.latencyBuckets.rawValue + index).load(ordering: .relaxed) }
+
+    /// Time from a request's first byte to its response being ready.
+    func observe(microseconds: Int64) {
+        add(.latencySumMicroseconds, microseconds)
+        var bucket = 0
+        while bucket < LoopStats.latencyBucketBounds.count && microseconds > LoopStats.latencyBucketBounds[bucket] { bucket += 1 }
+        let counter = UnsafeAtomic<Int64>(at: words + Word.latencyBuckets.rawValue + bucket)
+        counter.store(counter.load(ordering: .relaxed) &+ 1, ordering: .relaxed)
+    }
 
     func opened() {
         add(.openConnections, 1)

@@ -20,9 +20,12 @@ public struct ResponseWriter {
             output.append(contentType)
             output.append("\r\n")
         }
-        output.append("Content-Length: ")
-        output.append(decimal: body.count)
-        output.append(closesConnection ? "\r\nConnection: close\r\n" : "\r\n")
+        if status != 204 {  // a 204 carries no Content-Length (RFC 9110 §8.6)
+            output.append("Content-Length: ")
+            output.append(decimal: body.count)
+            output.append("\r\n")
+        }
+        if closesConnection { output.append("Connection: close\r\n") }
         output.append(extraHeaders)
         output.append("\r\n")
         if !isHead { output.append(body) }

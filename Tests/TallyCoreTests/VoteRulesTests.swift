@@ -195,3 +195,7 @@ struct Fixture {
         #expect(poll.vote(BallotInput([0]), by: VoterKey(id: "0"), now: 0, shard: 0) == .unchanged(Ballot([0])))
     }
 }
+
+@Test func rejectionOrdinalsAreDenseAndDistinct() {
+    #expect(VoteRejection.allCases.map(\.ordinal) == Array(0..<VoteRejection.allCases.count))
+}

@@ -1,0 +1,281 @@
+import Foundation
+import TallyCore
+import TallyHTTP
+
+/// Organizer calls: create, list, update, delete, open, close, reopen. Admin path: Foundation's
+/// JSON parser, allocation allowed.
+enum LifecycleAction: String, CaseIterable {
+    case open, close, reopen
+}
+
+extension NativeAPI {
+    /// `POST /v1/polls`.
+    func create(_ request: Request, _ response: ResponseWriter) {
+        adminCall(response) {
+            var fields = try JSONFields(request.body)
+            let options = try fields.strings("options") ?? []
+            var rules = PollRules(
+                maxVotes: try fields.integer("maxVotes") ?? 1,
+                closesAt: try fields.timestamp("closesAt") ?? nil,
+                closesOnEnd: try fields.bool("closesOnEnd") ?? true,
+                revote: try fields.bool("revote") ?? false,
+                visibility: try fields.visibility("visibility") ?? .always,
+                hideCounts: try fields.bool("hideCounts") ?? false,
+                anonymous: try fields.bool("anonymous") ?? true)
+            if try fields.bool("private") == true { rules.token = .random() }
+            let question = try fields.string("question")?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+            guard !question.isEmpty else { throw FieldError("'question' is required") }
+            let now = WallClock.now()
+            if let closesAt = rules.closesAt, closesAt <= now { throw FieldError("'closesAt' must be in the future") }
+            let definition = PollDefinition(
+                question: question, description: try fields.string("description") ?? "", options: options, rules: rules,
+                labels: try fields.labels("labels") ?? [:], createdAt: now,
+                expectedVoters: try fields.integer("expectedVoters") ?? 256)
+            let lifecycle: Lifecycle = try fields.bool("draft") == true ? .draft : .open
+            try fields.rejectUnknown()
+            var poll: Poll?
+            while poll == nil {
+                do {
+                    poll = try registry.create(id: PollIDs.random(), definition: definition, lifecycle: lifecycle)
+                } catch PollAdminError.duplicateID {
+                    continue  // a random id collided: draw again
+                }
+            }
+            writePoll(poll!, status: 201, response)
+        }
+    }
+
+    /// `GET /v1/polls?state=open&label.NAME=VALUE`.
+    func list(_ request: Request, _ response: ResponseWriter) {
+        adminCall(response) {
+            var lifecycle: Lifecycle?
+            var labels: [String: String] = [:]
+            for (name, value) in QueryString.pairs(request.query) {
+                if name == "state" {
+                    guard let state = Lifecycle.named(value) else { throw FieldError("'state' must be draft, open or closed") }
+                    lifecycle = state
+                } else if name.hasPrefix("label.") {
+                    labels[String(name.dropFirst(6))] = value
+                } else {
+                    throw FieldError("unknown query parameter '\(name)'")
+                }
+            }
+            let polls = registry.list(lifecycle: lifecycle, labels: labels)
+            let now = WallClock.now()
+            response.writeJSON(status: 200) { json in
+                json.object { body in
+                    body.key("polls")
+                    body.array { list in
+                        for poll in polls { PollJSON.poll(poll, poll.results(for: .organizer, now: now), organizer: true, &list) }
+                    }
+                }
+            }
+        }
+    }
+
+    /// `PATCH /v1/polls/{id}`: the rules that are safe to change while people vote.
+    func update(_ request: Request, _ idText: UnsafeRawBufferPointer, _ response: ResponseWriter) {
+        adminCall(response) {
+            let id = try pollID(idText)
+            var fields = try JSONFields(request.body)
+            let question = try fields.string("question")?.trimmingCharacters(in: .whitespacesAndNewlines)
+            if question?.isEmpty == true { throw FieldError("'question' must not be empty") }
+            let description = try fields.string("description")
+            let closesAt = try fields.timestamp("closesAt")
+            let closesOnEnd = try fields.bool("closesOnEnd")
+            let revote = try fields.bool("revote")
+            let visibility = try fields.visibility("visibility")
+            let hideCounts = try fields.bool("hideCounts")
+            let labels = try fields.labels("labels")
+            for fixed in ["options", "maxVotes", "anonymous", "private", "draft", "expectedVoters"] where fields.has(fixed) {
+                throw FieldError("'\(fixed)' cannot change once a poll exists")
+            }
+            try fields.rejectUnknown()
+            let poll = try registry.update(id) { definition in
+                if let question { definition.question = question }
+                if let description { definition.description = description }
+                if let closesAt { definition.rules.closesAt = closesAt }
+                if let closesOnEnd { definition.rules.closesOnEnd = closesOnEnd }
+                if let revote { definition.rules.revote = revote }
+                if let visibility { definition.rules.visibility = visibility }
+                if let hideCounts { definition.rules.hideCounts = hideCounts }
+                if let labels { definition.labels = labels }
+            }
+            writePoll(poll, status: 200, response)
+        }
+    }
+
+    /// `DELETE /v1/polls/{id}`.
+    func delete(_ idText: UnsafeRawBufferPointer, _ response: ResponseWriter) {
+        adminCall(response) {
+            try registry.delete(try pollID(idText))
+            response.write(status: 204, contentType: nil, body: UnsafeRawBufferPointer(start: nil, count: 0))
+        }
+    }
+
+    /// `POST /v1/polls/{id}/open|close|reopen`; reopen takes an optional `{"closesAt": …}`.
+    func transition(_ action: LifecycleAction, _ request: Request, _ idText: UnsafeRawBufferPointer, _ response: ResponseWriter) {
+        adminCall(response) {
+            let id = try pollID(idText)
+            switch action {
+            case .open: try registry.open(id)
+            case .close: try registry.close(id)
+            case .reopen:
+                var closesAt: Timestamp??
+                if !request.body.isEmpty {
+                    var fields = try JSONFields(request.body)
+                    closesAt = try fields.timestamp("closesAt")
+                    try fields.rejectUnknown()
+                }
+                try registry.reopen(id)
+                if let closesAt { try registry.update(id) { $0.rules.closesAt = closesAt } }
+            }
+            writePoll(registry.poll(id)!, status: 200, response)
+        }
+    }
+
+    // MARK: - Helpers
+
+    private func writePoll(_ poll: Poll, status: Int, _ response: ResponseWriter) {
+        let results = poll.results(for: .organizer, now: WallClock.now())
+        response.writeJSON(status: status) { json in PollJSON.poll(poll, results, organizer: true, &json) }
+    }
+
+    private func pollID(_ text: UnsafeRawBufferPointer) throws(PollAdminError) -> PollID {
+        guard let id = PollIDs.parse(text) else { throw .unknownPoll }
+        return id
+    }
+
+    /// Runs an organizer call and answers its errors.
+    private func adminCall(_ response: ResponseWriter, _ body: () throws -> Void) {
+        do {
+            try body()
+        } catch let error as FieldError {
+            response.writeError(status: 400, code: "invalid_request", detail: error.message)
+        } catch let error as PollAdminError {
+            switch error {
+            case .unknownPoll: response.write(VoteRejection.unknownPoll)
+            case .duplicateID: response.writeError(status: 409, code: "duplicate_id", message: "a poll with this id exists")
+            case .invalidDefinition(let reason): response.writeError(status: 400, code: "invalid_poll", detail: reason)
+            case .invalidTransition(let from, let action):
+                response.writeError(status: 409, code: "invalid_transition", detail: "cannot \(action) a poll that is \(from)")
+            }
+        } catch {
+            response.writeError(status: 500, code: "internal_error", detail: "\(error)")
+        }
+    }
+}
+
+extension Lifecycle {
+    static func named(_ name: String) -> Lifecycle? {
+        switch name {
+        case "draft": .draft
+        case "open": .open
+        case "closed": .closed
+        default: nil
+        }
+    }
+}
+
+/// A request field that is missing, of the wrong type or not allowed.
+struct FieldError: Error {
+    let message: String
+    init(_ message: String) { self.message = message }
+}
+
+/// Typed reads from a JSON object body, each with a precise error; `rejectUnknown` refuses fields
+/// nobody read, so a typo is an error rather than silently ignored.
+struct JSONFields {
+    private var object: [String: JSONValue]
+    private var read: Set<String> = []
+
+    init(_ body: UnsafeRawBufferPointer) throws {
+        guard case .object(let object)? = try? JSONDecoder().decode(JSONValue.self, from: Data(body)) else {
+            throw FieldError("the body must be a JSON object")
+        }
+        self.object = object
+    }
+
+    func has(_ name: String) -> Bool { object[name] != nil }
+
+    mutating func rejectUnknown() throws {
+        if let unknown = Set(object.keys).subtracting(read).sorted().first { throw FieldError("unknown field '\(unknown)'") }
+    }
+
+    mutating func string(_ name: String) throws -> String? {
+        try value(name, "a string") { if case .string(let text) = $0 { text } else { nil } }
+    }
+
+    mutating func bool(_ name: String) throws -> Bool? {
+        try value(name, "true or false") { if case .bool(let flag) = $0 { flag } else { nil } }
+    }
+
+    mutating func integer(_ name: String) throws -> Int? {
+        try value(name, "a whole number, 0 or more") { value in
+            guard case .number(let number) = value, let exact = Int(exactly: number), exact >= 0 else { return nil }
+            return exact
+        }
+    }
+
+    mutating func strings(_ name: String) throws -> [String]? {
+        try value(name, "an array of strings") { value in
+            guard case .array(let items) = value else { return nil }
+            let texts = items.compactMap { if case .string(let text) = $0 { text } else { nil } }
+            return texts.count == items.count ? texts : nil
+        }
+    }
+
+    mutating func labels(_ name: String) throws -> [String: String]? {
+        try value(name, "an object of strings") { value in
+            guard case .object(let members) = value else { return nil }
+            let texts = members.compactMapValues { if case .string(let text) = $0 { text } else { nil } }
+            return texts.count == members.count ? texts : nil
+        }
+    }
+
+    mutating func visibility(_ name: String) throws -> Visibility? {
+        try value(name, "one of always, afterVote, afterClose, organizerOnly") { value in
+            if case .string(let text) = value { Visibility(rawValue: text) } else { nil }
+        }
+    }
+
+    /// An RFC 3339 string, or null (returned as `.some(nil)`: clear the end date).
+    mutating func timestamp(_ name: String) throws -> Timestamp?? {
+        read.insert(name)
+        guard let value = object[name] else { return nil }
+        if case .null = value { return .some(nil) }
+        guard case .string(let text) = value, let time = Timestamps.parse(text) else {
+            throw FieldError("'\(name)' must be an RFC 3339 time like 2026-11-23T20:00:00Z, or null")
+        }
+        return .some(time)
+    }
+
+    private mutating func value<T>(_ name: String, _ expected: String, _ convert: (JSONValue) -> T?) throws -> T? {
+        read.insert(name)
+        guard let value = object[name] else { return nil }
+        guard let converted = convert(value) else { throw FieldError("'\(name)' must be \(expected)") }
+        return converted
+    }
+}
+
+/// Any JSON value, decoded with its exact type (true is not 1).
+enum JSONValue: Decodable {
+    case null, bool(Bool), number(Double), string(String), array([JSONValue]), object([String: JSONValue])
+
+    init(from decoder: Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if container.decodeNil() {
+            self = .null
+        } else if let flag = try? container.decode(Bool.self) {
+            self = .bool(flag)
+        } else if let number = try? container.decode(Double.self) {
+            self = .number(number)
+        } else if let text = try? container.decode(String.self) {
+            self = .string(text)
+        } else if let items = try? container.decode([JSONValue].self) {
+            self = .array(items)
+        } else {
+            self = .object(try container.decode([String: JSONValue].self))
+        }
+    }
+}

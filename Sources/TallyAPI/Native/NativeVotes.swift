@@ -1,0 +1,83 @@
+import TallyCore
+import TallyHTTP
+
+// The vote path: no Foundation, no allocation, no lock.
+extension NativeAPI {
+    /// `POST /v1/polls/{id}/votes` with `{"choices":[0,2]}` (0-based options) and, for a private
+    /// poll, `"token"` in the body or `?token=` in the query.
+    func vote(_ request: Request, _ idText: UnsafeRawBufferPointer, _ response: ResponseWriter, reader: RegistryReader, stats: VoteStats) {
+        guard let pollID = PollIDs.parse(idText) else { return response.write(VoteRejection.unknownPoll) }
+        let now = WallClock.now()
+        let check = access.voter(request, now: now / 1_000_000)
+        guard case .voter(let voter) = check else {
+            stats.count(.unauthorized)
+            return response.write(check)
+        }
+        var input = BallotInput()
+        var sawChoices = false
+        var token = QueryString.value("token", in: request.query).map(PollToken.init(parsing:))
+        var scanner = JSONScanner(request.body)
+        let wellFormed = scanner.readObject { key, value in
+            if JSONScanner.keyIs(key, "choices") {
+                sawChoices = true
+                return value.readIntegerArray { choice in
+                    input.add(Int(clamping: choice))
+                    return true
+                }
+            }
+            if JSONScanner.keyIs(key, "token") {
+                guard let text = value.readStringBytes() else { return false }
+                token = PollToken(parsing: text)
+                return true
+            }
+            return value.skipValue()
+        }
+        guard wellFormed && sawChoices else {
+            stats.count(.malformed)
+            return response.writeError(status: 400, code: "invalid_body", message: "expected {\"choices\":[option, ...]}")
+        }
+        let outcome = reader.vote(input, poll: pollID, by: voter.key, token: token, now: now)
+        stats.count(outcome)
+        switch outcome {
+        case .accepted(_, let ballot), .unchanged(let ballot):
+            response.writeJSON(status: 200) { json in
+                json.object { body in
+                    body.key("poll")
+                    PollJSON.id(pollID, &body)
+                    body.key("choices")
+                    PollJSON.options(ballot, &body)
+                    body.field("changed", outcome != .unchanged(ballot))
+                }
+            }
+        case .rejected(let reason):
+            response.write(reason)
+        }
+    }
+
+    /// `GET /v1/polls/{id}` and `/results`: the poll as this viewer may see it.
+    func show(_ request: Request, _ idText: UnsafeRawBufferPointer, _ response: ResponseWriter, reader: RegistryReader, resultsOnly: Bool) {
+        guard let pollID = PollIDs.parse(idText), let poll = reader.poll(pollID) else {
+            return response.write(VoteRejection.unknownPoll)
+        }
+        let now = WallClock.now()
+        var viewer = Viewer(isOrganizer: access.isOrganizer(request))
+        if !viewer.isOrganizer {
+            let check = access.voter(request, now: now / 1_000_000)
+            switch check {
+            case .voter(let identity): viewer.voter = identity.key
+            case .missing: break
+            case .invalid, .expired: return response.write(check)
+            }
+            let token = QueryString.value("token", in: request.query).map(PollToken.init(parsing:))
+            if let refused = poll.checkToken(token) { return response.write(refused) }
+        }
+        let results = poll.results(for: viewer, now: now)
+        response.writeJSON(status: 200) { json in
+            if resultsOnly {
+                PollJSON.results(poll, results, &json)
+            } else {
+                PollJSON.poll(poll, results, organizer: poll.isOrganizer(viewer), &json)
+            }
+        }
+    }
+}

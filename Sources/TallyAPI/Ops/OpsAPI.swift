@@ -1,0 +1,83 @@
+import Foundation
+import TallyCore
+import TallyHTTP
+
+/// `/healthz` (the process answers), `/readyz` (it should get traffic) and `/metrics` (Prometheus
+/// text format).
+public final class OpsAPI: @unchecked Sendable {
+    private let registry: PollRegistry
+    private let native: NativeAPI
+    /// Set once, before the server starts (thread start orders it before every read).
+    public var transportStats: [LoopStats] = []
+    /// Whether this daemon should get traffic; false while draining (and, with Redis, while the
+    /// store is unreachable).
+    public var isReady: () -> Bool = { true }
+
+    public init(registry: PollRegistry, native: NativeAPI) {
+        self.registry = registry
+        self.native = native
+    }
+
+    public func install(on router: Router) {
+        router.add(.get, "/healthz") { _, _, response in
+            response.writeJSON(status: 200) { json in json.object { $0.field("status", "ok") } }
+        }
+        router.add(.get, "/readyz") { [self] _, _, response in
+            let ready = isReady()
+            response.writeJSON(status: ready ? 200 : 503) { json in
+                json.object { $0.field("status", ready ? "ready" : "not ready") }
+            }
+        }
+        router.add(.get, "/metrics") { [self] _, _, response in
+            let text = metricsText()
+            text.utf8CString.withUnsafeBytes { bytes in
+                response.write(
+                    status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8",
+                    body: UnsafeRawBufferPointer(rebasing: bytes.dropLast()))
+            }
+        }
+    }
+
+    func metricsText() -> String {
+        var out = ""
+        func metric(_ name: String, _ type: String, _ help: String, _ samples: [(labels: String, value: Int64)]) {
+            out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
+            for sample in samples { out += "\(name)\(sample.labels) \(sample.value)\n" }
+        }
+        let loops = transportStats
+        func sum(_ value: (LoopStats) -> Int64) -> Int64 { loops.reduce(0) { $0 + value($1) } }
+        metric(
+            "tally_http_responses_total", "counter", "HTTP responses written, by status class.",
+            (2...5).map { digit in ("{class=\"\(digit)xx\"}", sum { $0.responses(class: digit) }) })
+        metric("tally_http_connections_open", "gauge", "Open client connections.", [("", sum(\.openConnections))])
+        metric("tally_http_connections_accepted_total", "counter", "Client connections accepted.", [("", sum(\.acceptedConnections))])
+        metric("tally_http_request_timeouts_total", "counter", "Requests answered 408 for arriving too slowly.", [("", sum(\.timeouts))])
+
+        out += "# HELP tally_http_request_duration_seconds Time from a request's first byte to its response.\n"
+        out += "# TYPE tally_http_request_duration_seconds histogram\n"
+        var cumulative: Int64 = 0
+        for (index, bound) in LoopStats.latencyBucketBounds.enumerated() {
+            cumulative += sum { $0.latencyBucket(index) }
+            out += "tally_http_request_duration_seconds_bucket{le=\"\(Double(bound) / 1_000_000)\"} \(cumulative)\n"
+        }
+        cumulative += sum { $0.latencyBucket(LoopStats.latencyBucketBounds.count) }
+        out += "tally_http_request_duration_seconds_bucket{le=\"+Inf\"} \(cumulative)\n"
+        out += "tally_http_request_duration_seconds_sum \(Double(sum(\.latencySumMicroseconds)) / 1_000_000)\n"
+        out += "tally_http_request_duration_seconds_count \(cumulative)\n"
+
+        let votes = native.voteStats
+        metric(
+            "tally_votes_total", "counter", "Votes by outcome (rejected ones also by reason below).",
+            VoteStats.Outcome.allCases.map { outcome in
+                ("{outcome=\"\(outcome)\"}", votes.reduce(0) { $0 + $1.value(outcome) })
+            })
+        metric(
+            "tally_votes_rejected_total", "counter", "Votes the engine refused, by reason.",
+            VoteRejection.allCases.map { reason in ("{reason=\"\(reason.rawValue)\"}", votes.reduce(0) { $0 + $1.rejected(reason) }) })
+        let polls = registry.snapshot.polls.values
+        metric(
+            "tally_polls", "gauge", "Polls held, by lifecycle state.",
+            Lifecycle.allCases.map { state in ("{state=\"\(state)\"}", Int64(polls.filter { $0.lifecycle == state }.count)) })
+        return out
+    }
+}

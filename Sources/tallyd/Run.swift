@@ -1,0 +1,54 @@
+import ArgumentParser
+import Foundation
+import TallyAPI
+import TallyCore
+import TallyHTTP
+
+/// `tallyd run`: serves until SIGTERM or SIGINT, then drains and exits 0.
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Serve votes (the default).")
+    @OptionGroup var config: ConfigOption
+
+    func run() throws {
+        let config = try config.load()
+        signal(SIGPIPE, SIG_IGN)
+        // Block the stop signals before any loop thread starts, so threads inherit the mask and
+        // this thread alone receives them (sigwait below): no handler needs to be signal-safe.
+        var stopSignals = sigset_t()
+        sigemptyset(&stopSignals)
+        sigaddset(&stopSignals, SIGTERM)
+        sigaddset(&stopSignals, SIGINT)
+        pthread_sigmask(SIG_BLOCK, &stopSignals, nil)
+
+        let registry = PollRegistry(shardCount: config.loops, readers: config.loops)
+        let access = AccessPolicy(
+            organizerTokens: config.organizerTokens, voterSecret: config.voterSecret, trustedProxies: config.trustedProxies)
+        let native = NativeAPI(registry: registry, access: access)
+        let ops = OpsAPI(registry: registry, native: native)
+        let server: HTTPServer
+        do {
+            server = try HTTPServer(host: config.listenHost, port: config.listenPort, loopCount: config.loops, limits: config.limits) { index in
+                let router = Router()
+                native.install(on: router, reader: registry.reader(index))
+                ops.install(on: router)
+                return router
+            }
+        } catch {
+            throw ValidationError("cannot listen: \(error)")
+        }
+        ops.transportStats = server.stats
+        server.start()
+        log("tallyd \(Tallyd.version) listening on \(config.listenHost):\(server.port) with \(config.loops) loop(s)")
+
+        var received: Int32 = 0
+        sigwait(&stopSignals, &received)
+        log("tallyd: \(received == SIGTERM ? "SIGTERM" : "SIGINT"), draining")
+        server.stop()
+        server.wait()
+        log("tallyd: stopped")
+    }
+
+    private func log(_ line: String) {
+        FileHandle.standardError.write(Data((line + "\n").utf8))
+    }
+}

@@ -1,0 +1,45 @@
+import ArgumentParser
+
+@main
+struct Tallyd: ParsableCommand {
+    static let version = "0.1.0"
+
+    static let configuration = CommandConfiguration(
+        commandName: "tallyd",
+        abstract: "Takes votes for live polls at event scale.",
+        version: version,
+        subcommands: [Run.self, Token.self, CheckConfig.self, Version.self],
+        defaultSubcommand: Run.self)
+}
+
+struct ConfigOption: ParsableArguments {
+    @Option(name: [.customShort("c"), .customLong("config")], help: "The TOML configuration file (see config.example.toml).")
+    var path: String?
+
+    func load() throws -> TallyConfig {
+        do {
+            return try TallyConfig.load(path: path)
+        } catch {
+            throw ValidationError(error.description)
+        }
+    }
+}
+
+struct Version: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print the version.")
+    func run() { print("tallyd \(Tallyd.version)") }
+}
+
+struct CheckConfig: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check-config", abstract: "Check the configuration and print what it sets.")
+    @OptionGroup var config: ConfigOption
+
+    func run() throws {
+        let loaded = try config.load()
+        print("configuration OK")
+        print("  listen      \(loaded.listenHost):\(loaded.listenPort), \(loaded.loops) loop(s)")
+        print("  organizers  \(loaded.organizerTokens.count) token(s)")
+        print("  proxies     \(loaded.trustedProxies.isEmpty ? "none (X-Voter-Id off)" : loaded.trustedProxies.map(\.description).joined(separator: ", "))")
+    }
+}
