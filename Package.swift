@@ -66,6 +66,8 @@ let package = Package(
         ),
         .target(name: "TallyTestSupport", path: "Tests/TallyTestSupport"),
         .testTarget(name: "TallyHTTPTests", dependencies: ["TallyHTTP", "TallyTestSupport"]),
+        // The real daemon over real sockets (depends on tallyd so that it is built first).
+        .testTarget(name: "EndToEndTests", dependencies: ["tallyd", "TallyAPI", "TallyTestSupport"]),
         // In-process throughput of the validated vote path (release builds only).
         .executableTarget(
             name: "tally-bench-engine",

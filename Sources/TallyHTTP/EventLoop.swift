@@ -31,6 +31,7 @@ final class EventLoop {
 
     private(set) var connections: [Connection] = []
     private(set) var draining = false
+    private var finished = false
     private var drainDeadline: UInt64 = 0
     private var thread = pthread_t()
 
@@ -154,7 +155,10 @@ final class EventLoop {
         if connections.isEmpty { finish() }
     }
 
+    /// Closes the loop's own handles once the last connection is gone; uv_run then returns.
     private func finish() {
+        guard !finished else { return }
+        finished = true
         uv_close(handle(sweepTimer), nil)
         uv_close(handle(stopSignal), nil)
     }

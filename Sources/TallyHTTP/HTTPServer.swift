@@ -1,3 +1,4 @@
+import Atomics
 import CHTTPParser
 
 /// N event loops, each on its own thread with its own SO_REUSEPORT listener on the same address.
@@ -9,6 +10,8 @@ public final class HTTPServer: @unchecked Sendable {
     /// The port bound (useful with port 0).
     public let port: Int
     private let loops: [EventLoop]
+    private let stopRequested = ManagedAtomic(false)
+    private let joined = ManagedAtomic(false)
 
     /// - Parameter makeRouter: called once per loop with its index; the routes' handlers run on
     ///   that loop's thread only.
@@ -37,10 +40,13 @@ public final class HTTPServer: @unchecked Sendable {
     /// Graceful stop, from any thread: stop accepting, finish requests in flight (up to
     /// `limits.drainTimeoutMilliseconds`), close every connection; `wait()` then returns.
     public func stop() {
+        guard !stopRequested.exchange(true, ordering: .acquiringAndReleasing) else { return }
         for loop in loops { loop.requestStop() }
     }
 
+    /// Returns when every loop has stopped. Call once after `stop()`; later calls return at once.
     public func wait() {
+        guard !joined.exchange(true, ordering: .acquiringAndReleasing) else { return }
         for loop in loops { loop.join() }
     }
 

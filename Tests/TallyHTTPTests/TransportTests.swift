@@ -242,6 +242,18 @@ final class TestServer {
         #expect((try? server.client()) == nil, "no longer accepting")
     }
 
+    @Test func stopWithOnlyIdleConnectionsShutsDownCleanly() throws {
+        let server = try TestServer(loops: 2)
+        let clients = try (0..<4).map { _ in try server.client() }
+        for client in clients {
+            client.send("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+            #expect(client.response()?.status == 200)
+        }
+        server.server.stop()
+        server.server.wait()
+        for client in clients { #expect(client.isClosedByPeer(timeout: 1)) }
+    }
+
     @Test func randomBytesNeverCrashTheServer() throws {
         let server = try TestServer()
         var generator = SystemRandomNumberGenerator()

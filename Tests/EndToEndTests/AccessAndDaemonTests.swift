@@ -1,0 +1,106 @@
+import Foundation
+import TallyAPI
+import TallyTestSupport
+import Testing
+
+@Suite(.serialized) struct AccessTests {
+    @Test func votesNeedAValidUnexpiredVoterToken() throws {
+        let f = try NativeFixture()
+        let id = try f.create()
+        let body = #"{"choices":[0]}"#
+        let missing = f.client.request("POST", "/v1/polls/\(id)/votes", body: body)!
+        #expect(missing.status == 401 && missing.headers["www-authenticate"]?.hasPrefix("Bearer") == true)
+        #expect(missing.json?["code"] as? String == "credentials_required")
+        let forged = VoterTokens(secret: Array("some-other-secret-0000000".utf8)).mint(voter: "ann", expiresAt: 4_000_000_000)
+        #expect(f.client.request("POST", "/v1/polls/\(id)/votes", headers: ["Authorization": "Bearer \(forged)"], body: body)?.json?["code"] as? String == "invalid_token")
+        let expired = NativeFixture.voterToken("ann", expiresIn: -1)
+        #expect(f.client.request("POST", "/v1/polls/\(id)/votes", headers: ["Authorization": "Bearer \(expired)"], body: body)?.json?["code"] as? String == "token_expired")
+        var tampered = Array(NativeFixture.voterToken("ann").utf8)
+        tampered[4] ^= 1  // another voter id, same signature
+        #expect(f.client.request("POST", "/v1/polls/\(id)/votes", headers: ["Authorization": "Bearer \(String(decoding: tampered, as: UTF8.self))"], body: body)?.status == 401)
+        #expect(f.client.request("POST", "/v1/polls/\(id)/votes", headers: ["Authorization": "Bearer garbage"], body: body)?.status == 401)
+    }
+
+    @Test func theTokenCommandMintsTokensTheDaemonAccepts() throws {
+        let f = try NativeFixture()
+        let id = try f.create()
+        let minted = try Daemon.run(["token", "--voter", "zoe", "--ttl", "10m", "--config", f.daemon.configPath])
+        #expect(minted.status == 0)
+        let token = minted.output.trimmingCharacters(in: .whitespacesAndNewlines)
+        let response = f.client.request("POST", "/v1/polls/\(id)/votes", headers: ["Authorization": "Bearer \(token)"], body: #"{"choices":[1]}"#)
+        #expect(response?.status == 200)
+        #expect(try Daemon.run(["token", "--voter", "zoe", "--ttl", "soon", "--config", f.daemon.configPath]).status != 0)
+    }
+
+    @Test func organizerCallsNeedTheOrganizerToken() throws {
+        let f = try NativeFixture()
+        let create = #"{"question":"Q","options":["a"]}"#
+        #expect(f.client.request("POST", "/v1/polls", body: create)?.status == 401)
+        #expect(f.client.request("POST", "/v1/polls", headers: ["Authorization": "Bearer \(NativeFixture.voterToken("ann"))"], body: create)?.status == 403)
+        #expect(f.client.request("POST", "/v1/polls", headers: ["Authorization": "Bearer organizer-token-for-tests-0002"], body: create)?.status == 403)
+        let id = try f.create()
+        #expect(f.client.request("DELETE", "/v1/polls/\(id)")?.status == 401)
+        #expect(f.client.request("POST", "/v1/polls/\(id)/close")?.status == 401)
+    }
+
+    @Test func trustedProxyHeaderIdentifiesVoters() throws {
+        let f = try NativeFixture()
+        let id = try f.create()
+        let response = f.client.request("POST", "/v1/polls/\(id)/votes", headers: ["X-Voter-Id": "via-proxy"], body: #"{"choices":[2]}"#)
+        #expect(response?.status == 200)
+        let again = f.client.request("POST", "/v1/polls/\(id)/votes", headers: ["X-Voter-Id": "via-proxy"], body: #"{"choices":[1]}"#)
+        #expect(again?.json?["code"] as? String == "already_voted")
+    }
+
+    @Test func voterHeaderFromAnUntrustedAddressIsRefused() throws {
+        let config = NativeFixture.config.replacingOccurrences(of: #"trusted_proxies = ["127.0.0.1"]"#, with: #"trusted_proxies = ["10.1.2.3"]"#)
+        let f = try NativeFixture(config: config)
+        let id = try f.create()
+        let response = f.client.request("POST", "/v1/polls/\(id)/votes", headers: ["X-Voter-Id": "mallory"], body: #"{"choices":[2]}"#)
+        #expect(response?.status == 401)
+    }
+}
+
+@Suite(.serialized) struct DaemonTests {
+    func writeConfig(_ text: String) throws -> String {
+        let path = NSTemporaryDirectory() + "tally-check-\(UUID().uuidString).toml"
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    @Test func checkConfigReportsTheKeyTheProblemAndTheLine() throws {
+        let path = try writeConfig("[server]\nloops = 2\nlisten = \"127.0.0.1:9\"\nmax_body_bytes = \"big\"\n\n[auth]\nvoter_secret = \"0123456789abcdef\"\n")
+        let result = try Daemon.run(["check-config", "--config", path])
+        #expect(result.status != 0)
+        #expect(result.output.contains("[server] max_body_bytes: must be a whole number") && result.output.contains("line 4"), "\(result.output)")
+
+        let unknown = try writeConfig("[auth]\nvoter_secret = \"0123456789abcdef\"\nvoter_secrets = 1\n")
+        #expect(try Daemon.run(["check-config", "--config", unknown]).output.contains("unknown key 'voter_secrets' in [auth] (line 3)"))
+        let broken = try writeConfig("[server\n")
+        #expect(try Daemon.run(["check-config", "--config", broken]).output.contains("line 1"))
+        let noSecret = try writeConfig("[server]\nloops = 1\n")
+        #expect(try Daemon.run(["check-config", "--config", noSecret]).output.contains("voter_secret"))
+    }
+
+    @Test func environmentOverridesTheFile() throws {
+        let path = try writeConfig("[server]\nloops = 1\n\n[auth]\nvoter_secret = \"0123456789abcdef\"\n")
+        let result = try Daemon.run(
+            ["check-config", "--config", path], environment: ["TALLY_SERVER_LOOPS": "3", "TALLY_SERVER_LISTEN": "127.0.0.1:7070"])
+        #expect(result.status == 0 && result.output.contains("127.0.0.1:7070, 3 loop(s)"), "\(result.output)")
+        #expect(try Daemon.run(["check-config", "--config", path], environment: ["TALLY_SERVER_LOOPS": "zero"]).output.contains("TALLY_SERVER_LOOPS"))
+    }
+
+    @Test func sigtermDrainsAndExitsZero() throws {
+        let daemon = try Daemon(config: NativeFixture.config)
+        let client = try daemon.client()
+        client.send("GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
+        #expect(client.response()?.status == 200)
+        let (status, log) = daemon.stop()
+        #expect(status == 0 && log.contains("stopped"), "status \(status), reason \(daemon.process.terminationReason == .uncaughtSignal ? "signal" : "exit"): \(log)")
+    }
+
+    @Test func versionAndHelp() throws {
+        #expect(try Daemon.run(["version"]).output.hasPrefix("tallyd "))
+        #expect(try Daemon.run(["--help"]).output.contains("check-config"))
+    }
+}

@@ -1,0 +1,89 @@
+import Foundation
+
+/// The real `tallyd` binary, run as a child process with a temporary configuration on a free port.
+public final class Daemon {
+    public let process = Process()
+    public private(set) var port = 0
+    public let configPath: String
+    private let errors = Pipe()
+    private var log = ""
+
+    /// The `tallyd` built next to the test bundle (`swift test` builds it: the tests depend on it).
+    public static var binary: URL {
+        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("tallyd")
+    }
+
+    /// Starts `tallyd run` with `config` (TOML; `listen` is set to a free port unless given) and
+    /// waits until it listens.
+    public init(config: String, environment: [String: String] = [:]) throws {
+        configPath = NSTemporaryDirectory() + "tally-\(UUID().uuidString).toml"
+        let withListen = config.contains("listen") ? config : config.replacingOccurrences(
+            of: "[server]", with: "[server]\nlisten = \"127.0.0.1:0\"")
+        try withListen.write(toFile: configPath, atomically: true, encoding: .utf8)
+        process.executableURL = Daemon.binary
+        process.arguments = ["run", "--config", configPath]
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        process.standardError = errors
+        try process.run()
+        let deadline = Date().addingTimeInterval(10)
+        while port == 0 && Date() < deadline && process.isRunning {
+            let data = errors.fileHandleForReading.availableData
+            log += String(decoding: data, as: UTF8.self)
+            if let range = log.range(of: #"listening on [^ ]+:(\d+)"#, options: .regularExpression) {
+                port = Int(log[range].split(separator: ":").last!) ?? 0
+            }
+        }
+        guard port != 0 else { throw DaemonError(message: "tallyd did not start: \(log)") }
+    }
+
+    deinit {
+        if process.isRunning {
+            process.terminate()
+            process.waitUntilExit()
+        }
+        try? FileManager.default.removeItem(atPath: configPath)
+    }
+
+    public func client() throws -> RawClient { try RawClient(port: port) }
+
+    /// Sends SIGTERM, waits for the exit and returns its status and everything it logged.
+    public func stop() -> (status: Int32, log: String) {
+        process.terminate()
+        process.waitUntilExit()
+        log += String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        return (process.terminationStatus, log)
+    }
+
+    /// Runs `tallyd ARGUMENTS` to completion: exit status and combined output.
+    public static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+}
+
+public struct DaemonError: Error, CustomStringConvertible {
+    public let message: String
+    public var description: String { message }
+}
+
+extension RawClient {
+    /// Sends one request on this connection and reads its response.
+    public func request(
+        _ method: String, _ path: String, headers: [String: String] = [:], body: String? = nil
+    ) -> HTTPResponse? {
+        var head = "\(method) \(path) HTTP/1.1\r\nHost: tally\r\n"
+        for (name, value) in headers { head += "\(name): \(value)\r\n" }
+        if let body { head += "Content-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n" }
+        send(head + "\r\n" + (body ?? ""))
+        return response()
+    }
+}
