@@ -45,6 +45,7 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Atomics", package: "swift-atomics"),
             ],
+            exclude: ["Native/openapi.yaml"],
             swiftSettings: strictImports
         ),
         // The executable: CLI, TOML configuration, signals, wiring.

@@ -39,8 +39,14 @@ public struct PollDefinition: Sendable, Equatable {
         guard rules.maxVotes >= 0 && rules.maxVotes <= options.count else {
             throw .invalidDefinition("maxVotes must be between 0 (no limit) and the number of options")
         }
-        guard expectedVoters >= 0 else { throw .invalidDefinition("expectedVoters must not be negative") }
+        guard expectedVoters >= 0 && expectedVoters <= PollDefinition.maxExpectedVoters else {
+            throw .invalidDefinition("expectedVoters must be from 0 to \(PollDefinition.maxExpectedVoters) (the ledger grows past it)")
+        }
     }
+
+    /// A sizing hint, so it is bounded: the first ledger table of a 10 M hint is 16 M slots (384 MiB
+    /// of address space, touched only as voters arrive).
+    public static let maxExpectedVoters = 10_000_000
 
     /// The most options one ballot may name.
     public var ballotLimit: Int { rules.maxVotes == 0 ? options.count : rules.maxVotes }

@@ -89,10 +89,11 @@ final class Connection {
         if error == HPE_PAUSED {
             // A request asked to close the connection; what follows it is ignored.
         } else if error != HPE_OK || parsed != bytes.count {
-            let status = rejection != 0 ? rejection : (error == HPE_HEADER_OVERFLOW ? 431 : 400)
+            let status = rejection != 0 ? rejection : (error == HPE_HEADER_OVERFLOW ? 431 : error == HPE_INVALID_METHOD ? 501 : 400)
             closeAfterWrite = true
             uv_read_stop(stream)
             switch status {
+            case 501: writer(isHead: false).writeError(status: 501, code: "method_not_implemented", message: "the server does not know this method")
             case 413: writer(isHead: false).writeError(status: 413, code: "body_too_large", message: "the request body is too large")
             case 431: writer(isHead: false).writeError(status: 431, code: "headers_too_large", message: "the request headers are too large")
             default: writer(isHead: false).writeError(status: 400, code: "malformed_request", message: "the request is not valid HTTP/1.1")

@@ -12,6 +12,28 @@ public struct ResponseWriter {
 
     /// Writes a complete response. `extraHeaders` are whole lines, each ending in CRLF.
     public func write(status: Int, contentType: StaticString?, body: UnsafeRawBufferPointer, extraHeaders: StaticString = "") {
+        write(status: status, contentType: contentType, body: body) {
+            output.append(extraHeaders)
+        }
+    }
+
+    /// 405 with the Allow header RFC 9110 requires (off the hot path: builds a String).
+    func writeMethodNotAllowed(allow: String) {
+        let body = context.scratch
+        body.removeAll()
+        var json = JSONWriter(body)
+        json.object { error in
+            error.field("error", "this path does not take that method")
+            error.field("code", "method_not_allowed")
+        }
+        write(status: 405, contentType: "application/json; charset=utf-8", body: body.bytes) {
+            output.append("Allow: ")
+            output.append(allow)
+            output.append("\r\n")
+        }
+    }
+
+    private func write(status: Int, contentType: StaticString?, body: UnsafeRawBufferPointer, headers: () -> Void) {
         context.stats.responded(status: status)
         output.append(HTTPStatus.line(status))
         output.append(context.dateHeader.bytes)
@@ -26,7 +48,7 @@ public struct ResponseWriter {
             output.append("\r\n")
         }
         if closesConnection { output.append("Connection: close\r\n") }
-        output.append(extraHeaders)
+        headers()
         output.append("\r\n")
         if !isHead { output.append(body) }
     }

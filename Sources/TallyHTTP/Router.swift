@@ -70,10 +70,20 @@ public final class Router {
             }
         }
         if pathMatched {
-            response.writeError(status: 405, code: "method_not_allowed", message: "this path does not take that method")
+            response.writeMethodNotAllowed(allow: allowedMethods(request.path))
         } else {
             response.writeError(status: 404, code: "not_found", message: "no such resource")
         }
+    }
+
+    /// `GET, HEAD, POST`-style list of the methods `path` takes (for 405's Allow header).
+    private func allowedMethods(_ path: UnsafeRawBufferPointer) -> String {
+        var names: [String] = []
+        for route in routes where match(route.segments, path) != nil {
+            names.append(route.method.name)
+            if route.method == .get { names.append(HTTPMethod.head.name) }
+        }
+        return names.joined(separator: ", ")
     }
 
     private func match(_ segments: [Segment], _ path: UnsafeRawBufferPointer) -> PathParameters? {

@@ -50,6 +50,10 @@ import Testing
         #expect(response?.status == 200)
         let again = f.client.request("POST", "/v1/polls/\(id)/votes", headers: ["X-Voter-Id": "via-proxy"], body: #"{"choices":[1]}"#)
         #expect(again?.json?["code"] as? String == "already_voted")
+        // A request that carries a credential is judged by it: a bad one is not overruled by the header.
+        let both = f.client.request(
+            "POST", "/v1/polls/\(id)/votes", headers: ["X-Voter-Id": "via-proxy-2", "Authorization": "Bearer nonsense"], body: #"{"choices":[1]}"#)
+        #expect(both?.status == 401)
     }
 
     @Test func voterHeaderFromAnUntrustedAddressIsRefused() throws {
@@ -103,4 +107,10 @@ import Testing
         #expect(try Daemon.run(["version"]).output.hasPrefix("tallyd "))
         #expect(try Daemon.run(["--help"]).output.contains("check-config"))
     }
+}
+
+@Test func theExampleConfigurationIsValid() throws {
+    let example = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../config.example.toml").path
+    let result = try Daemon.run(["check-config", "--config", example])
+    #expect(result.status == 0, "\(result.output)")
 }

@@ -100,10 +100,25 @@ final class TestServer {
         #expect(client.response()?.json?["body"] as? String == "abcde")
     }
 
+    @Test func unknownMethodGets501() throws {
+        let server = try TestServer()
+        let client = try server.client()
+        client.send("QUERY /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(client.response()?.status == 501)
+    }
+
+    @Test func wrongMethodNamesTheAllowedOnes() throws {
+        let server = try TestServer()
+        let client = try server.client()
+        client.send("PUT /hello HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
+        let response = try #require(client.response())
+        #expect(response.status == 405 && response.headers["allow"] == "GET, HEAD")
+    }
+
     @Test func malformedRequestGets400AndClose() throws {
         let server = try TestServer()
         let client = try server.client()
-        client.send("GARBAGE\r\n\r\n")
+        client.send("GET /hello HTTP/1.1\r\nthis line has no colon\r\n\r\n")
         let response = try #require(client.response())
         #expect(response.status == 400 && response.headers["connection"] == "close")
         #expect(client.isClosedByPeer())
@@ -271,7 +286,7 @@ final class TestServer {
             }
             client.send(bytes)
             if let response = client.response(timeout: 0.2) {
-                #expect([201, 400, 404, 405, 413, 431].contains(response.status), "round \(round): \(response.status)")
+                #expect([201, 400, 404, 405, 413, 431, 501].contains(response.status), "round \(round): \(response.status)")
             }
         }
         let client = try server.client()

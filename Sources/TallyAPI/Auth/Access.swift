@@ -27,15 +27,20 @@ public struct AccessPolicy: Sendable {
         return matched
     }
 
-    /// The voter the request speaks for (`now` in Unix seconds).
+    /// The voter the request speaks for (`now` in Unix seconds). A request that carries an
+    /// `Authorization` header is judged by it alone (fail closed: a bad credential is never
+    /// overruled); only without one does a trusted proxy's `X-Voter-Id` count.
     public func voter(_ request: Request, now: Int64) -> VoterCheck {
+        if request.header("authorization") != nil {
+            guard let bearer = AccessPolicy.bearer(request) else { return .invalid }
+            return voterTokens.verify(bearer, now: now)
+        }
         if !trustedProxies.isEmpty, let header = request.header("x-voter-id") {
             guard trustedProxies.contains(request.peer) else { return .invalid }
             var identity = VoterIdentity()
             return identity.set(header) ? .voter(identity) : .invalid
         }
-        guard let bearer = AccessPolicy.bearer(request) else { return .missing }
-        return voterTokens.verify(bearer, now: now)
+        return .missing
     }
 
     /// The token of an `Authorization: Bearer …` header.

@@ -31,7 +31,8 @@ public struct JSONScanner {
         return consume(UInt8(ascii: "]"))
     }
 
-    /// An integer: optional minus and up to 18 digits; no fraction or exponent.
+    /// An integer: optional minus and digits, no fraction or exponent. Magnitudes beyond 18 digits
+    /// saturate (a huge option number is out of range, not malformed).
     public mutating func readInteger() -> Int64? {
         skipWhitespace()
         var negative = false
@@ -42,8 +43,7 @@ public struct JSONScanner {
         var digits = 0
         var value: Int64 = 0
         while let byte = peek(), byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") {
-            guard digits < 18 else { return nil }
-            value = value * 10 + Int64(byte - UInt8(ascii: "0"))
+            value = digits < 18 ? value * 10 + Int64(byte - UInt8(ascii: "0")) : Int64.max
             digits += 1
             position += 1
         }

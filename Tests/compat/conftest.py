@@ -1,0 +1,79 @@
+"""Fixtures for tests that drive the real tallyd with real clients (Python libraries, schemathesis)."""
+import base64
+import hashlib
+import hmac
+import os
+import re
+import subprocess
+import tempfile
+import time
+import urllib.request
+
+import pytest
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+ORGANIZER = "organizer-token-for-compat-01"
+SECRET = b"voter-secret-for-compat-tests-01"
+
+
+def tallyd_binary() -> str:
+    for build in ("debug", "release"):
+        path = os.path.join(ROOT, ".build", build, "tallyd")
+        if os.path.exists(path):
+            return path
+    raise RuntimeError("build tallyd first (swift build)")
+
+
+def mint(voter: str, ttl: int = 3600) -> str:
+    """A voter token, minted from the format documented in README.md."""
+    def b64url(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+    signed = f"v1.{b64url(voter.encode())}.{int(time.time()) + ttl}"
+    return f"{signed}.{b64url(hmac.new(SECRET, signed.encode(), hashlib.sha256).digest())}"
+
+
+class Tallyd:
+    def __init__(self, process, port):
+        self.process, self.port = process, port
+        self.url = f"http://127.0.0.1:{port}"
+
+
+def start_tallyd():
+    config = tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False)
+    config.write(f"""
+[server]
+listen = "127.0.0.1:0"
+loops = 2
+[auth]
+organizer_tokens = ["{ORGANIZER}"]
+voter_secret = "{SECRET.decode()}"
+trusted_proxies = ["127.0.0.1"]
+""")
+    config.close()
+    process = subprocess.Popen([tallyd_binary(), "run", "--config", config.name], stderr=subprocess.PIPE, text=True)
+    line = process.stderr.readline()
+    match = re.search(r"listening on [^ ]+:(\d+)", line)
+    assert match, f"tallyd did not start: {line}"
+    daemon = Tallyd(process, int(match.group(1)))
+    urllib.request.urlopen(f"{daemon.url}/healthz").read()
+    return daemon, config.name
+
+
+def stop_tallyd(daemon, config):
+    daemon.process.terminate()
+    assert daemon.process.wait(timeout=10) == 0, "tallyd must drain and exit 0"
+    os.unlink(config)
+
+
+@pytest.fixture
+def tallyd():
+    daemon, config = start_tallyd()
+    yield daemon
+    stop_tallyd(daemon, config)
+
+
+@pytest.fixture(scope="module")
+def tallyd_module():
+    daemon, config = start_tallyd()
+    yield daemon
+    stop_tallyd(daemon, config)
