@@ -39,6 +39,10 @@ final class Connection {
     private var writing = false
     private var closeAfterWrite = false
     private var closing = false
+    /// Set while the connection streams Server-Sent Events.
+    private var streamTick: EventStreamTick?
+    private var ticksSinceWrite = 0
+    var isStreaming: Bool { streamTick != nil }
 
     var stream: UnsafeMutablePointer<uv_stream_t> { TallyHTTP.stream(tcp) }
 
@@ -99,7 +103,7 @@ final class Connection {
             default: writer(isHead: false).writeError(status: 400, code: "malformed_request", message: "the request is not valid HTTP/1.1")
             }
         }
-        if phase == .idle && !closeAfterWrite {
+        if phase == .idle && !closeAfterWrite && !isStreaming {
             deadline = uv_now(loop.loop) + UInt64(loop.limits.idleTimeoutMilliseconds)
         }
         flush()
@@ -198,18 +202,55 @@ final class Connection {
             headers: UnsafeBufferPointer(rebasing: headers[0..<headerCount]))
         let before = output.count
         loop.router.dispatch(request, writer(isHead: method == .head))
-        if output.count == before {
+        if output.count == before && !isStreaming {
             writer(isHead: false).writeError(status: 500, code: "no_response", message: "the handler wrote no response")
         }
         loop.stats.observe(microseconds: Int64((uv_hrtime() - startedAt) / 1_000))
-        if closeAfterWrite {
-            http_parser_pause(parser, 1)
+        if closeAfterWrite || isStreaming {
+            http_parser_pause(parser, 1)  // nothing after this request is read as a request
         }
         return 0
     }
 
     private func writer(isHead: Bool) -> ResponseWriter {
-        ResponseWriter(output: output, context: loop, isHead: isHead, closesConnection: closeAfterWrite)
+        ResponseWriter(output: output, context: loop, connection: self, isHead: isHead, closesConnection: closeAfterWrite)
+    }
+
+    // MARK: - Event streams
+
+    /// Called while the request is dispatched: the first frame is written now and goes out with
+    /// the read's one write.
+    func startStream(_ tick: @escaping EventStreamTick) {
+        streamTick = tick
+        deadline = 0  // a stream is not idle
+        runStreamTick()
+    }
+
+    /// A tick of the sweep timer: the stream's next frames, written at once. Skipped while a write
+    /// is in flight, so a slow client gets fewer frames rather than a growing buffer.
+    func tickStream() {
+        guard !writing, !closing else { return }
+        runStreamTick()
+        flush()
+    }
+
+    /// Writes what the stream's tick has to say (a heartbeat after 15 s of quiet); ends the stream
+    /// with its last chunk when the tick says so or the server is stopping.
+    private func runStreamTick() {
+        guard let tick = streamTick else { return }
+        var events = EventStreamWriter(output: output, scratch: loop.scratch)
+        let before = output.count
+        let goOn = tick(&events) && !loop.draining
+        if output.count == before {
+            ticksSinceWrite += 1
+            if ticksSinceWrite >= 60 { events.heartbeat() }
+        }
+        if output.count != before { ticksSinceWrite = 0 }
+        if !goOn {
+            streamTick = nil
+            output.append("0\r\n\r\n")  // the last chunk
+            closeAfterWrite = true
+        }
     }
 
     // MARK: - Writing
@@ -280,9 +321,12 @@ final class Connection {
         flush()
     }
 
-    /// Shutdown: close now if idle, else after the response to the request in progress.
+    /// Shutdown: close now if idle, else after the response to the request in progress; a stream
+    /// ends with its last chunk.
     func drain() {
-        if phase == .idle && !writing && output.count == 0 {
+        if isStreaming {
+            tickStream()
+        } else if phase == .idle && !writing && output.count == 0 {
             close()
         } else {
             closeAfterWrite = true

@@ -140,8 +140,12 @@ final class EventLoop {
             for connection in connections { connection.close() }
             return
         }
-        for connection in connections where connection.deadline != 0 && now >= connection.deadline {
-            connection.timedOut()
+        for connection in connections {
+            if connection.isStreaming {
+                connection.tickStream()
+            } else if connection.deadline != 0 && now >= connection.deadline {
+                connection.timedOut()
+            }
         }
     }
 

@@ -3,6 +3,7 @@
 public struct ResponseWriter {
     let output: ByteBuffer
     unowned(unsafe) let context: EventLoop
+    unowned(unsafe) let connection: Connection
     let isHead: Bool
     /// The connection closes after this response (the client asked, an error, or shutdown).
     let closesConnection: Bool
@@ -70,6 +71,19 @@ public struct ResponseWriter {
                 error.field("code", code)
             }
         }
+    }
+
+    /// Answers with a stream of Server-Sent Events: `tick` runs now and on every tick of the loop's
+    /// sweep timer (every 250 ms) until it returns false, the client goes away or the server stops.
+    /// The connection takes no further requests.
+    public func startEventStream(_ tick: @escaping EventStreamTick) {
+        context.stats.responded(status: 200)
+        output.append(HTTPStatus.line(200))
+        output.append(context.dateHeader.bytes)
+        output.append("Content-Type: text/event-stream\r\nCache-Control: no-cache\r\n")
+        // X-Accel-Buffering: nginx passes events on at once instead of buffering them.
+        output.append("Transfer-Encoding: chunked\r\nX-Accel-Buffering: no\r\n\r\n")
+        connection.startStream(tick)
     }
 
     /// The loop this response is written on (0-based).

@@ -89,6 +89,11 @@ final class NativeFixture {
         #expect(f.asOrganizer("POST", "/v1/polls/\(id)/reopen", #"{"closesAt":"2099-01-01T00:00:00Z"}"#).json?["state"] as? String == "open")
         #expect(f.vote(id, "cat", #"{"choices":[1]}"#).status == 200)
 
+        // Found by schemathesis: a year-800 end date crashed the daemon when the poll was rendered.
+        #expect(f.asOrganizer("PATCH", "/v1/polls/\(id)", #"{"closesAt":"0800-12-19T01:49:58Z"}"#).status == 400)
+        #expect(f.asOrganizer("POST", "/v1/polls/\(id)/reopen", #"{"closesAt":"0800-12-19T01:49:58Z"}"#).status == 400)
+        #expect(f.client.request("GET", "/v1/polls/\(id)")?.status == 200)
+
         #expect(f.asOrganizer("DELETE", "/v1/polls/\(id)").status == 204)
         #expect(f.client.request("GET", "/v1/polls/\(id)")?.status == 404)
     }
@@ -163,6 +168,7 @@ final class NativeFixture {
             (#"{"question":"Q","options":["a"],"visibility":"sometimes"}"#, "'visibility' must be one of"),
             (#"{"question":"Q","options":["a"],"closesAt":"yesterday"}"#, "'closesAt' must be an RFC 3339"),
             (#"{"question":"Q","options":["a"],"closesAt":"2001-01-01T00:00:00Z"}"#, "in the future"),
+            (#"{"question":"Q","options":["a"],"closesAt":"0800-12-19T01:49:58.142417-13:20"}"#, "from 1970 to 9999"),
             (#"{"question":"Q","options":["a"],"colour":"red"}"#, "unknown field 'colour'"),
             ("[1,2]", "must be a JSON object"),
         ]
@@ -198,5 +204,44 @@ final class NativeFixture {
         let responses = f.client.responses(50)
         #expect(responses.compactMap { ($0.json?["choices"] as? [Int])?.first } == (0..<50).map { $0 % 4 })
         #expect(NativeFixture.votes(f.asOrganizer("GET", "/v1/polls/\(id)/results")) == [13, 13, 12, 12])
+    }
+}
+
+@Suite(.serialized) struct ResultsStreamTests {
+    /// The `data:` JSON of every `event: NAME` frame in `text`.
+    func frames(_ name: String, in text: String) -> [[String: Any]] {
+        text.components(separatedBy: "event: \(name)\n").dropFirst().compactMap { frame in
+            guard let line = frame.split(separator: "\n").first, line.hasPrefix("data: ") else { return nil }
+            return (try? JSONSerialization.jsonObject(with: Data(line.dropFirst(6).utf8))) as? [String: Any]
+        }
+    }
+
+    @Test func framesArriveWhenResultsChangeAndTheStreamEndsOnDelete() throws {
+        let f = try NativeFixture()
+        let id = try f.create()
+        let screen = try f.daemon.client()
+        screen.send("GET /v1/polls/\(id)/results/stream HTTP/1.1\r\nHost: t\r\n\r\n")
+        let opening = screen.receiveAll(timeout: 0.8)
+        #expect(opening.hasPrefix("HTTP/1.1 200 OK") && opening.contains("Content-Type: text/event-stream"))
+        #expect(opening.contains("Transfer-Encoding: chunked"))
+        #expect(frames("results", in: opening).count == 1, "one frame, then none while nothing changes")
+
+        _ = f.vote(id, "ann", #"{"choices":[1]}"#)
+        let afterVote = frames("results", in: screen.receiveAll(timeout: 0.6))
+        #expect(afterVote.count == 1)
+        #expect((afterVote.first?["options"] as? [[String: Any]])?.map { $0["votes"] as? Int } == [0, 1, 0, 0])
+
+        #expect(f.asOrganizer("DELETE", "/v1/polls/\(id)").status == 204)
+        let ending = screen.receiveAll(timeout: 1)
+        #expect(frames("deleted", in: ending).first?["poll"] as? String == id)
+        #expect(ending.hasSuffix("0\r\n\r\n"), "the chunked body ends properly")
+        #expect(screen.isClosedByPeer(timeout: 1))
+    }
+
+    @Test func aPrivatePollsStreamNeedsItsToken() throws {
+        let f = try NativeFixture()
+        let created = f.asOrganizer("POST", "/v1/polls", #"{"question":"Q","options":["a","b"],"private":true}"#)
+        let id = try #require(created.json?["id"] as? String)
+        #expect(f.client.request("GET", "/v1/polls/\(id)/results/stream")?.status == 403)
     }
 }

@@ -31,13 +31,15 @@ def test_daemon_conforms_as_organizer_including_methods_and_auth(tallyd):
     # so a schema-valid request may rightly get 400 or 422. Every other check runs.
     result = subprocess.run(
         ["st", "--config-file", CONFIG, "run", SPEC, "--url", tallyd.url, "-H", f"Authorization: Bearer {ORGANIZER}",
-         "--checks", "all", "--exclude-checks", "positive_data_acceptance", "--max-examples", "60", "--seed", "1"],
+         "--checks", "all", "--exclude-checks", "positive_data_acceptance", "--max-examples", "60", "--seed", "1",
+         # The results stream is a response that does not end: a fuzzer would wait on it forever.
+         "--exclude-path-regex", "/stream$"],
         capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
     assert tallyd.process.poll() is None, "the daemon must survive the fuzzing"
 
 
-schema = schemathesis.openapi.from_path(SPEC)
+schema = schemathesis.openapi.from_path(SPEC).exclude(path_regex="/stream$")  # a response that never ends
 
 
 @pytest.fixture(scope="module")

@@ -25,6 +25,9 @@ public final class NativeAPI: Sendable {
         router.add(.get, "/v1/polls/{id}/results") { [self] request, parameters, response in
             show(request, parameters[0], response, reader: reader, resultsOnly: true)
         }
+        router.add(.get, "/v1/polls/{id}/results/stream") { [self] request, parameters, response in
+            streamResults(request, parameters[0], response, reader: reader)
+        }
         router.add(.post, "/v1/polls") { [self] request, _, response in
             organizer(request, response) { create(request, response) }
         }

@@ -245,7 +245,7 @@ struct JSONFields {
         guard let value = object[name] else { return nil }
         if case .null = value { return .some(nil) }
         guard case .string(let text) = value, let time = Timestamps.parse(text) else {
-            throw FieldError("'\(name)' must be an RFC 3339 time like 2026-11-23T20:00:00Z, or null")
+            throw FieldError("'\(name)' must be an RFC 3339 time from 1970 to 9999, like 2026-11-23T20:00:00Z, or null")
         }
         return .some(time)
     }

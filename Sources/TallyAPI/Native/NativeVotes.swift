@@ -56,22 +56,8 @@ extension NativeAPI {
 
     /// `GET /v1/polls/{id}` and `/results`: the poll as this viewer may see it.
     func show(_ request: Request, _ idText: UnsafeRawBufferPointer, _ response: ResponseWriter, reader: RegistryReader, resultsOnly: Bool) {
-        guard let pollID = PollIDs.parse(idText), let poll = reader.poll(pollID) else {
-            return response.write(VoteRejection.unknownPoll)
-        }
-        let now = WallClock.now()
-        var viewer = Viewer(isOrganizer: access.isOrganizer(request))
-        if !viewer.isOrganizer {
-            let check = access.voter(request, now: now / 1_000_000)
-            switch check {
-            case .voter(let identity): viewer.voter = identity.key
-            case .missing: break
-            case .invalid, .expired: return response.write(check)
-            }
-            let token = QueryString.value("token", in: request.query).map(PollToken.init(parsing:))
-            if let refused = poll.checkToken(token) { return response.write(refused) }
-        }
-        let results = poll.results(for: viewer, now: now)
+        guard let (poll, viewer) = admit(request, idText, response, reader: reader) else { return }
+        let results = poll.results(for: viewer, now: WallClock.now())
         response.writeJSON(status: 200) { json in
             if resultsOnly {
                 PollJSON.results(poll, results, &json)
@@ -79,5 +65,51 @@ extension NativeAPI {
                 PollJSON.poll(poll, results, organizer: poll.isOrganizer(viewer), &json)
             }
         }
+    }
+
+    /// `GET /v1/polls/{id}/results/stream`: Server-Sent Events for stage screens. An `event:
+    /// results` frame (the `/results` document) now and whenever the results change, at most every
+    /// 250 ms; `event: deleted` and the end of the stream if the poll is deleted.
+    func streamResults(_ request: Request, _ idText: UnsafeRawBufferPointer, _ response: ResponseWriter, reader: RegistryReader) {
+        guard let (poll, viewer) = admit(request, idText, response, reader: reader) else { return }
+        let pollID = poll.id
+        var lastFrame: Int?
+        response.startEventStream { events in
+            guard let poll = reader.poll(pollID) else {
+                events.send(event: "deleted") { json in json.object { $0.key("poll"); PollJSON.id(pollID, &$0) } }
+                return false
+            }
+            let results = poll.results(for: viewer, now: WallClock.now())
+            lastFrame = events.send(event: "results", unlessHash: lastFrame) { json in PollJSON.results(poll, results, &json) }
+            return true
+        }
+    }
+
+    /// The poll and who is looking, or nil after answering why not (unknown poll, bad credential,
+    /// private poll without its token). Organizers need no poll token.
+    private func admit(
+        _ request: Request, _ idText: UnsafeRawBufferPointer, _ response: ResponseWriter, reader: RegistryReader
+    ) -> (Poll, Viewer)? {
+        guard let pollID = PollIDs.parse(idText), let poll = reader.poll(pollID) else {
+            response.write(VoteRejection.unknownPoll)
+            return nil
+        }
+        var viewer = Viewer(isOrganizer: access.isOrganizer(request))
+        if !viewer.isOrganizer {
+            let check = access.voter(request, now: WallClock.now() / 1_000_000)
+            switch check {
+            case .voter(let identity): viewer.voter = identity.key
+            case .missing: break
+            case .invalid, .expired:
+                response.write(check)
+                return nil
+            }
+            let token = QueryString.value("token", in: request.query).map(PollToken.init(parsing:))
+            if let refused = poll.checkToken(token) {
+                response.write(refused)
+                return nil
+            }
+        }
+        return (poll, viewer)
     }
 }

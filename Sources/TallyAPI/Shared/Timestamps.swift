@@ -4,8 +4,12 @@ import TallyHTTP
 
 /// RFC 3339 timestamps in UTC with milliseconds, e.g. `2026-11-23T09:00:00.000Z`.
 public enum Timestamps {
+    /// The times Tally accepts: from the Unix epoch to the end of year 9999.
+    public static let range: ClosedRange<Timestamp> = 0...253_402_300_799_999_999
+
     /// Writes a JSON string for `time` without allocating.
     public static func writeJSON(_ time: Timestamp, to json: inout JSONWriter) {
+        let time = min(max(time, range.lowerBound), range.upperBound)
         var seconds = time_t(time / 1_000_000)
         var parts = tm()
         gmtime_r(&seconds, &parts)
@@ -31,14 +35,20 @@ public enum Timestamps {
         }
     }
 
-    /// Parses RFC 3339 (with or without fractional seconds, any offset). Admin path.
+    /// Parses RFC 3339 (with or without fractional seconds, any offset) within `range`. Admin path.
     public static func parse(_ text: String) -> Timestamp? {
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        if let date = formatter.date(from: text) { return Timestamp(date.timeIntervalSince1970 * 1_000_000) }
-        formatter.formatOptions = [.withInternetDateTime]
-        if let date = formatter.date(from: text) { return Timestamp(date.timeIntervalSince1970 * 1_000_000) }
-        return nil
+        var date = formatter.date(from: text)
+        if date == nil {
+            formatter.formatOptions = [.withInternetDateTime]
+            date = formatter.date(from: text)
+        }
+        // Checked as a Double first: converting an out-of-range Double to Int64 would trap.
+        guard let microseconds = date.map({ ($0.timeIntervalSince1970 * 1_000_000).rounded() }),
+            microseconds >= Double(range.lowerBound), microseconds <= Double(range.upperBound)
+        else { return nil }
+        return Timestamp(microseconds)
     }
 
     public static func format(_ time: Timestamp) -> String {
