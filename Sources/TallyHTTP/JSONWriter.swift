@@ -76,12 +76,6 @@ public struct JSONWriter {
         buffer.append("null")
     }
 
-    /// Bytes that are already valid JSON.
-    public mutating func raw(_ json: UnsafeRawBufferPointer) {
-        separate()
-        buffer.append(json)
-    }
-
     public mutating func field(_ name: StaticString, _ text: StaticString) {
         key(name)
         value(text)

@@ -34,16 +34,6 @@ public struct Request {
         return nil
     }
 
-    /// Every header, for code that must see them all (off the vote path).
-    public var allHeaders: [(name: String, value: String)] {
-        headers.map { span in
-            (
-                String(decoding: UnsafeRawBufferPointer(start: buffer + Int(span.nameStart), count: Int(span.nameCount)), as: UTF8.self),
-                String(decoding: UnsafeRawBufferPointer(start: buffer + Int(span.valueStart), count: Int(span.valueCount)), as: UTF8.self)
-            )
-        }
-    }
-
     /// The path split at `/`, without empty segments.
     public var pathSegments: PathSegments { PathSegments(remaining: path) }
 }

@@ -85,7 +85,4 @@ public struct ResponseWriter {
         output.append("Transfer-Encoding: chunked\r\nX-Accel-Buffering: no\r\n\r\n")
         connection.startStream(tick)
     }
-
-    /// The loop this response is written on (0-based).
-    public var loopIndex: Int { context.index }
 }
