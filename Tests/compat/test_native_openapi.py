@@ -10,6 +10,7 @@ import schemathesis
 import yaml
 from hypothesis import HealthCheck, settings
 from openapi_spec_validator import validate
+from schemathesis.config import SchemathesisConfig
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from conftest import ORGANIZER, ROOT
@@ -39,7 +40,9 @@ def test_daemon_conforms_as_organizer_including_methods_and_auth(tallyd):
     assert tallyd.process.poll() is None, "the daemon must survive the fuzzing"
 
 
-schema = schemathesis.openapi.from_path(SPEC).exclude(path_regex="/stream$")  # a response that never ends
+# The configuration is loaded explicitly: pytest may run from any directory.
+schema = schemathesis.openapi.from_path(SPEC, config=SchemathesisConfig.from_path(CONFIG)).exclude(
+    path_regex="/stream$")  # a response that never ends
 
 
 @pytest.fixture(scope="module")
