@@ -19,6 +19,7 @@ let package = Package(
         .library(name: "TallyCore", targets: ["TallyCore"]),
         .library(name: "TallyHTTP", targets: ["TallyHTTP"]),
         .library(name: "TallyAPI", targets: ["TallyAPI"]),
+        .library(name: "TallyStore", targets: ["TallyStore"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-atomics.git", from: "1.3.0"),
@@ -55,6 +56,13 @@ let package = Package(
             exclude: ["Native/openapi.yaml"],
             swiftSettings: serverSettings
         ),
+        .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
+        // Redis write-through: hiredis on each loop, key schema, the authoritative vote script.
+        .target(
+            name: "TallyStore",
+            dependencies: ["TallyCore", "TallyHTTP", "CHiredis", "CLibUV"],
+            swiftSettings: serverSettings
+        ),
         // The executable: CLI, TOML configuration, signals, wiring.
         .executableTarget(
             name: "tallyd",
@@ -74,6 +82,7 @@ let package = Package(
         ),
         .target(name: "TallyTestSupport", path: "Tests/TallyTestSupport"),
         .testTarget(name: "TallyHTTPTests", dependencies: ["TallyHTTP", "TallyTestSupport"]),
+        .testTarget(name: "TallyStoreTests", dependencies: ["TallyStore", "TallyHTTP", "CLibUV", "TallyTestSupport"]),
         // The real daemon over real sockets (depends on tallyd so that it is built first).
         .testTarget(name: "EndToEndTests", dependencies: ["tallyd", "TallyAPI", "TallyTestSupport"]),
         // In-process throughput of the validated vote path (release builds only).

@@ -1,0 +1,52 @@
+import TallyHTTP
+
+/// Formats Redis commands (RESP arrays of bulk strings) into a reusable buffer, without allocating.
+public struct RESPWriter {
+    public let buffer: ByteBuffer
+
+    public init(_ buffer: ByteBuffer) { self.buffer = buffer }
+
+    /// Starts a command of `count` arguments (the command name included).
+    public func begin(arguments count: Int) {
+        buffer.append(byte: UInt8(ascii: "*"))
+        buffer.append(decimal: count)
+        buffer.append("\r\n")
+    }
+
+    public func argument(_ bytes: UnsafeRawBufferPointer) {
+        buffer.append(byte: UInt8(ascii: "$"))
+        buffer.append(decimal: bytes.count)
+        buffer.append("\r\n")
+        buffer.append(bytes)
+        buffer.append("\r\n")
+    }
+
+    public func argument(_ text: StaticString) {
+        argument(UnsafeRawBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
+    }
+
+    public func argument(_ text: String) {
+        var text = text
+        text.withUTF8 { argument(UnsafeRawBufferPointer($0)) }
+    }
+
+    public func argument(decimal value: Int64) {
+        var digits = value < 0 ? 2 : 1
+        var rest = value.magnitude
+        while rest >= 10 {
+            rest /= 10
+            digits += 1
+        }
+        buffer.append(byte: UInt8(ascii: "$"))
+        buffer.append(decimal: digits)
+        buffer.append("\r\n")
+        buffer.append(decimal: value)
+        buffer.append("\r\n")
+    }
+
+    /// A whole command from strings (admin path).
+    public func command(_ arguments: [String]) {
+        begin(arguments: arguments.count)
+        for argument in arguments { self.argument(argument) }
+    }
+}

@@ -1,0 +1,39 @@
+import CHiredis
+
+/// A view of a hiredis reply, valid only during the reply callback.
+public struct RedisReply {
+    let pointer: UnsafeMutablePointer<redisReply>
+
+    init(_ pointer: UnsafeMutablePointer<redisReply>) { self.pointer = pointer }
+
+    public var isError: Bool { pointer.pointee.type == REDIS_REPLY_ERROR }
+    public var isNil: Bool { pointer.pointee.type == REDIS_REPLY_NIL }
+    public var integer: Int64? { pointer.pointee.type == REDIS_REPLY_INTEGER ? Int64(pointer.pointee.integer) : nil }
+
+    /// The bytes of a string, status or error reply.
+    public var bytes: UnsafeRawBufferPointer? {
+        switch pointer.pointee.type {
+        case REDIS_REPLY_STRING, REDIS_REPLY_STATUS, REDIS_REPLY_ERROR:
+            UnsafeRawBufferPointer(start: pointer.pointee.str, count: Int(pointer.pointee.len))
+        default: nil
+        }
+    }
+
+    /// The text of a string, status or error reply (allocates; off the vote path).
+    public var string: String? { bytes.map { String(decoding: $0, as: UTF8.self) } }
+
+    /// The elements of an array reply (empty for other replies).
+    public var count: Int { pointer.pointee.type == REDIS_REPLY_ARRAY ? Int(pointer.pointee.elements) : 0 }
+
+    public subscript(index: Int) -> RedisReply {
+        precondition(index < count)
+        return RedisReply(pointer.pointee.element[index]!)
+    }
+
+    /// Whether a string/status/error reply begins with `prefix`.
+    public func hasPrefix(_ prefix: StaticString) -> Bool {
+        guard let bytes, bytes.count >= prefix.utf8CodeUnitCount else { return false }
+        return UnsafeRawBufferPointer(rebasing: bytes[0..<prefix.utf8CodeUnitCount])
+            .elementsEqual(UnsafeRawBufferPointer(start: prefix.utf8Start, count: prefix.utf8CodeUnitCount))
+    }
+}

@@ -1,0 +1,198 @@
+import CLibUV
+import Foundation
+import TallyHTTP
+import TallyStore
+import TallyTestSupport
+import Testing
+
+/// A libuv loop on the test's thread, run until a condition holds, and a RedisConnection on it.
+final class LoopHarness {
+    let loop = UnsafeMutablePointer<uv_loop_t>.allocate(capacity: 1)
+    private let ticker = UnsafeMutablePointer<uv_timer_t>.allocate(capacity: 1)
+    var replies: [(tag: UInt64, text: String?)] = []
+    var states: [RedisConnection.State] = []
+    let commands = ByteBuffer(capacity: 1024)
+    private(set) var redis: RedisConnection!
+
+    init(port: Int) {
+        uv_loop_init(loop)
+        uv_timer_init(loop, ticker)
+        uv_timer_start(ticker, { _ in }, 5, 5)  // wakes the loop so `run(until:)` checks its condition
+        redis = RedisConnection(host: "127.0.0.1", port: port, loop: loop)
+        redis.onReply = { [unowned self] tag, reply in replies.append((tag, reply.map(LoopHarness.describe))) }
+        redis.onStateChange = { [unowned self] state in states.append(state) }
+    }
+
+    deinit {
+        // Stopping calls back at once (hiredis tears down synchronously): detach from self first.
+        redis.onReply = { _, _ in }
+        redis.onStateChange = { _ in }
+        redis.stop()
+        uv_close(UnsafeMutablePointer<uv_handle_t>(OpaquePointer(ticker)), nil)
+        while uv_run(loop, UV_RUN_NOWAIT) != 0 {}
+        uv_loop_close(loop)
+        loop.deallocate()
+        ticker.deallocate()
+    }
+
+    /// Runs the loop until `condition` or `timeout` seconds; returns the condition.
+    @discardableResult
+    func run(until condition: () -> Bool, timeout: Double = 5) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while !condition() && Date() < deadline { uv_run(loop, UV_RUN_ONCE) }
+        return condition()
+    }
+
+    /// Sends a command (strings) with `tag`; false if the connection refused it.
+    @discardableResult
+    func send(_ arguments: [String], tag: UInt64) -> Bool {
+        commands.removeAll()
+        RESPWriter(commands).command(arguments)
+        return redis.send(commands.bytes, tag: tag)
+    }
+
+    /// Sends and waits for the reply's text.
+    func call(_ arguments: [String]) -> String? {
+        let tag = UInt64(replies.count + 1_000_000)
+        guard send(arguments, tag: tag) else { return "not sent" }
+        run(until: { replies.contains { $0.tag == tag } })
+        return replies.first { $0.tag == tag }?.text
+    }
+
+    static func describe(_ reply: RedisReply) -> String {
+        if reply.count > 0 { return (0..<reply.count).map { describe(reply[$0]) }.joined(separator: " ") }
+        if let integer = reply.integer { return String(integer) }
+        if reply.isNil { return "nil" }
+        return (reply.isError ? "ERR:" : "") + (reply.string ?? "?")
+    }
+}
+
+@Suite(.serialized) struct RedisConnectionTests {
+    @Test func connectsAndAnswersInOrder() throws {
+        let server = try RedisServer()
+        let harness = LoopHarness(port: server.port)
+        #expect(harness.run(until: { harness.redis.state == .ready }))
+        for tag in 1...50 { #expect(harness.send(["ECHO", "reply \(tag)"], tag: UInt64(tag))) }
+        #expect(harness.run(until: { harness.replies.count == 50 }))
+        #expect(harness.replies.map(\.tag) == (1...50).map(UInt64.init))
+        #expect(harness.replies.map(\.text) == (1...50).map { "reply \($0)" })
+    }
+
+    @Test func refusesWhileDownAndReconnectsWithBackoff() throws {
+        let server = try RedisServer()
+        let harness = LoopHarness(port: server.port)
+        #expect(harness.run(until: { harness.redis.state == .ready }))
+        server.kill()
+        #expect(harness.run(until: { harness.redis.state == .down }))
+        #expect(!harness.send(["PING"], tag: 1), "no command is accepted while down")
+        try server.start()
+        #expect(harness.run(until: { harness.redis.state == .ready }, timeout: 10))
+        #expect(harness.call(["PING"]) == "PONG")
+    }
+
+    @Test func commandsInFlightWhenRedisDiesGetNoReply() throws {
+        let server = try RedisServer()
+        let harness = LoopHarness(port: server.port)
+        #expect(harness.run(until: { harness.redis.state == .ready }))
+        server.pause()  // alive but silent: commands wait
+        for tag in 1...5 { harness.send(["INCR", "x"], tag: UInt64(tag)) }
+        harness.run(until: { false }, timeout: 0.2)
+        #expect(harness.replies.isEmpty && harness.redis.inFlight == 5)
+        server.kill()
+        #expect(harness.run(until: { harness.replies.count == 5 }), "states \(harness.states), replies \(harness.replies.count), in flight \(harness.redis.inFlight)")
+        #expect(harness.replies.allSatisfy { $0.text == nil }, "unknown outcome: never acknowledged")
+    }
+}
+
+@Suite(.serialized) struct VoteScriptTests {
+    let server: RedisServer
+    let harness: LoopHarness
+    let sha: String
+
+    init() throws {
+        let server = try RedisServer()
+        let harness = LoopHarness(port: server.port)
+        harness.run(until: { harness.redis.state == .ready })
+        sha = harness.call(["SCRIPT", "LOAD", VoteScript.source]) ?? ""
+        self.server = server
+        self.harness = harness
+    }
+
+    func setRules(_ poll: UInt64, state: String = "open", options: Int = 4, maxVotes: Int = 1, revote: Bool = false, closesAt: String = "", closesOnEnd: Bool = true) {
+        _ = harness.call([
+            "HSET", KeySchema.rules(poll), "state", state, "options", "\(options)", "maxVotes", "\(maxVotes)",
+            "revote", revote ? "1" : "0", "closesAt", closesAt, "closesOnEnd", closesOnEnd ? "1" : "0",
+        ])
+    }
+
+    func vote(_ poll: UInt64, _ votes: [(String, [Int])]) -> [String] {
+        var arguments = ["EVALSHA", sha, "3", KeySchema.rules(poll), KeySchema.ballots(poll), KeySchema.counts(poll)]
+        for (voter, options) in votes {
+            let mask = options.reduce(UInt64(0)) { $0 | (1 << UInt64($1)) }
+            let hex = String(mask, radix: 16)
+            arguments += [voter, String(repeating: "0", count: 16 - hex.count) + hex]
+        }
+        return (harness.call(arguments) ?? "").split(separator: " ").map(String.init)
+    }
+
+    func counts(_ poll: UInt64) -> [String: Int] {
+        let flat = (harness.call(["HGETALL", KeySchema.counts(poll)]) ?? "").split(separator: " ").map(String.init)
+        return Dictionary(uniqueKeysWithValues: stride(from: 0, to: flat.count - 1, by: 2).map { (flat[$0], Int(flat[$0 + 1])!) })
+    }
+
+    @Test func scriptLoads() {
+        #expect(sha.count == 40, "\(sha)")
+    }
+
+    @Test func recordsBallotsAndRejectsWhatTheRulesForbid() {
+        setRules(1, maxVotes: 2)
+        let verdicts = vote(1, [
+            ("ann", [0, 1]), ("ann", [0, 1]), ("ann", [2]), ("bob", [0, 1, 2]), ("bob", [4]), ("bob", []), ("cat", [3]),
+        ])
+        #expect(verdicts == [
+            "accepted:0000000000000000", "unchanged", "alreadyVoted", "tooManyOptions", "optionOutOfRange", "emptyBallot",
+            "accepted:0000000000000000",
+        ])
+        #expect(counts(1) == ["0": 1, "1": 1, "3": 1, "voters": 2])
+        #expect(vote(99, [("ann", [0])]) == ["unknownPoll"])
+    }
+
+    @Test func revoteMovesCountsAndAnEmptyBallotWithdraws() {
+        setRules(2, options: 64, maxVotes: 0, revote: true)
+        #expect(vote(2, [("ann", [0, 63])]) == ["accepted:0000000000000000"])
+        #expect(vote(2, [("ann", [1, 63])]) == ["accepted:8000000000000001"])
+        #expect(counts(2) == ["0": 0, "1": 1, "63": 1, "voters": 1])
+        #expect(vote(2, [("ann", [])]) == ["accepted:8000000000000002"])
+        #expect(counts(2) == ["0": 0, "1": 0, "63": 0, "voters": 0])
+        #expect(harness.call(["HLEN", KeySchema.ballots(2)]) == "0")
+    }
+
+    @Test func stateAndDeadlineAreJudgedByRedis() {
+        setRules(3, state: "draft")
+        #expect(vote(3, [("ann", [0])]) == ["notOpenYet"])
+        setRules(4, state: "closed")
+        #expect(vote(4, [("ann", [0])]) == ["closed"])
+        let past = String(Int64(Date().timeIntervalSince1970 * 1_000_000) - 1)
+        setRules(5, closesAt: past)
+        #expect(vote(5, [("ann", [0])]) == ["expired"])
+        setRules(6, closesAt: past, closesOnEnd: false)
+        #expect(vote(6, [("ann", [0])]) == ["accepted:0000000000000000"], "an end date that does not close")
+    }
+
+    @Test func randomBatchesKeepCountsEqualToTheStoredBallots() {
+        setRules(7, options: 6, maxVotes: 3, revote: true)
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<40 {
+            let batch = (0..<20).map { _ in
+                ("v\(Int.random(in: 0..<15, using: &generator))", Array(Set((0..<Int.random(in: 0...3, using: &generator)).map { _ in Int.random(in: 0..<6, using: &generator) })))
+            }
+            _ = vote(7, batch)
+        }
+        let ballots = (harness.call(["HVALS", KeySchema.ballots(7)]) ?? "").split(separator: " ").compactMap { UInt64($0, radix: 16) }
+        let actual = counts(7)
+        for option in 0..<6 {
+            #expect(actual["\(option)", default: 0] == ballots.filter { $0 & (1 << UInt64(option)) != 0 }.count, "option \(option)")
+        }
+        #expect(actual["voters", default: 0] == ballots.count)
+    }
+}

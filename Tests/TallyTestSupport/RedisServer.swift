@@ -1,0 +1,85 @@
+import Foundation
+
+/// A real `redis-server` on a free loopback port with its own data folder, for tests; killed when
+/// released. Fault tests stop, pause and restart it.
+public final class RedisServer {
+    public let port: Int
+    public let directory: String
+    private var process: Process?
+
+    public init(appendOnly: Bool = false) throws {
+        port = try RedisServer.freePort()
+        directory = NSTemporaryDirectory() + "tally-redis-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        self.appendOnly = appendOnly
+        try start()
+    }
+
+    private let appendOnly: Bool
+
+    deinit {
+        kill()
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    /// Starts (or restarts, on the same port and data) and waits until it answers PING.
+    public func start() throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/redis-server")
+        process.arguments = [
+            "--port", "\(port)", "--bind", "127.0.0.1", "--dir", directory, "--save", "",
+            "--appendonly", appendOnly ? "yes" : "no", "--appendfsync", "always",
+        ]
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        self.process = process
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline {
+            if (try? cli(["PING"])) == "PONG" { return }
+            usleep(20_000)
+        }
+        throw DaemonError(message: "redis-server did not start on port \(port)")
+    }
+
+    /// SIGKILL: gone at once, as in a crash.
+    public func kill() {
+        guard let process, process.isRunning else { return }
+        Foundation.kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+
+    /// SIGSTOP / SIGCONT: alive but not answering.
+    public func pause() { if let process { Foundation.kill(process.processIdentifier, SIGSTOP) } }
+    public func resume() { if let process { Foundation.kill(process.processIdentifier, SIGCONT) } }
+
+    /// Runs `redis-cli` against this server; its output without the trailing newline.
+    @discardableResult
+    public func cli(_ arguments: [String]) throws -> String {
+        let cli = Process()
+        cli.executableURL = URL(fileURLWithPath: "/usr/bin/redis-cli")
+        cli.arguments = ["-p", "\(port)"] + arguments
+        let output = Pipe()
+        cli.standardOutput = output
+        cli.standardError = output
+        try cli.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        cli.waitUntilExit()
+        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .newlines)
+    }
+
+    static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer -> Bool in
+                bind(fd, pointer, length) == 0 && getsockname(fd, pointer, &length) == 0
+            }
+        }
+        guard bound else { throw DaemonError(message: "no free port") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+}
