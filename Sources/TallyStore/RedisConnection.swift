@@ -9,6 +9,8 @@ import CLibUV
 /// `onReply` gets (tag, reply) — no closure or box per command. When the connection drops, every
 /// command still waiting gets a nil reply (its outcome is unknown to us: the caller must not
 /// acknowledge it), and the connection retries with exponential backoff (50 ms doubling to 2 s).
+/// A Redis that stops answering (paused, overloaded, a dead peer that never resets) is given up on
+/// when the oldest command waits longer than `commandTimeoutMilliseconds`.
 public final class RedisConnection {
     public enum State: Equatable, Sendable { case connecting, ready, down }
 
@@ -23,10 +25,13 @@ public final class RedisConnection {
     public var onReply: (UInt64, RedisReply?) -> Void = { _, _ in }
     /// Called whenever `state` changes.
     public var onStateChange: (State) -> Void = { _ in }
+    /// A command unanswered this long drops the connection (its waiting commands get nil replies).
+    public var commandTimeoutMilliseconds: UInt64 = 1_000
 
     private let loop: UnsafeMutablePointer<uv_loop_t>
     private var context: UnsafeMutablePointer<redisAsyncContext>?
     private let retryTimer: UnsafeMutablePointer<uv_timer_t>
+    private let watchdog: UnsafeMutablePointer<uv_timer_t>
     private var backoffMilliseconds: UInt64 = RedisConnection.firstBackoff
     private var pending = TagQueue()
     private var stopped = false
@@ -39,13 +44,18 @@ public final class RedisConnection {
         self.port = port
         self.loop = loop
         retryTimer = .allocate(capacity: 1)
+        watchdog = .allocate(capacity: 1)
         uv_timer_init(loop, retryTimer)
+        uv_timer_init(loop, watchdog)
         retryTimer.pointee.data = Unmanaged.passUnretained(self).toOpaque()
+        watchdog.pointee.data = Unmanaged.passUnretained(self).toOpaque()
+        uv_timer_start(watchdog, onWatchdog, 100, 100)
         connect()
     }
 
     deinit {
         retryTimer.deallocate()
+        watchdog.deallocate()
     }
 
     /// Sends one formatted command; `tag` comes back with its reply. False when not connected (the
@@ -57,7 +67,7 @@ public final class RedisConnection {
             redisAsyncFormattedCommand(context, onCommandReply, nil, chars.baseAddress, chars.count)
         }
         guard status == REDIS_OK else { return false }
-        pending.push(tag)
+        pending.push(tag, sentAt: uv_now(loop))
         return true
     }
 
@@ -67,6 +77,7 @@ public final class RedisConnection {
         stopped = true
         uv_timer_stop(retryTimer)
         uv_close(UnsafeMutablePointer<uv_handle_t>(OpaquePointer(retryTimer)), nil)
+        uv_close(UnsafeMutablePointer<uv_handle_t>(OpaquePointer(watchdog)), nil)
         if let context { redisAsyncDisconnect(context) }
     }
 
@@ -107,6 +118,7 @@ public final class RedisConnection {
     }
 
     fileprivate func disconnected() {
+        guard context != nil else { return }  // already given up on (checkTimeout)
         context = nil  // hiredis frees the context after this callback
         failWaitingCommands()
         scheduleRetry()
@@ -118,6 +130,17 @@ public final class RedisConnection {
     }
 
     fileprivate func retry() { connect() }
+
+    /// Every 100 ms: give up on a connection whose oldest command waited too long.
+    fileprivate func checkTimeout() {
+        guard let oldest = pending.oldestSentAt, uv_now(loop) - oldest >= commandTimeoutMilliseconds,
+            let context
+        else { return }
+        self.context = nil
+        redisAsyncFree(context)  // waiting commands' callbacks get nil replies
+        failWaitingCommands()
+        scheduleRetry()
+    }
 
     private func failWaitingCommands() {
         // hiredis calls each waiting command's callback with a nil reply as it tears down; this
@@ -139,26 +162,33 @@ public final class RedisConnection {
     }
 }
 
-/// A FIFO of command tags: a ring that grows by doubling and never shrinks (no allocation in steady
-/// state).
+/// A FIFO of command tags and when each was sent: a ring that grows by doubling and never shrinks
+/// (no allocation in steady state).
 struct TagQueue {
-    private var storage = [UInt64](repeating: 0, count: 64)
+    private var tags = [UInt64](repeating: 0, count: 64)
+    private var sentAt = [UInt64](repeating: 0, count: 64)
     private var head = 0
     private(set) var count = 0
 
-    mutating func push(_ tag: UInt64) {
-        if count == storage.count {
-            storage = (0..<count).map { storage[(head + $0) % storage.count] } + [UInt64](repeating: 0, count: count)
+    var oldestSentAt: UInt64? { count > 0 ? sentAt[head] : nil }
+
+    mutating func push(_ tag: UInt64, sentAt time: UInt64) {
+        if count == tags.count {
+            let order = (0..<count).map { (head + $0) % tags.count }
+            tags = order.map { tags[$0] } + [UInt64](repeating: 0, count: count)
+            sentAt = order.map { sentAt[$0] } + [UInt64](repeating: 0, count: count)
             head = 0
         }
-        storage[(head + count) % storage.count] = tag
+        let slot = (head + count) % tags.count
+        tags[slot] = tag
+        sentAt[slot] = time
         count += 1
     }
 
     mutating func pop() -> UInt64? {
         guard count > 0 else { return nil }
-        let tag = storage[head]
-        head = (head + 1) % storage.count
+        let tag = tags[head]
+        head = (head + 1) % tags.count
         count -= 1
         return tag
     }
@@ -181,6 +211,11 @@ private func onDisconnect(_ context: UnsafePointer<redisAsyncContext>?, _ status
 
 private func onCommandReply(_ context: UnsafeMutablePointer<redisAsyncContext>?, _ reply: UnsafeMutableRawPointer?, _ privdata: UnsafeMutableRawPointer?) {
     connection(context.map { UnsafePointer($0) })?.replied(reply)
+}
+
+private func onWatchdog(_ timer: UnsafeMutablePointer<uv_timer_t>?) {
+    guard let data = timer?.pointee.data else { return }
+    Unmanaged<RedisConnection>.fromOpaque(data).takeUnretainedValue().checkTimeout()
 }
 
 private func onRetryTimer(_ timer: UnsafeMutablePointer<uv_timer_t>?) {

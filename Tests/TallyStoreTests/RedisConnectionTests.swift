@@ -104,6 +104,24 @@ final class LoopHarness {
     }
 }
 
+extension RedisConnectionTests {
+    @Test func aRedisThatStopsAnsweringIsGivenUpOnAndRejoinedWhenBack() throws {
+        let server = try RedisServer()
+        let harness = LoopHarness(port: server.port)
+        harness.redis.commandTimeoutMilliseconds = 300
+        #expect(harness.run(until: { harness.redis.state == .ready }))
+        server.pause()
+        for tag in 1...3 { harness.send(["INCR", "x"], tag: UInt64(tag)) }
+        let start = Date()
+        #expect(harness.run(until: { harness.replies.count == 3 }, timeout: 3))
+        #expect(harness.replies.allSatisfy { $0.text == nil } && harness.redis.state != .ready)
+        #expect(Date().timeIntervalSince(start) < 1, "given up on after the timeout, not later")
+        server.resume()
+        #expect(harness.run(until: { harness.redis.state == .ready }, timeout: 10))
+        #expect(harness.call(["PING"]) == "PONG")
+    }
+}
+
 @Suite(.serialized) struct VoteScriptTests {
     let server: RedisServer
     let harness: LoopHarness
