@@ -55,16 +55,8 @@ public final class RedisServer {
     /// Runs `redis-cli` against this server; its output without the trailing newline.
     @discardableResult
     public func cli(_ arguments: [String]) throws -> String {
-        let cli = Process()
-        cli.executableURL = URL(fileURLWithPath: "/usr/bin/redis-cli")
-        cli.arguments = ["-p", "\(port)"] + arguments
-        let output = Pipe()
-        cli.standardOutput = output
-        cli.standardError = output
-        try cli.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        cli.waitUntilExit()
-        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .newlines)
+        try runToCompletion(URL(fileURLWithPath: "/usr/bin/redis-cli"), ["-p", "\(port)"] + arguments)
+            .output.trimmingCharacters(in: .newlines)
     }
 
     static func freePort() throws -> Int {
