@@ -93,14 +93,18 @@ final class Connection {
         if error == HPE_PAUSED {
             // A request asked to close the connection; what follows it is ignored.
         } else if error != HPE_OK || parsed != bytes.count {
-            let status = rejection != 0 ? rejection : (error == HPE_HEADER_OVERFLOW ? 431 : error == HPE_INVALID_METHOD ? 501 : 400)
             closeAfterWrite = true
             uv_read_stop(stream)
-            switch status {
-            case 501: writer(isHead: false).writeError(status: 501, code: "method_not_implemented", message: "the server does not know this method")
-            case 413: writer(isHead: false).writeError(status: 413, code: "body_too_large", message: "the request body is too large")
-            case 431: writer(isHead: false).writeError(status: 431, code: "headers_too_large", message: "the request headers are too large")
-            default: writer(isHead: false).writeError(status: 400, code: "malformed_request", message: "the request is not valid HTTP/1.1")
+            let response = writer(isHead: false)
+            switch (rejection, error) {
+            case (413, _):
+                response.writeError(status: 413, code: "body_too_large", message: "the request body is too large")
+            case (431, _), (_, HPE_HEADER_OVERFLOW):
+                response.writeError(status: 431, code: "headers_too_large", message: "the request headers are too large")
+            case (_, HPE_INVALID_METHOD):
+                response.writeError(status: 501, code: "method_not_implemented", message: "the server does not know this method")
+            default:
+                response.writeError(status: 400, code: "malformed_request", message: "the request is not valid HTTP/1.1")
             }
         }
         if phase == .idle && !closeAfterWrite && !isStreaming {
@@ -241,11 +245,8 @@ final class Connection {
         var events = EventStreamWriter(output: output, scratch: loop.scratch)
         let before = output.count
         let goOn = tick(&events) && !loop.draining
-        if output.count == before {
-            ticksSinceWrite += 1
-            if ticksSinceWrite >= 60 { events.heartbeat() }
-        }
-        if output.count != before { ticksSinceWrite = 0 }
+        if output.count == before && ticksSinceWrite >= 59 { events.heartbeat() }  // 60 ticks: 15 s
+        ticksSinceWrite = output.count == before ? ticksSinceWrite + 1 : 0
         if !goOn {
             streamTick = nil
             output.append("0\r\n\r\n")  // the last chunk

@@ -35,6 +35,13 @@ public struct ResponseWriter {
     }
 
     private func write(status: Int, contentType: StaticString?, body: UnsafeRawBufferPointer, headers: () -> Void) {
+        // A 204 carries no Content-Length (RFC 9110 §8.6).
+        writeHead(status: status, contentType: contentType, contentLength: status == 204 ? nil : body.count, headers: headers)
+        if !isHead { output.append(body) }
+    }
+
+    /// Status line, Date, Content-Type, Content-Length (unless nil), Connection, `headers`, blank line.
+    private func writeHead(status: Int, contentType: StaticString?, contentLength: Int?, headers: () -> Void) {
         context.stats.responded(status: status)
         output.append(HTTPStatus.line(status))
         output.append(context.dateHeader.bytes)
@@ -43,15 +50,14 @@ public struct ResponseWriter {
             output.append(contentType)
             output.append("\r\n")
         }
-        if status != 204 {  // a 204 carries no Content-Length (RFC 9110 §8.6)
+        if let contentLength {
             output.append("Content-Length: ")
-            output.append(decimal: body.count)
+            output.append(decimal: contentLength)
             output.append("\r\n")
         }
         if closesConnection { output.append("Connection: close\r\n") }
         headers()
         output.append("\r\n")
-        if !isHead { output.append(body) }
     }
 
     /// Writes a JSON response whose body `build` writes.
@@ -77,12 +83,10 @@ public struct ResponseWriter {
     /// sweep timer (every 250 ms) until it returns false, the client goes away or the server stops.
     /// The connection takes no further requests.
     public func startEventStream(_ tick: @escaping EventStreamTick) {
-        context.stats.responded(status: 200)
-        output.append(HTTPStatus.line(200))
-        output.append(context.dateHeader.bytes)
-        output.append("Content-Type: text/event-stream\r\nCache-Control: no-cache\r\n")
-        // X-Accel-Buffering: nginx passes events on at once instead of buffering them.
-        output.append("Transfer-Encoding: chunked\r\nX-Accel-Buffering: no\r\n\r\n")
+        writeHead(status: 200, contentType: "text/event-stream", contentLength: nil) {
+            // X-Accel-Buffering: nginx passes events on at once instead of buffering them.
+            output.append("Cache-Control: no-cache\r\nTransfer-Encoding: chunked\r\nX-Accel-Buffering: no\r\n")
+        }
         connection.startStream(tick)
     }
 }

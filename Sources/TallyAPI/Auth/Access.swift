@@ -19,10 +19,8 @@ public struct AccessPolicy: Sendable {
     public func isOrganizer(_ request: Request) -> Bool {
         guard let bearer = AccessPolicy.bearer(request) else { return false }
         var matched = false
-        for token in organizerTokens where token.count == bearer.count {
-            var difference: UInt8 = 0
-            for index in 0..<token.count { difference |= token[index] ^ bearer[index] }
-            matched = matched || difference == 0
+        for token in organizerTokens {
+            matched = token.withUnsafeBytes { ConstantTime.equals($0, bearer) } || matched
         }
         return matched
     }
@@ -31,23 +29,29 @@ public struct AccessPolicy: Sendable {
     /// `Authorization` header is judged by it alone (fail closed: a bad credential is never
     /// overruled); only without one does a trusted proxy's `X-Voter-Id` count.
     public func voter(_ request: Request, now: Int64) -> VoterCheck {
-        if request.header("authorization") != nil {
-            guard let bearer = AccessPolicy.bearer(request) else { return .invalid }
+        if let authorization = request.header("authorization") {
+            guard let bearer = AccessPolicy.bearer(authorization) else { return .invalid }
             return voterTokens.verify(bearer, now: now)
         }
         if !trustedProxies.isEmpty, let header = request.header("x-voter-id") {
-            guard trustedProxies.contains(request.peer) else { return .invalid }
-            var identity = VoterIdentity()
-            return identity.set(header) ? .voter(identity) : .invalid
+            guard trustedProxies.contains(request.peer), let identity = VoterIdentity(header) else { return .invalid }
+            return .voter(identity)
         }
         return .missing
     }
 
-    /// The token of an `Authorization: Bearer …` header.
+    /// The token of the request's `Authorization: Bearer …` header.
     static func bearer(_ request: Request) -> UnsafeRawBufferPointer? {
-        guard let value = request.header("authorization"), value.count > 7,
-            ASCII.equalsIgnoringCase(UnsafeRawBufferPointer(rebasing: value[0..<7]), UnsafeRawBufferPointer(start: ("Bearer " as StaticString).utf8Start, count: 7))
+        request.header("authorization").flatMap(bearer)
+    }
+
+    /// The token of an `Authorization` value of the form `Bearer …`.
+    private static func bearer(_ authorization: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer? {
+        let scheme: StaticString = "Bearer "
+        guard authorization.count > 7,
+            ASCII.equalsIgnoringCase(
+                UnsafeRawBufferPointer(rebasing: authorization[0..<7]), UnsafeRawBufferPointer(start: scheme.utf8Start, count: 7))
         else { return nil }
-        return ASCII.trimmed(UnsafeRawBufferPointer(rebasing: value[7...]))
+        return ASCII.trimmed(UnsafeRawBufferPointer(rebasing: authorization[7...]))
     }
 }

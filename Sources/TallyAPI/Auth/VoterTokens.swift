@@ -1,5 +1,6 @@
 @preconcurrency import Crypto  // SymmetricKey is immutable, not yet marked Sendable
 import TallyCore
+import TallyHTTP
 
 /// Stateless voter credentials: any event backend that knows the secret can mint them, and no
 /// daemon needs a lookup to check them.
@@ -37,34 +38,19 @@ public struct VoterTokens: Sendable {
         let body = UnsafeRawBufferPointer(rebasing: token[3..<lastDot])
         guard let middleDot = body.firstIndex(of: UInt8(ascii: ".")) else { return .invalid }
         let encodedID = UnsafeRawBufferPointer(rebasing: body[..<middleDot])
-        guard let expiry = parseSeconds(UnsafeRawBufferPointer(rebasing: body[(middleDot + 1)...])) else { return .invalid }
+        guard let expiry = ASCII.parseUInt64(UnsafeRawBufferPointer(rebasing: body[(middleDot + 1)...])) else { return .invalid }
 
         let macIsValid = withUnsafeTemporaryAllocation(byteCount: 32, alignment: 1) { expected -> Bool in
             guard Base64URL.decode(signature, into: expected) == 32 else { return false }
             var mac = keyed
             mac.update(data: signed)
-            // Constant-time comparison, without the allocation of Crypto's generic `==`.
-            return mac.finalize().withUnsafeBytes { actual in
-                var difference: UInt8 = 0
-                for index in 0..<32 { difference |= actual[index] ^ expected[index] }
-                return difference == 0
-            }
+            // Ours, not Crypto's generic `==`, which allocates.
+            return mac.finalize().withUnsafeBytes { ConstantTime.equals($0, UnsafeRawBufferPointer(expected)) }
         }
         guard macIsValid else { return .invalid }
-        guard now < expiry else { return .expired }
-        var identity = VoterIdentity()
-        guard identity.decode(encodedID) else { return .invalid }
+        guard UInt64(max(now, 0)) < expiry else { return .expired }
+        guard let identity = VoterIdentity(encoded: encodedID) else { return .invalid }
         return .voter(identity)
-    }
-
-    private func parseSeconds(_ digits: UnsafeRawBufferPointer) -> Int64? {
-        guard digits.count <= 18, !digits.isEmpty else { return nil }
-        var value: Int64 = 0
-        for digit in digits {
-            guard digit >= UInt8(ascii: "0") && digit <= UInt8(ascii: "9") else { return nil }
-            value = value * 10 + Int64(digit - UInt8(ascii: "0"))
-        }
-        return value
     }
 }
 
@@ -79,27 +65,25 @@ public enum VoterCheck {
 /// A voter id held inline (no allocation), with its engine key.
 public struct VoterIdentity {
     private var storage = InlineArray<128, UInt8>(repeating: 0)
-    public private(set) var count = 0
-    public private(set) var key = VoterKey(id: "")
+    public let count: Int
+    public let key: VoterKey
 
-    public init() {}
-
-    /// From raw id bytes (the trusted-proxy header); false if empty or too long.
-    public mutating func set(_ id: UnsafeRawBufferPointer) -> Bool {
-        guard !id.isEmpty && id.count <= VoterTokens.maxVoterIDBytes else { return false }
+    /// From raw id bytes (the trusted-proxy header); nil if empty or too long.
+    public init?(_ id: UnsafeRawBufferPointer) {
+        guard !id.isEmpty && id.count <= VoterTokens.maxVoterIDBytes else { return nil }
         for index in 0..<id.count { storage[index] = id[index] }
         count = id.count
-        key = withBytes { VoterKey(bytes: $0) }
-        return true
+        key = VoterKey(bytes: id)
     }
 
-    mutating func decode(_ encoded: UnsafeRawBufferPointer) -> Bool {
+    /// From a token's base64url id; nil if it does not decode to 1 to 128 bytes.
+    init?(encoded: UnsafeRawBufferPointer) {
         var span = storage.mutableSpan
-        let decoded = span.withUnsafeMutableBytes { Base64URL.decode(encoded, into: $0) }
-        guard let decoded, decoded > 0 else { return false }
+        guard let decoded = span.withUnsafeMutableBytes({ Base64URL.decode(encoded, into: $0) }), decoded > 0 else {
+            return nil
+        }
         count = decoded
-        key = withBytes { VoterKey(bytes: $0) }
-        return true
+        key = storage.span.withUnsafeBytes { VoterKey(bytes: UnsafeRawBufferPointer(rebasing: $0[0..<decoded])) }
     }
 
     public func withBytes<Result>(_ body: (UnsafeRawBufferPointer) -> Result) -> Result {
