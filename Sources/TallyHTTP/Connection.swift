@@ -11,6 +11,10 @@ import CLibUV
 /// - A request's bytes (URL, headers, body) are copied into `input`, so requests split across
 ///   reads work; `input` and `output` are reused for every request on the connection.
 /// - Deadlines (header, body, idle) are plain numbers checked by the loop's sweep timer.
+/// - A handler may answer later (`DeferredResponse`: a vote waits for Redis). Parsing then pauses
+///   after that request; bytes of later pipelined requests wait in `held` (reading stops beyond
+///   `maxHeldBytes`) and are parsed once the deferred response is written, so responses keep the
+///   order of requests.
 final class Connection {
     enum Phase { case idle, head, body }
     private enum HeaderPart { case none, name, value }
@@ -37,6 +41,13 @@ final class Connection {
     /// A status a parser callback decided on (413, 431) before failing the parse.
     private var rejection = 0
     private var writing = false
+    /// A deferred response is outstanding.
+    private var awaiting = false
+    /// Bytes that arrived after the request being answered later (allocated on first need).
+    private var held: ByteBuffer?
+    /// Reading stopped because `held` is full.
+    private var heldFull = false
+    private static let maxHeldBytes = 64 * 1024
     private var closeAfterWrite = false
     private var closing = false
     /// Set while the connection streams Server-Sent Events.
@@ -86,12 +97,24 @@ final class Connection {
     // MARK: - Reading
 
     func received(_ bytes: UnsafeRawBufferPointer) {
+        if awaiting {
+            hold(bytes)
+            return
+        }
+        let parsed = parse(bytes)
+        if awaiting && parsed < bytes.count { hold(UnsafeRawBufferPointer(rebasing: bytes[parsed...])) }
+        parsingStopped()
+    }
+
+    /// Parses what arrived; returns how many bytes were consumed (fewer when a request paused the
+    /// parser: a deferred response, a close, a stream).
+    private func parse(_ bytes: UnsafeRawBufferPointer) -> Int {
         let parsed = bytes.withMemoryRebound(to: CChar.self) { chars in
             http_parser_execute(parser, &parserCallbacks, chars.baseAddress, chars.count)
         }
         let error = http_errno(rawValue: parser.pointee.http_errno)
         if error == HPE_PAUSED {
-            // A request asked to close the connection; what follows it is ignored.
+            // A deferred response holds the rest; after a close or a stream it is ignored.
         } else if error != HPE_OK || parsed != bytes.count {
             closeAfterWrite = true
             uv_read_stop(stream)
@@ -107,10 +130,54 @@ final class Connection {
                 response.writeError(status: 400, code: "malformed_request", message: "the request is not valid HTTP/1.1")
             }
         }
+        return parsed
+    }
+
+    /// After a read is parsed: the idle deadline, and the responses written so far go out.
+    private func parsingStopped() {
         if phase == .idle && !closeAfterWrite && !isStreaming {
-            deadline = uv_now(loop.loop) + UInt64(loop.limits.idleTimeoutMilliseconds)
+            // Waiting on our own work is not the client's idleness.
+            deadline = awaiting ? 0 : uv_now(loop.loop) + UInt64(loop.limits.idleTimeoutMilliseconds)
         }
         flush()
+    }
+
+    // MARK: - Deferred responses
+
+    func beginDeferred() {
+        precondition(!awaiting, "one deferred response at a time")
+        awaiting = true
+    }
+
+    /// Keeps bytes that arrived behind a deferred response; a client that sends too much of them
+    /// is not read from until the response is written.
+    private func hold(_ bytes: UnsafeRawBufferPointer) {
+        let buffer = held ?? ByteBuffer(capacity: bytes.count)
+        held = buffer
+        buffer.append(bytes)
+        if buffer.count >= Connection.maxHeldBytes && !heldFull {
+            heldFull = true
+            uv_read_stop(stream)
+        }
+    }
+
+    /// The deferred response: written and sent, then the requests held behind it are parsed.
+    func completeDeferred(isHead: Bool, _ body: (ResponseWriter) -> Void) {
+        awaiting = false
+        guard !closing else { return }
+        body(writer(isHead: isHead))
+        loop.stats.observe(microseconds: Int64((uv_hrtime() - startedAt) / 1_000))
+        guard !closeAfterWrite else { return flush() }
+        http_parser_pause(parser, 0)
+        if let held, held.count > 0 {
+            let parsed = parse(held.bytes)
+            held.removeFirst(awaiting ? parsed : held.count)
+        }
+        if heldFull && !awaiting && !writing && !closeAfterWrite {
+            heldFull = false
+            uv_read_start(stream, allocateReadBuffer, onRead)
+        }
+        parsingStopped()
     }
 
     /// The client closed its side or the read failed.
@@ -206,6 +273,11 @@ final class Connection {
             headers: UnsafeBufferPointer(rebasing: headers[0..<headerCount]))
         let before = output.count
         loop.router.dispatch(request, writer(isHead: method == .head))
+        if awaiting {
+            deadline = 0
+            http_parser_pause(parser, 1)  // the next request waits for this one's response
+            return 0
+        }
         if output.count == before && !isStreaming {
             writer(isHead: false).writeError(status: 500, code: "no_response", message: "the handler wrote no response")
         }
@@ -260,7 +332,7 @@ final class Connection {
     func flush() {
         guard !writing, !closing else { return }
         guard output.count > 0 else {
-            if closeAfterWrite { close() }
+            if closeAfterWrite && !awaiting { close() }
             return
         }
         var buffer = uv_buf_t(base: output.base.assumingMemoryBound(to: CChar.self), len: output.count)
@@ -294,7 +366,7 @@ final class Connection {
     }
 
     private func wrote() {
-        if closeAfterWrite {
+        if closeAfterWrite && !awaiting {
             close()
             return
         }
@@ -327,7 +399,7 @@ final class Connection {
     func drain() {
         if isStreaming {
             tickStream()
-        } else if phase == .idle && !writing && output.count == 0 {
+        } else if phase == .idle && !writing && !awaiting && output.count == 0 {
             close()
         } else {
             closeAfterWrite = true

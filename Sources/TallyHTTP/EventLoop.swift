@@ -11,7 +11,8 @@ import Glibc
 final class EventLoop {
     let index: Int
     let limits: HTTPLimits
-    let router: Router
+    private(set) var router: Router!
+    let context: LoopContext
     let stats = LoopStats()
     /// Connections this loop accepts; beyond, new ones get 503.
     let maxConnections: Int
@@ -36,12 +37,14 @@ final class EventLoop {
     private var thread = pthread_t()
 
     /// Binds the listener (on the calling thread, before the loop runs, so errors surface at start).
-    init(index: Int, host: String, port: Int, limits: HTTPLimits, maxConnections: Int, router: Router) throws(HTTPServerError) {
+    init(
+        index: Int, host: String, port: Int, limits: HTTPLimits, maxConnections: Int, makeRouter: (LoopContext) -> Router
+    ) throws(HTTPServerError) {
         self.index = index
         self.limits = limits
-        self.router = router
         self.maxConnections = maxConnections
         loop = .allocate(capacity: 1)
+        context = LoopContext(index: index, uvLoop: loop)
         listener = .allocate(capacity: 1)
         sweepTimer = .allocate(capacity: 1)
         stopSignal = .allocate(capacity: 1)
@@ -69,6 +72,7 @@ final class EventLoop {
         uv_timer_start(sweepTimer, onSweep, 250, 250)
         uv_async_init(loop, stopSignal, onStopSignal)
         stopSignal.pointee.data = Unmanaged.passUnretained(self).toOpaque()
+        router = makeRouter(context)
     }
 
     deinit {
@@ -165,6 +169,7 @@ final class EventLoop {
         finished = true
         uv_close(handle(sweepTimer), nil)
         uv_close(handle(stopSignal), nil)
+        context.stopped()
     }
 
     private func refreshDate() {

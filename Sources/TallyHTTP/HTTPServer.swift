@@ -13,9 +13,11 @@ public final class HTTPServer: @unchecked Sendable {
     private let stopRequested = ManagedAtomic(false)
     private let joined = ManagedAtomic(false)
 
-    /// - Parameter makeRouter: called once per loop with its index; the routes' handlers run on
-    ///   that loop's thread only.
-    public init(host: String, port: Int, loopCount: Int, limits: HTTPLimits, makeRouter: (Int) -> Router) throws(HTTPServerError) {
+    /// - Parameter makeRouter: called once per loop, before it runs, with the loop's context; the
+    ///   routes' handlers run on that loop's thread only.
+    public init(
+        host: String, port: Int, loopCount: Int, limits: HTTPLimits, makeRouter: (LoopContext) -> Router
+    ) throws(HTTPServerError) {
         precondition(loopCount > 0)
         self.limits = limits
         http_parser_set_max_header_size(UInt32(limits.maxHeaderBytes))
@@ -25,7 +27,7 @@ public final class HTTPServer: @unchecked Sendable {
         var boundPort = port
         for index in 0..<loopCount {
             let loop = try EventLoop(
-                index: index, host: host, port: boundPort, limits: limits, maxConnections: perLoop, router: makeRouter(index))
+                index: index, host: host, port: boundPort, limits: limits, maxConnections: perLoop, makeRouter: makeRouter)
             if index == 0 { boundPort = loop.boundPort }
             loops.append(loop)
         }

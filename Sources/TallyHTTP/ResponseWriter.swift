@@ -79,6 +79,13 @@ public struct ResponseWriter {
         }
     }
 
+    /// Answers later: the handler returns without writing, and whoever holds the result completes
+    /// it (see `DeferredResponse`).
+    public func deferred() -> DeferredResponse {
+        connection.beginDeferred()
+        return DeferredResponse(connection: connection, isHead: isHead)
+    }
+
     /// Answers with a stream of Server-Sent Events: `tick` runs now and on every tick of the loop's
     /// sweep timer (every 250 ms) until it returns false, the client goes away or the server stops.
     /// The connection takes no further requests.

@@ -27,9 +27,9 @@ struct Run: ParsableCommand {
         let ops = OpsAPI(registry: registry, native: native)
         let server: HTTPServer
         do {
-            server = try HTTPServer(host: config.listenHost, port: config.listenPort, loopCount: config.loops, limits: config.limits) { index in
+            server = try HTTPServer(host: config.listenHost, port: config.listenPort, loopCount: config.loops, limits: config.limits) { loop in
                 let router = Router()
-                native.install(on: router, reader: registry.reader(index))
+                native.install(on: router, reader: registry.reader(loop.index))
                 ops.install(on: router)
                 return router
             }

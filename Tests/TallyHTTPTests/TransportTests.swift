@@ -1,3 +1,4 @@
+import CLibUV
 import Foundation
 import TallyHTTP
 import TallyTestSupport
@@ -24,10 +25,19 @@ final class TestServer {
                         o.value(bytes: request.body)
                         o.key("agent")
                         if let agent = request.header("user-agent") { o.value(bytes: agent) } else { o.null() }
-                        o.field("loop", loop)
+                        o.field("loop", loop.index)
                     }
                 }
             }
+            // Answered later, by a timer on the loop (as a vote is answered when Redis replies).
+            let later = LaterResponses(loop.uvLoop)
+            router.add(.post, "/later/{name}") { _, parameters, response in
+                let name = String(decoding: parameters[0], as: UTF8.self)
+                later.add(response.deferred()) { writer in
+                    writer.writeJSON(status: 200) { json in json.object { $0.field("name", name) } }
+                }
+            }
+            loop.onStop { later.stop() }
             return router
         }
         server.start()
@@ -39,6 +49,28 @@ final class TestServer {
     }
 
     func client() throws -> RawClient { try RawClient(port: port) }
+}
+
+/// Deferred responses completed 2 ms later by a timer on their loop.
+final class LaterResponses {
+    private var waiting: [(DeferredResponse, (ResponseWriter) -> Void)] = []
+    private let timer = UnsafeMutablePointer<uv_timer_t>.allocate(capacity: 1)
+
+    init(_ loop: UnsafeMutablePointer<uv_loop_t>) {
+        uv_timer_init(loop, timer)
+        timer.pointee.data = Unmanaged.passUnretained(self).toOpaque()
+        uv_timer_start(timer, { Unmanaged<LaterResponses>.fromOpaque($0!.pointee.data).takeUnretainedValue().fire() }, 2, 2)
+    }
+
+    func add(_ response: DeferredResponse, _ body: @escaping (ResponseWriter) -> Void) { waiting.append((response, body)) }
+
+    private func fire() {
+        let due = waiting
+        waiting = []
+        for (response, body) in due { response.complete(body) }
+    }
+
+    func stop() { uv_close(UnsafeMutablePointer<uv_handle_t>(OpaquePointer(timer)), nil) }
 }
 
 @Suite(.serialized) struct TransportTests {
@@ -80,6 +112,32 @@ final class TestServer {
         client.send(names.map { "POST /echo/\($0) HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n" }.joined())
         let responses = client.responses(names.count)
         #expect(responses.compactMap { $0.json?["name"] as? String } == names)
+    }
+
+    @Test func deferredResponsesKeepPipelineOrder() throws {
+        let server = try TestServer()
+        let client = try server.client()
+        let paths = (0..<30).map { $0 % 3 == 2 ? "/echo/n\($0)" : "/later/n\($0)" }
+        client.send(paths.map { "POST \($0) HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n" }.joined())
+        let responses = client.responses(paths.count)
+        #expect(responses.compactMap { $0.json?["name"] as? String } == (0..<30).map { "n\($0)" })
+        // The connection goes on serving afterwards, deferred or not.
+        client.send("POST /later/after HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\nGET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(client.responses(2).map(\.status) == [200, 200])
+    }
+
+    @Test func aClientThatLeavesBeforeItsDeferredResponseHurtsNothing() throws {
+        let server = try TestServer()
+        for _ in 0..<50 {
+            let leaving = try server.client()
+            leaving.send("POST /later/gone HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\nPOST /later/gone HTTP/1.1\r\n")
+        }
+        usleep(20_000)
+        let client = try server.client()
+        client.send("POST /later/still HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        let response = try #require(client.response())
+        #expect(response.json?["name"] as? String == "still" && response.headers["connection"] == "close")
+        #expect(client.isClosedByPeer())
     }
 
     @Test func requestSplitIntoSingleBytesStillWorks() throws {

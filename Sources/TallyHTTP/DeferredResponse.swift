@@ -1,0 +1,19 @@
+/// A response that is written later, on the same loop (a vote waits for Redis). The connection
+/// takes no further request until it is completed, so pipelined responses stay in order, and the
+/// connection object stays alive until then even if the client goes away.
+///
+/// Complete it exactly once, on the loop's thread.
+public struct DeferredResponse {
+    private let connection: Unmanaged<Connection>
+    private let isHead: Bool
+
+    init(connection: Connection, isHead: Bool) {
+        self.connection = Unmanaged.passRetained(connection)
+        self.isHead = isHead
+    }
+
+    /// Writes the response with `body` (nothing is sent if the client has gone) and sends it.
+    public func complete(_ body: (ResponseWriter) -> Void) {
+        connection.takeRetainedValue().completeDeferred(isHead: isHead, body)
+    }
+}

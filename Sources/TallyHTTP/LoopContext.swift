@@ -1,0 +1,24 @@
+import CLibUV
+
+/// What a loop offers the modules that work on it (TallyStore's Redis connection and write batch):
+/// its index, its libuv loop, and a hook for when it stops. Handed to `makeRouter` before the loop
+/// runs; everything attached to `uvLoop` then runs on the loop's thread only.
+public final class LoopContext {
+    public let index: Int
+    public let uvLoop: UnsafeMutablePointer<uv_loop_t>
+    private var stopHandlers: [() -> Void] = []
+
+    init(index: Int, uvLoop: UnsafeMutablePointer<uv_loop_t>) {
+        self.index = index
+        self.uvLoop = uvLoop
+    }
+
+    /// Runs `handler` on the loop's thread once its last connection has closed during shutdown:
+    /// close your handles there, so the loop can end.
+    public func onStop(_ handler: @escaping () -> Void) { stopHandlers.append(handler) }
+
+    func stopped() {
+        for handler in stopHandlers { handler() }
+        stopHandlers = []
+    }
+}
