@@ -70,9 +70,12 @@ public final class Poll: @unchecked Sendable {
     }
 
     /// Validates a ballot against the rules and records it. Lock-free and allocation-free.
-    /// - Parameter shard: the calling event loop's counter shard; one thread per shard.
+    /// - Parameters:
+    ///   - shard: the calling event loop's counter shard; one thread per shard.
+    ///   - counting: move the counters now. A daemon that writes through to Redis passes false and
+    ///     counts what Redis confirms (`settle`), so results never show a vote that is not stored.
     public func vote(
-        _ input: BallotInput, by voter: VoterKey, token: PollToken? = nil, now: Timestamp, shard: Int
+        _ input: BallotInput, by voter: VoterKey, token: PollToken? = nil, now: Timestamp, shard: Int, counting: Bool = true
     ) -> VoteOutcome {
         precondition(shard >= 0 && shard < live.counters.shardCount, "vote from a thread without a counter shard")
         let rules = definition.rules
@@ -103,11 +106,35 @@ public final class Poll: @unchecked Sendable {
             let (exchanged, found) = record.compareExchange(
                 expected: previous, desired: ballot.mask, ordering: .acquiringAndReleasing)
             if exchanged {
-                live.counters.apply(shard: shard, from: Ballot(mask: previous), to: ballot)
+                if counting { live.counters.apply(shard: shard, from: Ballot(mask: previous), to: ballot) }
                 return .accepted(previous: Ballot(mask: previous), current: ballot)
             }
             previous = found
         }
+    }
+
+    /// Applies the store's verdict on a vote this poll recorded (uncounted) as `previous` → `current`:
+    /// counts what the store applied, or puts the voter's record back if the store refused it or
+    /// its fate is unknown. The store is the authority: its `previous` may differ from ours when
+    /// the voter also voted through another daemon.
+    public func settle(voter: VoterKey, previous: Ballot, current: Ballot, verdict: StoredVerdict, shard: Int) {
+        switch verdict {
+        case .accepted(let storedPrevious):
+            live.counters.apply(shard: shard, from: storedPrevious, to: current)
+        case .unchanged:
+            break
+        case .rejected, .unknown:
+            guard previous != current, let record = live.ledger.record(for: voter, create: false) else { return }
+            _ = record.compareExchange(expected: current.mask, desired: previous.mask, ordering: .acquiringAndReleasing)
+        }
+    }
+
+    /// Loads a stored ballot (recovery on start): the record and the counts, before any vote.
+    public func restore(voter: VoterKey, ballot: Ballot) -> Bool {
+        guard let record = live.ledger.record(for: voter, create: true) else { return false }
+        let previous = Ballot(mask: record.exchange(ballot.mask, ordering: .acquiringAndReleasing))
+        live.counters.apply(shard: 0, from: previous, to: ballot)
+        return true
     }
 
     /// The voter's current ballot (empty if none).

@@ -164,11 +164,23 @@ public final class RegistryReader {
 
     /// Looks the poll up and votes, without touching any reference count.
     public func vote(
-        _ input: BallotInput, poll id: PollID, by voter: VoterKey, token: PollToken? = nil, now: Timestamp
+        _ input: BallotInput, poll id: PollID, by voter: VoterKey, token: PollToken? = nil, now: Timestamp,
+        counting: Bool = true
     ) -> VoteOutcome {
         refresh()
         guard let poll = polls[id] else { return .rejected(.unknownPoll) }
-        return poll._withUnsafeGuaranteedRef { $0.vote(input, by: voter, token: token, now: now, shard: shard) }
+        return poll._withUnsafeGuaranteedRef {
+            $0.vote(input, by: voter, token: token, now: now, shard: shard, counting: counting)
+        }
+    }
+
+    /// The store's verdict on a vote recorded uncounted (see `Poll.settle`); nothing if the poll
+    /// has been deleted meanwhile.
+    public func settle(poll id: PollID, voter: VoterKey, previous: Ballot, current: Ballot, verdict: StoredVerdict) {
+        refresh()
+        polls[id]?._withUnsafeGuaranteedRef {
+            $0.settle(voter: voter, previous: previous, current: current, verdict: verdict, shard: shard)
+        }
     }
 
     @inline(__always)

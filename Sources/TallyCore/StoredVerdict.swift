@@ -1,0 +1,11 @@
+/// What the system of record (Redis) made of a vote the engine recorded.
+public enum StoredVerdict: Equatable, Sendable {
+    /// Stored; the voter's ballot before it, as the store knew it.
+    case accepted(previous: Ballot)
+    /// The store already had exactly this ballot.
+    case unchanged
+    /// The store refused it (e.g. the voter voted through another daemon, or the poll closed there).
+    case rejected(VoteRejection)
+    /// No answer (the connection dropped or timed out): maybe stored, maybe not.
+    case unknown
+}
