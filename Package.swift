@@ -49,7 +49,7 @@ let package = Package(
         .target(
             name: "TallyAPI",
             dependencies: [
-                "TallyCore", "TallyHTTP",
+                "TallyCore", "TallyHTTP", "TallyStore",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Atomics", package: "swift-atomics"),
             ],
@@ -60,14 +60,17 @@ let package = Package(
         // Redis write-through: hiredis on each loop, key schema, the authoritative vote script.
         .target(
             name: "TallyStore",
-            dependencies: ["TallyCore", "TallyHTTP", "CHiredis", "CLibUV"],
+            dependencies: [
+                "TallyCore", "TallyHTTP", "CHiredis", "CLibUV", .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Atomics", package: "swift-atomics"),
+            ],
             swiftSettings: serverSettings
         ),
         // The executable: CLI, TOML configuration, signals, wiring.
         .executableTarget(
             name: "tallyd",
             dependencies: [
-                "TallyCore", "TallyHTTP", "TallyAPI",
+                "TallyCore", "TallyHTTP", "TallyAPI", "TallyStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
             ],

@@ -47,6 +47,9 @@ public final class Poll: @unchecked Sendable {
 
     public var lifecycle: Lifecycle { Lifecycle(rawValue: live.lifecycle.load(ordering: .acquiring))! }
 
+    /// Sets the lifecycle to what the system of record says.
+    func setLifecycle(_ lifecycle: Lifecycle) { live.lifecycle.store(lifecycle.rawValue, ordering: .releasing) }
+
     /// Moves the lifecycle `from` → `to` atomically; nil on success, else the state found.
     func transition(from: Lifecycle, to: Lifecycle) -> Lifecycle? {
         let (exchanged, found) = live.lifecycle.compareExchange(

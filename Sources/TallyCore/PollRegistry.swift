@@ -91,6 +91,40 @@ public final class PollRegistry: @unchecked Sendable {
         try transition(id, from: .closed, to: .open, action: "reopen")
     }
 
+    /// Makes the poll `id` what the system of record says: created if new, else given this
+    /// definition and lifecycle with its ballots kept (recreated empty if its options changed).
+    @discardableResult
+    public func install(id: PollID, definition: PollDefinition, lifecycle: Lifecycle) throws(PollAdminError) -> Poll {
+        try definition.validate()
+        return change { polls in
+            if let current = polls[id], current.definition.options.count == definition.options.count {
+                current.setLifecycle(lifecycle)
+                if current.definition == definition { return current }
+                let poll = Poll(id: id, definition: definition, live: current.live)
+                polls[id] = poll
+                return poll
+            }
+            let live = Poll.LiveState(
+                lifecycle: lifecycle, optionCount: definition.options.count, shardCount: shardCount,
+                ledger: Ledger(expectedVoters: definition.expectedVoters))
+            let poll = Poll(id: id, definition: definition, live: live)
+            polls[id] = poll
+            return poll
+        }
+    }
+
+    /// Removes the poll if present (the system of record no longer has it).
+    public func forget(_ id: PollID) {
+        change { polls in _ = polls.removeValue(forKey: id) }
+    }
+
+    /// The poll, if it is in `from`; else why the organizer's `action` does not apply.
+    public func poll(_ id: PollID, in from: Lifecycle, for action: String) throws(PollAdminError) -> Poll {
+        guard let poll = poll(id) else { throw .unknownPoll }
+        guard poll.lifecycle == from else { throw .invalidTransition(from: poll.lifecycle, action: action) }
+        return poll
+    }
+
     /// Polls in `lifecycle` (any if nil) whose labels include every pair of `labels`.
     public func list(lifecycle: Lifecycle? = nil, labels: [String: String] = [:]) -> [Poll] {
         snapshot.polls.values
@@ -106,6 +140,10 @@ public final class PollRegistry: @unchecked Sendable {
     private func transition(_ id: PollID, from: Lifecycle, to: Lifecycle, action: String) throws(PollAdminError) {
         guard let poll = poll(id) else { throw .unknownPoll }
         if let found = poll.transition(from: from, to: to) { throw .invalidTransition(from: found, action: action) }
+    }
+
+    private func change<Result>(_ body: (inout [PollID: Poll]) -> Result) -> Result {
+        try! change { polls throws(PollAdminError) in body(&polls) }
     }
 
     /// Applies `body` to a copy of the polls under the writers' mutex and publishes the result.

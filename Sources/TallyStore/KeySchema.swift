@@ -4,23 +4,43 @@ import TallyCore
 /// Redis Cluster they live on one node and one script can touch them all; a hot poll can later be
 /// split into sub-shards by voter hash (`{p:ID:k}`) without changing the rest.
 public enum KeySchema {
+    /// The keys of one poll; each is `{p:ID}` followed by its suffix.
+    public enum PollKey: CaseIterable, Sendable {
+        case rules, definition, ballots, counts
+
+        var suffix: StaticString {
+            switch self {
+            case .rules: ":rules"
+            case .definition: ":def"
+            case .ballots: ":ballots"
+            case .counts: ":counts"
+            }
+        }
+    }
+
+    public static func key(_ kind: PollKey, _ poll: PollID) -> String { "{p:\(poll)}\(kind.suffix)" }
+
     /// Hash. The fields the vote script checks: `state` (draft, open, closed), `options` (count),
     /// `maxVotes` (0 = every option), `revote` (0/1), `closesAt` (µs since the epoch, "" for none),
     /// `closesOnEnd` (0/1).
-    public static func rules(_ poll: PollID) -> String { "{p:\(poll)}:rules" }
+    public static func rules(_ poll: PollID) -> String { key(.rules, poll) }
 
     /// Hash. The poll's whole definition as JSON (`definition`), for recovery.
-    public static func definition(_ poll: PollID) -> String { "{p:\(poll)}:def" }
+    public static func definition(_ poll: PollID) -> String { key(.definition, poll) }
 
     /// Hash. Voter id → ballot as 16 hex digits (bit i = option i). No field: no ballot.
-    public static func ballots(_ poll: PollID) -> String { "{p:\(poll)}:ballots" }
+    public static func ballots(_ poll: PollID) -> String { key(.ballots, poll) }
 
     /// Hash. Option index (decimal) → votes; `voters` → voters with a ballot. Kept equal to the sum
     /// of `ballots` by the vote script, which changes both atomically.
-    public static func counts(_ poll: PollID) -> String { "{p:\(poll)}:counts" }
+    public static func counts(_ poll: PollID) -> String { key(.counts, poll) }
 
     /// Set. The ids of every poll, for recovery on start.
     public static let polls = "tally:polls"
+
+    /// Pub/sub channel. A poll's id, published whenever it is created, changed or deleted, so every
+    /// daemon reloads it.
+    public static let changes = "tally:changes"
 
     /// String. The last poll id handed out (INCR), so ids are unique across daemons.
     public static let nextPollID = "tally:next-poll-id"

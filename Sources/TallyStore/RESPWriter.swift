@@ -1,3 +1,4 @@
+import TallyCore
 import TallyHTTP
 
 /// Formats Redis commands (RESP arrays of bulk strings) into a reusable buffer, without allocating.
@@ -41,6 +42,35 @@ public struct RESPWriter {
         buffer.append(decimal: digits)
         buffer.append("\r\n")
         buffer.append(decimal: value)
+        buffer.append("\r\n")
+    }
+
+    /// 16 lowercase hex digits (a ballot mask, as the vote script stores it).
+    public func argument(hex value: UInt64) {
+        buffer.append("$16\r\n")
+        for shift in stride(from: 60, through: 0, by: -4) {
+            buffer.append(byte: RESPWriter.hexDigits[Int((value >> UInt64(shift)) & 0xF)])
+        }
+        buffer.append("\r\n")
+    }
+
+    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
+
+    /// A poll's key (`{p:ID}:suffix`), written without building a String.
+    func key(_ kind: KeySchema.PollKey, _ poll: PollID) {
+        let suffix = kind.suffix
+        var digits = 1
+        var rest = poll
+        while rest >= 10 {
+            rest /= 10
+            digits += 1
+        }
+        buffer.append(byte: UInt8(ascii: "$"))
+        buffer.append(decimal: 4 + digits + suffix.utf8CodeUnitCount)
+        buffer.append("\r\n{p:")
+        buffer.append(decimal: Int64(poll))
+        buffer.append(byte: UInt8(ascii: "}"))
+        buffer.append(suffix)
         buffer.append("\r\n")
     }
 

@@ -71,6 +71,12 @@ public final class RedisConnection {
         return true
     }
 
+    /// Writes what `send` queued now, instead of when the loop next polls: the end of a loop
+    /// iteration is the moment to send a batch.
+    public func writeNow() {
+        if state == .ready, let context { redisAsyncHandleWrite(context) }
+    }
+
     /// Closes the connection for good (waiting commands get nil replies) and the retry timer;
     /// `closed` runs when libuv has let go of both.
     public func stop() {

@@ -1,3 +1,6 @@
+import Crypto
+import Foundation
+
 /// The Lua script that records votes in Redis, the authority across daemons: it checks each ballot
 /// against the poll's rules and the voter's stored ballot, and applies the counter deltas, all in
 /// one atomic step. Loaded once (SCRIPT LOAD), called with EVALSHA (reloaded on NOSCRIPT).
@@ -10,6 +13,9 @@
 ///
 /// Time is Redis's own (`TIME`), so every daemon's votes meet one clock at the deadline.
 public enum VoteScript {
+    /// The script's SHA-1, as EVALSHA names it.
+    public static let sha1: String = Insecure.SHA1.hash(data: Array(source.utf8)).map { String(format: "%02x", $0) }.joined()
+
     public static let source = #"""
         local rules = redis.call('HMGET', KEYS[1], 'state', 'options', 'maxVotes', 'revote', 'closesAt', 'closesOnEnd')
         local verdicts = {}

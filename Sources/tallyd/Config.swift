@@ -13,6 +13,12 @@ struct TallyConfig {
     var organizerTokens: [String] = []
     var voterSecret: [UInt8] = []
     var trustedProxies: [PeerAddress] = []
+    /// Redis, the system of record; nil until configured (`scripts/run` starts one).
+    var redisHost: String?
+    var redisPort = 6379
+    var maxPendingVotes = 16_384
+    var batching = true
+    var redisTimeoutMilliseconds = 1_000
 
     /// Reads `path` (if any) and the environment. Errors name the key, the problem and the line.
     static func load(path: String?, environment: [String: String] = ProcessInfo.processInfo.environment) throws(ConfigError) -> TallyConfig {
@@ -66,6 +72,7 @@ struct TallyConfig {
     }
 
     private func validate() throws(ConfigError) {
+
         guard voterSecret.count >= 16 else {
             throw ConfigError(
                 "[auth] voter_secret: set it (or voter_secret_file, or TALLY_AUTH_VOTER_SECRET) to at least 16 bytes; "
@@ -106,6 +113,17 @@ enum ConfigValue {
         return number
     }
 
+    func boolean() throws(ConfigProblem) -> Bool {
+        switch self {
+        case .toml(let value):
+            guard let flag = value.bool else { throw ConfigProblem("must be true or false") }
+            return flag
+        case .text(let text):
+            guard let flag = Bool(text) else { throw ConfigProblem("must be true or false") }
+            return flag
+        }
+    }
+
     func strings() throws(ConfigProblem) -> [String] {
         switch self {
         case .toml(let value):
@@ -135,7 +153,7 @@ struct ConfigKey: Sendable {
 
     var environmentName: String { "TALLY_\(section.uppercased())_\(name.uppercased())" }
 
-    static let sections = ["server", "auth"]
+    static let sections = ["server", "auth", "redis"]
 
     static let all: [ConfigKey] = [
         ConfigKey(section: "server", name: "listen") { config, value throws(ConfigProblem) in
@@ -170,6 +188,20 @@ struct ConfigKey: Sendable {
                 guard let address = PeerAddress(parsing: text) else { throw ConfigProblem("'\(text)' is not an IP address") }
                 return address
             }
+        },
+        ConfigKey(section: "redis", name: "address") { config, value throws(ConfigProblem) in
+            let (host, port) = try parseListen(try value.string())
+            guard port > 0 else { throw ConfigProblem("needs a port, e.g. 127.0.0.1:6379") }
+            (config.redisHost, config.redisPort) = (host, port)
+        },
+        ConfigKey(section: "redis", name: "max_pending_votes") { config, value throws(ConfigProblem) in
+            config.maxPendingVotes = try value.integer(1...1_048_576)
+        },
+        ConfigKey(section: "redis", name: "timeout_ms") { config, value throws(ConfigProblem) in
+            config.redisTimeoutMilliseconds = try value.integer(10...60_000)
+        },
+        ConfigKey(section: "redis", name: "batching") { config, value throws(ConfigProblem) in
+            config.batching = try value.boolean()
         },
     ]
 

@@ -3,6 +3,7 @@ import Foundation
 import TallyAPI
 import TallyCore
 import TallyHTTP
+import TallyStore
 
 /// `tallyd run`: serves until SIGTERM or SIGINT, then drains and exits 0.
 struct Run: ParsableCommand {
@@ -21,6 +22,18 @@ struct Run: ParsableCommand {
         pthread_sigmask(SIG_BLOCK, &stopSignals, nil)
 
         let registry = PollRegistry(shardCount: config.loops, readers: config.loops)
+        guard let redisHost = config.redisHost else {
+            throw ValidationError(
+                "[redis] address: set it (or TALLY_REDIS_ADDRESS) to the host:port of the Redis that stores votes; "
+                    + "scripts/run starts a local one when it is not set")
+        }
+        // Recovery: every poll and ballot Redis holds, before any vote is taken.
+        let sync = PollSync(host: redisHost, port: config.redisPort, registry: registry)
+        let loaded: (polls: Int, ballots: Int)
+        do { loaded = try sync.loadAll() } catch { throw ValidationError("cannot load polls: \(error)") }
+        log("tallyd: loaded \(loaded.polls) poll(s) and \(loaded.ballots) ballot(s) from Redis at \(redisHost):\(config.redisPort)")
+        sync.onProblem = { line in FileHandle.standardError.write(Data((line + "\n").utf8)) }
+        let stores = StoreReadiness(count: config.loops)
         let access = AccessPolicy(
             organizerTokens: config.organizerTokens, voterSecret: config.voterSecret, trustedProxies: config.trustedProxies)
         let native = NativeAPI(registry: registry, access: access)
@@ -29,7 +42,13 @@ struct Run: ParsableCommand {
         do {
             server = try HTTPServer(host: config.listenHost, port: config.listenPort, loopCount: config.loops, limits: config.limits) { loop in
                 let router = Router()
-                native.install(on: router, reader: registry.reader(loop.index))
+                let reader = registry.reader(loop.index)
+                let store = LoopStore(
+                    context: loop, host: redisHost, port: config.redisPort, reader: reader, capacity: config.maxPendingVotes,
+                    batching: config.batching)
+                store.redis.commandTimeoutMilliseconds = UInt64(config.redisTimeoutMilliseconds)
+                stores.watch(store, loop: loop.index)
+                native.install(on: router, reader: reader, store: store)
                 ops.install(on: router)
                 return router
             }
@@ -37,12 +56,15 @@ struct Run: ParsableCommand {
             throw ValidationError("cannot listen: \(error)")
         }
         ops.transportStats = server.stats
+        ops.isReady = { stores.allReady }
         server.start()
+        sync.start()
         log("tallyd \(Tallyd.version) listening on \(config.listenHost):\(server.port) with \(config.loops) loop(s)")
 
         var received: Int32 = 0
         sigwait(&stopSignals, &received)
         log("tallyd: \(received == SIGTERM ? "SIGTERM" : "SIGINT"), draining")
+        sync.stop()
         server.stop()
         server.wait()
         log("tallyd: stopped")

@@ -40,6 +40,7 @@ struct CheckConfig: ParsableCommand {
         print("configuration OK")
         print("  listen      \(loaded.listenHost):\(loaded.listenPort), \(loaded.loops) loop(s)")
         print("  organizers  \(loaded.organizerTokens.count) token(s)")
+        print("  redis       \(loaded.redisHost.map { "\($0):\(loaded.redisPort)" } ?? "none")")
         print("  proxies     \(loaded.trustedProxies.isEmpty ? "none (X-Voter-Id off)" : loaded.trustedProxies.map(\.description).joined(separator: ", "))")
     }
 }

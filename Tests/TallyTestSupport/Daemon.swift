@@ -7,6 +7,8 @@ public final class Daemon {
     public let configPath: String
     private let errors = Pipe()
     private var log = ""
+    /// The Redis it stores votes in.
+    public let redis: RedisServer
 
     /// The `tallyd` built next to the test bundle (`swift test` builds it: the tests depend on it).
     public static var binary: URL {
@@ -14,12 +16,14 @@ public final class Daemon {
     }
 
     /// Starts `tallyd run` with `config` (TOML; `listen` is set to a free port unless given) and
-    /// waits until it listens.
-    public init(config: String, environment: [String: String] = [:]) throws {
+    /// waits until it listens. Votes go to `redis`, or to a fresh redis-server of its own.
+    public init(config: String, redis: RedisServer? = nil, environment: [String: String] = [:]) throws {
+        self.redis = try redis ?? RedisServer()
         configPath = NSTemporaryDirectory() + "tally-\(UUID().uuidString).toml"
-        let withListen = config.contains("listen") ? config : config.replacingOccurrences(
+        var full = config.contains("listen") ? config : config.replacingOccurrences(
             of: "[server]", with: "[server]\nlisten = \"127.0.0.1:0\"")
-        try withListen.write(toFile: configPath, atomically: true, encoding: .utf8)
+        if !full.contains("[redis]") { full += "\n[redis]\naddress = \"127.0.0.1:\(self.redis.port)\"\n" }
+        try full.write(toFile: configPath, atomically: true, encoding: .utf8)
         process.executableURL = Daemon.binary
         process.arguments = ["run", "--config", configPath]
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
@@ -45,6 +49,12 @@ public final class Daemon {
     }
 
     public func client() throws -> RawClient { try RawClient(port: port) }
+
+    /// SIGKILL: gone at once, as in a crash.
+    public func kill() {
+        Foundation.kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
 
     /// Sends SIGTERM, waits for the exit and returns its status and everything it logged.
     public func stop() -> (status: Int32, log: String) {

@@ -4,6 +4,7 @@ import hashlib
 import hmac
 import os
 import re
+import socket
 import subprocess
 import tempfile
 import time
@@ -33,12 +34,33 @@ def mint(voter: str, ttl: int = 3600) -> str:
 
 
 class Tallyd:
-    def __init__(self, process, port):
-        self.process, self.port = process, port
+    def __init__(self, process, port, redis):
+        self.process, self.port, self.redis = process, port, redis
         self.url = f"http://127.0.0.1:{port}"
 
 
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def start_redis():
+    """A real redis-server on a free port with a throwaway data folder; returns (process, port)."""
+    port = free_port()
+    directory = tempfile.mkdtemp(prefix="tally-redis-")
+    process = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", directory, "--save", ""],
+        stdout=subprocess.DEVNULL)
+    for _ in range(200):
+        if subprocess.run(["redis-cli", "-p", str(port), "PING"], capture_output=True, text=True).stdout.strip() == "PONG":
+            return process, port
+        time.sleep(0.02)
+    raise RuntimeError("redis-server did not start")
+
+
 def start_tallyd():
+    redis, redis_port = start_redis()
     config = tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False)
     config.write(f"""
 [server]
@@ -48,13 +70,19 @@ loops = 2
 organizer_tokens = ["{ORGANIZER}"]
 voter_secret = "{SECRET.decode()}"
 trusted_proxies = ["127.0.0.1"]
+[redis]
+address = "127.0.0.1:{redis_port}"
 """)
     config.close()
     process = subprocess.Popen([tallyd_binary(), "run", "--config", config.name], stderr=subprocess.PIPE, text=True)
-    line = process.stderr.readline()
-    match = re.search(r"listening on [^ ]+:(\d+)", line)
-    assert match, f"tallyd did not start: {line}"
-    daemon = Tallyd(process, int(match.group(1)))
+    log = ""
+    match = None
+    while match is None:
+        line = process.stderr.readline()
+        assert line, f"tallyd did not start: {log}"
+        log += line
+        match = re.search(r"listening on [^ ]+:(\d+)", line)
+    daemon = Tallyd(process, int(match.group(1)), redis)
     urllib.request.urlopen(f"{daemon.url}/healthz").read()
     return daemon, config.name
 
@@ -62,6 +90,8 @@ trusted_proxies = ["127.0.0.1"]
 def stop_tallyd(daemon, config):
     daemon.process.terminate()
     assert daemon.process.wait(timeout=10) == 0, "tallyd must drain and exit 0"
+    daemon.redis.kill()
+    daemon.redis.wait()
     os.unlink(config)
 
 

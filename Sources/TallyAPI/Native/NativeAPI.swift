@@ -1,5 +1,6 @@
 import TallyCore
 import TallyHTTP
+import TallyStore
 
 /// Tally's own JSON API, `/v1/…`, over the engine. One instance; `install` adds its routes to each
 /// loop's router with that loop's registry reader.
@@ -14,10 +15,14 @@ public final class NativeAPI: Sendable {
         voteStats = (0..<registry.shardCount).map { _ in VoteStats() }
     }
 
-    public func install(on router: Router, reader: RegistryReader) {
+    /// Adds the routes to one loop's router; votes and organizer changes go through that loop's
+    /// `store`, and `reader` is the loop's view of the registry.
+    public func install(on router: Router, reader: RegistryReader, store: LoopStore) {
         let stats = voteStats[reader.shard]
+        let responder = store.addResponder { stored, response in NativeAPI.answer(stored, response, stats: stats) }
+        let votes = VoteContext(reader: reader, store: store, stats: stats, responder: responder)
         router.add(.post, "/v1/polls/{id}/votes") { [self] request, parameters, response in
-            vote(request, parameters[0], response, reader: reader, stats: stats)
+            vote(request, parameters[0], response, votes)
         }
         router.add(.get, "/v1/polls/{id}") { [self] request, parameters, response in
             show(request, parameters[0], response, reader: reader, resultsOnly: false)
@@ -29,22 +34,30 @@ public final class NativeAPI: Sendable {
             streamResults(request, parameters[0], response, reader: reader)
         }
         router.add(.post, "/v1/polls") { [self] request, _, response in
-            organizer(request, response) { create(request, response) }
+            organizer(request, response) { create(request, response, store) }
         }
         router.add(.get, "/v1/polls") { [self] request, _, response in
             organizer(request, response) { list(request, response) }
         }
         router.add(.patch, "/v1/polls/{id}") { [self] request, parameters, response in
-            organizer(request, response) { update(request, parameters[0], response) }
+            organizer(request, response) { update(request, parameters[0], response, store) }
         }
         router.add(.delete, "/v1/polls/{id}") { [self] request, parameters, response in
-            organizer(request, response) { delete(parameters[0], response) }
+            organizer(request, response) { delete(parameters[0], response, store) }
         }
         for action in LifecycleAction.allCases {
             router.add(.post, "/v1/polls/{id}/\(action.rawValue)") { [self] request, parameters, response in
-                organizer(request, response) { transition(action, request, parameters[0], response) }
+                organizer(request, response) { transition(action, request, parameters[0], response, store) }
             }
         }
+    }
+
+    /// What one loop's vote route works with.
+    struct VoteContext {
+        let reader: RegistryReader
+        let store: LoopStore
+        let stats: VoteStats
+        let responder: Int
     }
 
     /// Runs `body` only for organizers; others get 401 (no credential) or 403 (a voter's).

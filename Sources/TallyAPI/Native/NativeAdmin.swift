@@ -1,16 +1,18 @@
 import Foundation
 import TallyCore
 import TallyHTTP
+import TallyStore
 
 /// Organizer calls: create, list, update, delete, open, close, reopen. Admin path: Foundation's
-/// JSON parser, allocation allowed.
+/// JSON parser, allocation allowed. A change is checked here, written to Redis (which tells the
+/// other daemons), then applied to this daemon's registry and answered.
 enum LifecycleAction: String, CaseIterable {
     case open, close, reopen
 }
 
 extension NativeAPI {
     /// `POST /v1/polls`.
-    func create(_ request: Request, _ response: ResponseWriter) {
+    func create(_ request: Request, _ response: ResponseWriter, _ store: LoopStore) {
         adminCall(response) {
             var fields = try JSONFields(request.body)
             let options = try fields.strings("options") ?? []
@@ -33,15 +35,12 @@ extension NativeAPI {
                 expectedVoters: try fields.integer("expectedVoters") ?? 256)
             let lifecycle: Lifecycle = try fields.bool("draft") == true ? .draft : .open
             try fields.rejectUnknown()
-            var poll: Poll?
-            while poll == nil {
-                do {
-                    poll = try registry.create(id: PollIDs.random(), definition: definition, lifecycle: lifecycle)
-                } catch PollAdminError.duplicateID {
-                    continue  // a random id collided: draw again
-                }
+            try definition.validate()
+            let later = response.deferred()
+            store.newPollID { id in
+                guard let id else { return later.complete { $0.writeUnavailable() } }
+                self.persist(id, definition, lifecycle, status: 201, later, store)
             }
-            writePoll(poll!, status: 201, response)
         }
     }
 
@@ -74,7 +73,7 @@ extension NativeAPI {
     }
 
     /// `PATCH /v1/polls/{id}`: the rules that are safe to change while people vote.
-    func update(_ request: Request, _ idText: UnsafeRawBufferPointer, _ response: ResponseWriter) {
+    func update(_ request: Request, _ idText: UnsafeRawBufferPointer, _ response: ResponseWriter, _ store: LoopStore) {
         adminCall(response) {
             let id = try pollID(idText)
             var fields = try JSONFields(request.body)
@@ -91,7 +90,9 @@ extension NativeAPI {
                 throw FieldError("'\(fixed)' cannot change once a poll exists")
             }
             try fields.rejectUnknown()
-            let poll = try registry.update(id) { definition in
+            guard let poll = registry.poll(id) else { throw PollAdminError.unknownPoll }
+            var definition = poll.definition
+            do {
                 if let question { definition.question = question }
                 if let description { definition.description = description }
                 if let closesAt { definition.rules.closesAt = closesAt }
@@ -101,25 +102,41 @@ extension NativeAPI {
                 if let hideCounts { definition.rules.hideCounts = hideCounts }
                 if let labels { definition.labels = labels }
             }
-            writePoll(poll, status: 200, response)
+            try definition.validate()
+            persist(id, definition, poll.lifecycle, status: 200, response.deferred(), store)
         }
     }
 
     /// `DELETE /v1/polls/{id}`.
-    func delete(_ idText: UnsafeRawBufferPointer, _ response: ResponseWriter) {
+    func delete(_ idText: UnsafeRawBufferPointer, _ response: ResponseWriter, _ store: LoopStore) {
         adminCall(response) {
-            try registry.delete(try pollID(idText))
-            response.write(status: 204, contentType: nil, body: UnsafeRawBufferPointer(start: nil, count: 0))
+            let id = try pollID(idText)
+            guard registry.poll(id) != nil else { throw PollAdminError.unknownPoll }
+            let later = response.deferred()
+            store.deletePoll(id) { stored in
+                guard stored else { return later.complete { $0.writeUnavailable() } }
+                self.registry.forget(id)
+                later.complete { $0.write(status: 204, contentType: nil, body: UnsafeRawBufferPointer(start: nil, count: 0)) }
+            }
         }
     }
 
     /// `POST /v1/polls/{id}/open|close|reopen`; reopen takes an optional `{"closesAt": …}`.
-    func transition(_ action: LifecycleAction, _ request: Request, _ idText: UnsafeRawBufferPointer, _ response: ResponseWriter) {
+    func transition(
+        _ action: LifecycleAction, _ request: Request, _ idText: UnsafeRawBufferPointer, _ response: ResponseWriter, _ store: LoopStore
+    ) {
         adminCall(response) {
             let id = try pollID(idText)
+            let poll: Poll
+            var definition: PollDefinition
+            let next: Lifecycle
             switch action {
-            case .open: try registry.open(id)
-            case .close: try registry.close(id)
+            case .open:
+                poll = try registry.poll(id, in: .draft, for: "open")
+                next = .open
+            case .close:
+                poll = try registry.poll(id, in: .open, for: "close")
+                next = .closed
             case .reopen:
                 var closesAt: Timestamp??
                 if !request.body.isEmpty {
@@ -127,10 +144,25 @@ extension NativeAPI {
                     closesAt = try fields.timestamp("closesAt")
                     try fields.rejectUnknown()
                 }
-                try registry.reopen(id)
-                if let closesAt { try registry.update(id) { $0.rules.closesAt = closesAt } }
+                poll = try registry.poll(id, in: .closed, for: "reopen")
+                next = .open
+                definition = poll.definition
+                if let closesAt { definition.rules.closesAt = closesAt }
+                return persist(id, definition, next, status: 200, response.deferred(), store)
             }
-            writePoll(registry.poll(id)!, status: 200, response)
+            persist(id, poll.definition, next, status: 200, response.deferred(), store)
+        }
+    }
+
+    /// Writes the poll to Redis, then installs it here and answers with it.
+    private func persist(
+        _ id: PollID, _ definition: PollDefinition, _ lifecycle: Lifecycle, status: Int, _ response: DeferredResponse, _ store: LoopStore
+    ) {
+        store.savePoll(id, definition, lifecycle) { stored in
+            guard stored, let poll = try? self.registry.install(id: id, definition: definition, lifecycle: lifecycle) else {
+                return response.complete { $0.writeUnavailable() }
+            }
+            response.complete { self.writePoll(poll, status: status, $0) }
         }
     }
 

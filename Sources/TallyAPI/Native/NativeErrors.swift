@@ -23,6 +23,13 @@ extension ResponseWriter {
         }
     }
 
+    /// Redis cannot store anything right now: nothing was recorded, try again shortly.
+    func writeUnavailable() {
+        writeError(
+            status: 503, code: "store_unavailable", message: "votes cannot be stored right now; try again",
+            extraHeaders: "Retry-After: 1\r\n")
+    }
+
     /// The native answer to a request without a valid voter credential.
     func write(_ check: VoterCheck) {
         let challenge: StaticString = "WWW-Authenticate: Bearer realm=\"tally\"\r\n"

@@ -1,12 +1,19 @@
 import TallyCore
 import TallyHTTP
+import TallyStore
 
 // The vote path: no Foundation, no allocation, no lock.
 extension NativeAPI {
     /// `POST /v1/polls/{id}/votes` with `{"choices":[0,2]}` (0-based options) and, for a private
     /// poll, `"token"` in the body or `?token=` in the query.
-    func vote(_ request: Request, _ idText: UnsafeRawBufferPointer, _ response: ResponseWriter, reader: RegistryReader, stats: VoteStats) {
+    /// The answer is written when Redis has stored the vote (or refused it).
+    func vote(_ request: Request, _ idText: UnsafeRawBufferPointer, _ response: ResponseWriter, _ context: VoteContext) {
+        let stats = context.stats
         guard let pollID = PollIDs.parse(idText) else { return response.write(VoteRejection.unknownPoll) }
+        guard context.store.isTakingVotes else {
+            stats.count(.unavailable)
+            return response.writeUnavailable()
+        }
         let now = WallClock.now()
         let check = access.voter(request, now: now / 1_000_000)
         guard case .voter(let voter) = check else {
@@ -36,17 +43,40 @@ extension NativeAPI {
             stats.count(.malformed)
             return response.writeError(status: 400, code: "invalid_body", message: "expected {\"choices\":[option, ...]}")
         }
-        let outcome = reader.vote(input, poll: pollID, by: voter.key, token: token, now: now)
+        let outcome = context.reader.vote(input, poll: pollID, by: voter.key, token: token, now: now, counting: false)
+        let previous: Ballot
+        let current: Ballot
+        switch outcome {
+        case .accepted(let before, let after): (previous, current) = (before, after)
+        // Sent too: with several daemons, the ballot may have changed through another one.
+        case .unchanged(let ballot): (previous, current) = (ballot, ballot)
+        case .rejected(let reason):
+            stats.count(outcome)
+            return response.write(reason)
+        }
+        voter.withBytes { id in
+            context.store.submit(
+                poll: pollID, voterID: id, voter: voter.key, previous: previous, current: current,
+                response: response.deferred(), responder: context.responder)
+        }
+    }
+
+    /// Answers a vote as Redis judged it.
+    static func answer(_ stored: StoredVote, _ response: ResponseWriter, stats: VoteStats) {
+        guard let outcome = stored.outcome else {
+            stats.count(.unavailable)
+            return response.writeUnavailable()
+        }
         stats.count(outcome)
         switch outcome {
-        case .accepted(_, let ballot), .unchanged(let ballot):
+        case .accepted, .unchanged:
             response.writeJSON(status: 200) { json in
                 json.object { body in
                     body.key("poll")
-                    PollJSON.id(pollID, &body)
+                    PollJSON.id(stored.poll, &body)
                     body.key("choices")
-                    PollJSON.options(ballot, &body)
-                    body.field("changed", outcome != .unchanged(ballot))
+                    PollJSON.options(stored.ballot, &body)
+                    body.field("changed", outcome != .unchanged(stored.ballot))
                 }
             }
         case .rejected(let reason):

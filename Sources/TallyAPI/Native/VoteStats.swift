@@ -5,7 +5,7 @@ import TallyCore
 /// read from any thread.
 public final class VoteStats: @unchecked Sendable {
     public enum Outcome: Int, CaseIterable {
-        case accepted, unchanged, unauthorized, malformed
+        case accepted, unchanged, unauthorized, malformed, unavailable
     }
 
     private static let extra = Outcome.allCases.count

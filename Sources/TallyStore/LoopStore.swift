@@ -1,0 +1,195 @@
+import CLibUV
+import TallyCore
+import TallyHTTP
+
+/// One loop's link to Redis: its own connection, the votes it accepted waiting to be stored (group
+/// commit), and organizer calls. Everything runs on the loop's thread.
+///
+/// Group commit: votes submitted while the loop handles its reads are held; at the end of the loop
+/// iteration (a `uv_check` handle) they go to Redis as one vote-script call per poll, written at
+/// once. When the script's verdicts come back, each vote is settled in the engine and answered by
+/// its dialect's responder. One Redis round trip per batch, not per vote; never a timer.
+///
+/// Bounded: at most `capacity` votes wait; beyond, and while Redis is not connected, `isTakingVotes`
+/// is false and dialects answer 503 before touching the engine.
+public final class LoopStore {
+    public let redis: RedisConnection
+    private let reader: RegistryReader
+    private var batches: VoteBatches
+    private let commands = ByteBuffer(capacity: 16 * 1024)
+    private let flushCheck: UnsafeMutablePointer<uv_check_t>
+    private var responders: [(StoredVote, ResponseWriter) -> Void] = []
+    private var calls: [UInt64: (RedisReply?) -> Void] = [:]
+    private var nextCallTag: UInt64 = 1
+    /// Script calls that could not be sent this flush (reused, so no allocation).
+    private var unsent: [Int] = []
+    /// Batching off (benchmark baseline): each vote is sent alone at once.
+    private let batching: Bool
+
+    /// - Parameters:
+    ///   - capacity: votes that may wait for Redis at once on this loop.
+    ///   - batching: false sends every vote as its own script call, as soon as it is submitted.
+    public init(context: LoopContext, host: String, port: Int, reader: RegistryReader, capacity: Int = 16_384, batching: Bool = true) {
+        redis = RedisConnection(host: host, port: port, loop: context.uvLoop)
+        self.reader = reader
+        self.batching = batching
+        batches = VoteBatches(capacity: capacity)
+        flushCheck = .allocate(capacity: 1)
+        uv_check_init(context.uvLoop, flushCheck)
+        flushCheck.pointee.data = Unmanaged.passUnretained(self).toOpaque()
+        uv_check_start(flushCheck) { check in
+            Unmanaged<LoopStore>.fromOpaque(check!.pointee.data).takeUnretainedValue().flush()
+        }
+        unsent.reserveCapacity(64)
+        redis.onReply = { [unowned self] tag, reply in replied(tag, reply) }
+        // The first command of every connection; EVALSHA comes after it on the same connection.
+        redis.onStateChange = { [unowned self] state in
+            if state == .ready { loadScript() }
+            onConnectionChange(state)
+        }
+        context.onStop { [unowned self] in stop() }
+    }
+
+    deinit { flushCheck.deallocate() }
+
+    /// Called on the loop's thread whenever the Redis connection goes up or down.
+    public var onConnectionChange: (RedisConnection.State) -> Void = { _ in }
+
+    /// Whether a vote may be submitted now: Redis is connected and the queue has room.
+    public var isTakingVotes: Bool { redis.state == .ready && !batches.isFull }
+
+    /// Registers how a dialect answers its stored votes; pass the returned id to `submit`.
+    public func addResponder(_ respond: @escaping (StoredVote, ResponseWriter) -> Void) -> Int {
+        responders.append(respond)
+        return responders.count - 1
+    }
+
+    /// Hands over a vote the engine recorded uncounted (`accepted`, or `unchanged` on a poll that
+    /// allows revotes, where another daemon may have changed the ballot since). Its response is
+    /// written when Redis has judged it. Call only when `isTakingVotes`.
+    public func submit(
+        poll: PollID, voterID: UnsafeRawBufferPointer, voter: VoterKey, previous: Ballot, current: Ballot,
+        response: DeferredResponse, responder: Int, context: UInt32 = 0
+    ) {
+        batches.add(
+            PendingVote(
+                poll: poll, voter: voter, previous: previous, current: current, response: response,
+                responder: UInt16(responder), context: context),
+            voterID: voterID)
+        if !batching { flush() }
+    }
+
+    // MARK: - Group commit
+
+    /// End of a loop iteration: one script call per poll for the votes submitted during it.
+    private func flush() {
+        guard batches.hasUnsent else { return }
+        commands.removeAll()
+        let writer = RESPWriter(commands)
+        batches.sendGroups { poll, firstEntry, count, writeArguments in
+            writer.begin(arguments: 6 + 2 * count)
+            writer.argument("EVALSHA")
+            writer.argument(VoteScript.sha1)
+            writer.argument("3")
+            writer.key(.rules, poll)
+            writer.key(.ballots, poll)
+            writer.key(.counts, poll)
+            writeArguments(writer)
+            if !redis.send(commands.bytes, tag: UInt64(firstEntry)) { unsent.append(firstEntry) }
+            commands.removeAll()
+        }
+        for first in unsent { settleGroup(first, reply: nil) }
+        unsent.removeAll(keepingCapacity: true)
+        redis.writeNow()
+    }
+
+    private func loadScript() { call(["SCRIPT", "LOAD", VoteScript.source]) { _ in } }
+
+    private func replied(_ tag: UInt64, _ reply: RedisReply?) {
+        if tag & LoopStore.callTagBit != 0 {
+            calls.removeValue(forKey: tag)?(reply)
+        } else {
+            settleGroup(Int(tag), reply: reply)
+        }
+    }
+
+    /// Settles every vote of one script call by its verdict, and answers it.
+    private func settleGroup(_ first: Int, reply: RedisReply?) {
+        // Redis lost the script (SCRIPT FLUSH): these votes get 503 and the retry finds it loaded.
+        if let reply, reply.isError && reply.hasPrefix("NOSCRIPT") { loadScript() }
+        var index = 0
+        var entry: Int? = first
+        while let current = entry {
+            let vote = batches[current]
+            let verdict: StoredVerdict =
+                if let reply, index < reply.count { VerdictText.parse(reply[index]) } else { .unknown }
+            reader.settle(poll: vote.poll, voter: vote.voter, previous: vote.previous, current: vote.current, verdict: verdict)
+            let stored = StoredVote(vote: vote, verdict: verdict)
+            vote.response.complete { writer in responders[Int(vote.responder)](stored, writer) }
+            entry = batches.finish(current)
+            index += 1
+        }
+    }
+
+    // MARK: - Organizer calls (admin path: closures and allocation allowed)
+
+    private static let callTagBit: UInt64 = 1 << 63
+
+    /// Sends a command given as strings; `completion` gets the reply (nil if Redis is unreachable
+    /// or went away before answering).
+    public func call(_ arguments: [String], completion: @escaping (RedisReply?) -> Void) {
+        let tag = LoopStore.callTagBit | nextCallTag
+        nextCallTag += 1
+        let buffer = ByteBuffer(capacity: 256)
+        RESPWriter(buffer).command(arguments)
+        guard redis.send(buffer.bytes, tag: tag) else { return completion(nil) }
+        calls[tag] = completion
+    }
+
+    /// A new poll id, unique across daemons (INCR); nil if Redis is unreachable.
+    public func newPollID(_ completion: @escaping (PollID?) -> Void) {
+        call(["INCR", KeySchema.nextPollID]) { reply in completion(reply?.integer.map { PollID($0) }) }
+    }
+
+    /// Writes a poll's definition and lifecycle; true once Redis has it.
+    public func savePoll(_ id: PollID, _ definition: PollDefinition, _ lifecycle: Lifecycle, _ completion: @escaping (Bool) -> Void) {
+        call(StoredPoll.saveCommand(id: id, definition: definition, lifecycle: lifecycle)) { reply in
+            completion(reply.map { !$0.isError } ?? false)
+        }
+    }
+
+    /// Deletes a poll with its ballots; true once Redis has done it.
+    public func deletePoll(_ id: PollID, _ completion: @escaping (Bool) -> Void) {
+        call(StoredPoll.deleteCommand(id: id)) { reply in completion(reply.map { !$0.isError } ?? false) }
+    }
+
+    private func stop() {
+        uv_close(UnsafeMutablePointer<uv_handle_t>(OpaquePointer(flushCheck)), nil)
+        redis.stop()
+    }
+}
+
+/// A vote as Redis judged it, for its dialect's responder.
+public struct StoredVote {
+    public let poll: PollID
+    public let voter: VoterKey
+    /// The ballot the voter asked for.
+    public let ballot: Ballot
+    /// What happened, as the dialect answers it; nil when Redis could not store it (answer 503).
+    public let outcome: VoteOutcome?
+    /// What the dialect passed to `submit`.
+    public let context: UInt32
+
+    init(vote: PendingVote, verdict: StoredVerdict) {
+        poll = vote.poll
+        voter = vote.voter
+        ballot = vote.current
+        context = vote.context
+        switch verdict {
+        case .accepted(let previous): outcome = .accepted(previous: previous, current: vote.current)
+        case .unchanged: outcome = .unchanged(vote.current)
+        case .rejected(let reason): outcome = .rejected(reason)
+        case .unknown: outcome = nil
+        }
+    }
+}

@@ -1,0 +1,125 @@
+import Foundation
+import TallyCore
+
+/// Keeps the registry equal to Redis' polls.
+///
+/// - On start (`loadAll`, before the loops run): every poll, its lifecycle and its ballots (which
+///   give the counts), so a restarted daemon continues where the data says.
+/// - While running (`start`, its own thread): a subscription to `tally:changes`, where every
+///   organizer change is published, reloads the poll named, so polls created, changed or deleted
+///   through another daemon are known here at once. After a lost subscription every definition is
+///   reloaded, in case a change was missed meanwhile. Ballots of polls learned this way are not
+///   loaded: Redis judges their votes, and counts here are what this daemon stored.
+public final class PollSync: @unchecked Sendable {
+    private let host: String
+    private let port: Int
+    private let registry: PollRegistry
+    private let stopping = NSLock()
+    private var stopRequested = false
+    private var thread: Thread?
+    /// Called (on the sync thread) with what went wrong, for the log.
+    public var onProblem: @Sendable (String) -> Void = { _ in }
+
+    public init(host: String, port: Int, registry: PollRegistry) {
+        self.host = host
+        self.port = port
+        self.registry = registry
+    }
+
+    /// Loads every poll with its ballots. Call before votes flow.
+    @discardableResult
+    public func loadAll() throws(StoreError) -> (polls: Int, ballots: Int) {
+        let redis = try BlockingRedis(host: host, port: port)
+        var ballots = 0
+        for id in try pollIDs(redis) {
+            ballots += try load(id, redis, withBallots: true)
+        }
+        return (registry.snapshot.polls.count, ballots)
+    }
+
+    /// Starts following changes on a thread of its own.
+    public func start() {
+        let thread = Thread { [self] in follow() }
+        thread.name = "tally-poll-sync"
+        self.thread = thread
+        thread.start()
+    }
+
+    /// Stops following (within about half a second).
+    public func stop() { stopping.withLock { stopRequested = true } }
+
+    private var shouldStop: Bool { stopping.withLock { stopRequested } }
+
+    private func follow() {
+        var backoff = 0.05
+        while !shouldStop {
+            do throws(StoreError) {
+                let subscriber = try BlockingRedis(host: host, port: port)
+                let reader = try BlockingRedis(host: host, port: port)
+                try subscriber.command(["SUBSCRIBE", KeySchema.changes]) { _ in }
+                subscriber.setReadTimeout(milliseconds: 500)
+                // Anything missed while not subscribed: every definition again, and polls deleted.
+                let stored = try pollIDs(reader)
+                for id in stored { _ = try load(id, reader, withBallots: false) }
+                for id in registry.snapshot.polls.keys where !stored.contains(id) { registry.forget(id) }
+                backoff = 0.05
+                while !shouldStop {
+                    let message = try subscriber.nextReply { reply in reply.count == 3 ? reply[2].string : nil }
+                    if let text = message ?? nil, let id = PollID(text) {
+                        _ = try load(id, reader, withBallots: false)
+                    }
+                }
+            } catch {
+                onProblem("poll sync: \(error); retrying")
+                Thread.sleep(forTimeInterval: backoff)
+                backoff = min(backoff * 2, 2)
+            }
+        }
+    }
+
+    private func pollIDs(_ redis: BlockingRedis) throws(StoreError) -> Set<PollID> {
+        try redis.command(["SMEMBERS", KeySchema.polls]) { reply in
+            Set((0..<reply.count).compactMap { reply[$0].string.flatMap { PollID($0) } })
+        }
+    }
+
+    /// Installs poll `id` as Redis has it (or forgets it if Redis does not); returns ballots loaded.
+    private func load(_ id: PollID, _ redis: BlockingRedis, withBallots: Bool) throws(StoreError) -> Int {
+        let json = try redis.command(["HGET", KeySchema.definition(id), "definition"]) { $0.string }
+        let state = try redis.command(["HGET", KeySchema.rules(id), "state"]) { $0.string }
+        guard let json, let state, let lifecycle = Lifecycle(storedName: state) else {
+            registry.forget(id)
+            return 0
+        }
+        let stored: StoredPoll
+        do { stored = try JSONDecoder().decode(StoredPoll.self, from: Data(json.utf8)) } catch {
+            throw StoreError("poll \(id): unreadable definition: \(error)")
+        }
+        let poll: Poll
+        do throws(PollAdminError) {
+            poll = try registry.install(id: id, definition: stored.definition, lifecycle: lifecycle)
+        } catch {
+            throw StoreError("poll \(id): \(error)")
+        }
+        return withBallots ? try loadBallots(of: poll, redis) : 0
+    }
+
+    private func loadBallots(of poll: Poll, _ redis: BlockingRedis) throws(StoreError) -> Int {
+        var cursor = "0"
+        var loaded = 0
+        repeat {
+            cursor = try redis.command(["HSCAN", KeySchema.ballots(poll.id), cursor, "COUNT", "1000"]) { reply throws(StoreError) in
+                guard reply.count == 2 else { throw StoreError("HSCAN: unexpected reply") }
+                let pairs = reply[1]
+                for index in stride(from: 0, to: pairs.count - 1, by: 2) {
+                    guard let voter = pairs[index].bytes, let ballot = pairs[index + 1].string.flatMap({ UInt64($0, radix: 16) }) else {
+                        continue
+                    }
+                    if poll.restore(voter: VoterKey(bytes: voter), ballot: Ballot(mask: ballot)) { loaded += 1 }
+                }
+                return reply[0].string ?? "0"
+            }
+        } while cursor != "0"
+        return loaded
+    }
+}

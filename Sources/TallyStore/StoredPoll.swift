@@ -1,0 +1,107 @@
+import Foundation
+import TallyCore
+
+/// A poll as Redis keeps it: the rules the vote script checks (`{p:ID}:rules`), and the whole
+/// definition as JSON (`{p:ID}:def`) for recovery and for other daemons. Admin path: Foundation.
+public struct StoredPoll: Codable, Equatable, Sendable {
+    public var question: String
+    public var description: String
+    public var options: [String]
+    public var maxVotes: Int
+    /// µs since the epoch.
+    public var closesAt: Int64?
+    public var closesOnEnd: Bool
+    public var revote: Bool
+    public var visibility: Visibility
+    public var hideCounts: Bool
+    public var anonymous: Bool
+    /// 32 hex digits, for a private poll.
+    public var token: String?
+    public var labels: [String: String]
+    public var organizer: String?
+    public var createdAt: Int64
+    public var expectedVoters: Int
+
+    public init(_ definition: PollDefinition) {
+        let rules = definition.rules
+        question = definition.question
+        description = definition.description
+        options = definition.options
+        maxVotes = rules.maxVotes
+        closesAt = rules.closesAt
+        closesOnEnd = rules.closesOnEnd
+        revote = rules.revote
+        visibility = rules.visibility
+        hideCounts = rules.hideCounts
+        anonymous = rules.anonymous
+        token = rules.token?.description
+        labels = definition.labels
+        organizer = definition.organizer
+        createdAt = definition.createdAt
+        expectedVoters = definition.expectedVoters
+    }
+
+    public var definition: PollDefinition {
+        PollDefinition(
+            question: question, description: description, options: options,
+            rules: PollRules(
+                maxVotes: maxVotes, closesAt: closesAt, closesOnEnd: closesOnEnd, revote: revote, visibility: visibility,
+                hideCounts: hideCounts, anonymous: anonymous, token: token.map(PollToken.init(parsing:))),
+            labels: labels, organizer: organizer, createdAt: createdAt, expectedVoters: expectedVoters)
+    }
+
+    /// The command that writes a poll (definition and lifecycle) and tells other daemons.
+    public static func saveCommand(id: PollID, definition: PollDefinition, lifecycle: Lifecycle) -> [String] {
+        let json = String(decoding: try! JSONEncoder().encode(StoredPoll(definition)), as: UTF8.self)
+        let rules = definition.rules
+        return [
+            "EVAL", saveScript, "3", KeySchema.rules(id), KeySchema.definition(id), KeySchema.polls,
+            "\(id)", lifecycle.storedName, "\(definition.options.count)", "\(rules.maxVotes)", rules.revote ? "1" : "0",
+            rules.closesAt.map { "\($0)" } ?? "", rules.closesOnEnd ? "1" : "0", json, KeySchema.changes,
+        ]
+    }
+
+    /// The command that removes a poll with its ballots and counts, and tells other daemons.
+    public static func deleteCommand(id: PollID) -> [String] {
+        [
+            "EVAL", deleteScript, "5", KeySchema.rules(id), KeySchema.definition(id), KeySchema.ballots(id),
+            KeySchema.counts(id), KeySchema.polls, "\(id)", KeySchema.changes,
+        ]
+    }
+
+    private static let saveScript = """
+        redis.call('HSET', KEYS[1], 'state', ARGV[2], 'options', ARGV[3], 'maxVotes', ARGV[4], 'revote', ARGV[5],
+          'closesAt', ARGV[6], 'closesOnEnd', ARGV[7])
+        redis.call('HSET', KEYS[2], 'definition', ARGV[8])
+        redis.call('SADD', KEYS[3], ARGV[1])
+        redis.call('PUBLISH', ARGV[9], ARGV[1])
+        return 'OK'
+        """
+
+    private static let deleteScript = """
+        redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4])
+        redis.call('SREM', KEYS[5], ARGV[1])
+        redis.call('PUBLISH', ARGV[2], ARGV[1])
+        return 'OK'
+        """
+}
+
+extension Lifecycle {
+    /// The name in `{p:ID}:rules` `state`.
+    public var storedName: String {
+        switch self {
+        case .draft: "draft"
+        case .open: "open"
+        case .closed: "closed"
+        }
+    }
+
+    public init?(storedName: String) {
+        switch storedName {
+        case "draft": self = .draft
+        case "open": self = .open
+        case "closed": self = .closed
+        default: return nil
+        }
+    }
+}

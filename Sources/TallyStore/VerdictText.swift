@@ -1,0 +1,30 @@
+import TallyCore
+
+/// The vote script's verdicts as text: `accepted:<16 hex digits>`, `unchanged`, or the name of a
+/// `VoteRejection`. Parsed without allocating.
+enum VerdictText {
+    static func parse(_ reply: RedisReply) -> StoredVerdict {
+        guard let bytes = reply.bytes, !reply.isError else { return .unknown }
+        if reply.hasPrefix("accepted:") {
+            guard bytes.count == 25, let previous = hex(UnsafeRawBufferPointer(rebasing: bytes[9...])) else { return .unknown }
+            return .accepted(previous: Ballot(mask: previous))
+        }
+        if reply.hasPrefix("unchanged") { return .unchanged }
+        for reason in VoteRejection.allCases where reason.rawValue.utf8.elementsEqual(bytes) { return .rejected(reason) }
+        return .unknown
+    }
+
+    private static func hex(_ digits: UnsafeRawBufferPointer) -> UInt64? {
+        var value: UInt64 = 0
+        for digit in digits {
+            let nibble: UInt8
+            switch digit {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): nibble = digit - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): nibble = digit - UInt8(ascii: "a") + 10
+            default: return nil
+            }
+            value = value << 4 | UInt64(nibble)
+        }
+        return value
+    }
+}

@@ -1,0 +1,98 @@
+import TallyCore
+import TallyHTTP
+
+/// A vote waiting for Redis: what the engine recorded, and whom to answer.
+struct PendingVote {
+    var poll: PollID
+    var voter: VoterKey
+    var previous: Ballot
+    var current: Ballot
+    var response: DeferredResponse
+    var responder: UInt16
+    var context: UInt32
+    /// The next vote of the same script call (-1: last).
+    var next: Int32 = -1
+    var finished = false
+    /// The voter id's bytes in `voterIDs`, until the batch is sent.
+    var idOffset: Int32 = 0
+    var idLength: Int32 = 0
+}
+
+/// The votes of one loop waiting for Redis: a fixed ring (no allocation per vote), filled during a
+/// loop iteration and sent at its end as one script call per poll. Script calls are answered in the
+/// order they were sent, but one batch's calls hold interleaved entries, so an entry is marked
+/// finished and the ring's head moves past finished entries only.
+final class VoteBatches {
+    private let entries: UnsafeMutablePointer<PendingVote>
+    let capacity: Int
+    private var head = 0
+    private var count = 0
+    /// Voter ids of the batch being filled.
+    private let voterIDs = ByteBuffer(capacity: 4 * 1024)
+    /// The batch being filled, by poll: its first and last entry and how many it has.
+    private var groups: [PollID: (first: Int, last: Int, count: Int)] = [:]
+
+    init(capacity: Int) {
+        precondition(capacity > 0)
+        self.capacity = capacity
+        entries = .allocate(capacity: capacity)
+        groups.reserveCapacity(64)
+    }
+
+    deinit {
+        // Entries still waiting belong to a loop that stopped: nothing to answer any more.
+        entries.deallocate()
+    }
+
+    var isFull: Bool { count == capacity }
+    var hasUnsent: Bool { !groups.isEmpty }
+
+    subscript(index: Int) -> PendingVote { entries[index] }
+
+    func add(_ vote: PendingVote, voterID: UnsafeRawBufferPointer) {
+        precondition(count < capacity, "check isTakingVotes before submitting")
+        let index = (head + count) % capacity
+        count += 1
+        var vote = vote
+        vote.idOffset = Int32(voterIDs.count)
+        vote.idLength = Int32(voterID.count)
+        voterIDs.append(voterID)
+        (entries + index).initialize(to: vote)
+        if let group = groups[vote.poll] {
+            entries[group.last].next = Int32(index)
+            groups[vote.poll] = (group.first, index, group.count + 1)
+        } else {
+            groups[vote.poll] = (index, index, 1)
+        }
+    }
+
+    /// Hands each poll's group to `send` (poll, first entry, vote count, and a function that writes
+    /// the voter/ballot argument pairs), then starts a new batch.
+    func sendGroups(_ send: (PollID, Int, Int, (RESPWriter) -> Void) -> Void) {
+        for (poll, group) in groups {
+            send(poll, group.first, group.count) { writer in
+                var index = group.first
+                while index >= 0 {
+                    let vote = entries[index]
+                    writer.argument(voterIDs.slice(Int(vote.idOffset)..<Int(vote.idOffset + vote.idLength)))
+                    writer.argument(hex: vote.current.mask)
+                    index = Int(vote.next)
+                }
+            }
+        }
+        groups.removeAll(keepingCapacity: true)
+        voterIDs.removeAll()
+    }
+
+    /// Marks an entry answered; returns the next entry of its script call.
+    func finish(_ index: Int) -> Int? {
+        let next = entries[index].next
+        entries[index].finished = true
+        while count > 0 && entries[head].finished {
+            (entries + head).deinitialize(count: 1)
+            head = (head + 1) % capacity
+            count -= 1
+        }
+        return next >= 0 ? Int(next) : nil
+    }
+}
