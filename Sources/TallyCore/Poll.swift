@@ -132,6 +132,14 @@ public final class Poll: @unchecked Sendable {
         }
     }
 
+    /// Takes the store's word for a voter's ballot after a vote's fate was unknown: the record
+    /// becomes `stored`, and the counts move by the difference.
+    public func adopt(voter: VoterKey, stored: Ballot, shard: Int) {
+        guard let record = live.ledger.record(for: voter, create: !stored.isEmpty) else { return }
+        let old = Ballot(mask: record.exchange(stored.mask, ordering: .acquiringAndReleasing))
+        live.counters.apply(shard: shard, from: old, to: stored)
+    }
+
     /// Loads a stored ballot (recovery on start): the record and the counts, before any vote.
     public func restore(voter: VoterKey, ballot: Ballot) -> Bool {
         guard let record = live.ledger.record(for: voter, create: true) else { return false }

@@ -221,6 +221,12 @@ public final class RegistryReader {
         }
     }
 
+    /// The store's word for a voter's ballot (see `Poll.adopt`).
+    public func adopt(poll id: PollID, voter: VoterKey, stored: Ballot) {
+        refresh()
+        polls[id]?._withUnsafeGuaranteedRef { $0.adopt(voter: voter, stored: stored, shard: shard) }
+    }
+
     @inline(__always)
     private func refresh() {
         if let newer = mailbox.take() {

@@ -23,6 +23,9 @@ public final class LoopStore {
     private var nextCallTag: UInt64 = 1
     /// Script calls that could not be sent this flush (reused, so no allocation).
     private var unsent: [Int] = []
+    /// Votes whose fate is unknown (no reply): looked up once Redis is back, so that this daemon
+    /// counts them if Redis stored them after all.
+    private var unresolved: [(poll: PollID, voterID: [UInt8], voter: VoterKey)] = []
     /// Batching off (benchmark baseline): each vote is sent alone at once.
     private let batching: Bool
 
@@ -44,7 +47,10 @@ public final class LoopStore {
         redis.onReply = { [unowned self] tag, reply in replied(tag, reply) }
         // The first command of every connection; EVALSHA comes after it on the same connection.
         redis.onStateChange = { [unowned self] state in
-            if state == .ready { loadScript() }
+            if state == .ready {
+                loadScript()
+                resolveUnknownVotes()
+            }
             onConnectionChange(state)
         }
         context.onStop { [unowned self] in stop() }
@@ -103,6 +109,18 @@ public final class LoopStore {
         redis.writeNow()
     }
 
+    private func resolveUnknownVotes() {
+        let lookups = unresolved
+        unresolved = []
+        for (poll, voterID, voter) in lookups {
+            call(bytes: [Array("HGET".utf8), Array(KeySchema.ballots(poll).utf8), voterID]) { [unowned self] reply in
+                guard let reply else { return unresolved.append((poll, voterID, voter)) }
+                let stored = reply.string.flatMap { UInt64($0, radix: 16) } ?? 0
+                reader.adopt(poll: poll, voter: voter, stored: Ballot(mask: stored))
+            }
+        }
+    }
+
     private func loadScript() { call(["SCRIPT", "LOAD", VoteScript.source]) { _ in } }
 
     private func replied(_ tag: UInt64, _ reply: RedisReply?) {
@@ -124,6 +142,9 @@ public final class LoopStore {
             let verdict: StoredVerdict =
                 if let reply, index < reply.count { VerdictText.parse(reply[index]) } else { .unknown }
             reader.settle(poll: vote.poll, voter: vote.voter, previous: vote.previous, current: vote.current, verdict: verdict)
+            if verdict == .unknown && unresolved.count < batches.capacity {
+                unresolved.append((vote.poll, Array(batches.voterID(current)), vote.voter))
+            }
             let stored = StoredVote(vote: vote, verdict: verdict)
             vote.response.complete { writer in responders[Int(vote.responder)](stored, writer) }
             entry = batches.finish(current)
@@ -138,10 +159,17 @@ public final class LoopStore {
     /// Sends a command given as strings; `completion` gets the reply (nil if Redis is unreachable
     /// or went away before answering).
     public func call(_ arguments: [String], completion: @escaping (RedisReply?) -> Void) {
+        call(bytes: arguments.map { Array($0.utf8) }, completion: completion)
+    }
+
+    /// The same, with arguments as raw bytes (voter ids need not be UTF-8).
+    func call(bytes arguments: [[UInt8]], completion: @escaping (RedisReply?) -> Void) {
         let tag = LoopStore.callTagBit | nextCallTag
         nextCallTag += 1
         let buffer = ByteBuffer(capacity: 256)
-        RESPWriter(buffer).command(arguments)
+        let writer = RESPWriter(buffer)
+        writer.begin(arguments: arguments.count)
+        for argument in arguments { argument.withUnsafeBytes { writer.argument($0) } }
         guard redis.send(buffer.bytes, tag: tag) else { return completion(nil) }
         calls[tag] = completion
     }

@@ -13,8 +13,6 @@ struct PendingVote {
     /// The next vote of the same script call (-1: last).
     var next: Int32 = -1
     var finished = false
-    /// The voter id's bytes in `voterIDs`, until the batch is sent.
-    var idOffset: Int32 = 0
     var idLength: Int32 = 0
 }
 
@@ -27,8 +25,10 @@ final class VoteBatches {
     let capacity: Int
     private var head = 0
     private var count = 0
-    /// Voter ids of the batch being filled.
-    private let voterIDs = ByteBuffer(capacity: 4 * 1024)
+    /// Each entry's voter id: `maxVoterIDBytes` per entry, so a vote whose fate is unknown can
+    /// still be looked up by id later.
+    private let voterIDs: UnsafeMutableRawPointer
+    static let maxVoterIDBytes = 128
     /// The batch being filled, by poll: its first and last entry and how many it has.
     private var groups: [PollID: (first: Int, last: Int, count: Int)] = [:]
 
@@ -36,12 +36,14 @@ final class VoteBatches {
         precondition(capacity > 0)
         self.capacity = capacity
         entries = .allocate(capacity: capacity)
+        voterIDs = .allocate(byteCount: capacity * VoteBatches.maxVoterIDBytes, alignment: 8)
         groups.reserveCapacity(64)
     }
 
     deinit {
         // Entries still waiting belong to a loop that stopped: nothing to answer any more.
         entries.deallocate()
+        voterIDs.deallocate()
     }
 
     var isFull: Bool { count == capacity }
@@ -49,14 +51,18 @@ final class VoteBatches {
 
     subscript(index: Int) -> PendingVote { entries[index] }
 
+    func voterID(_ index: Int) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: voterIDs + index * VoteBatches.maxVoterIDBytes, count: Int(entries[index].idLength))
+    }
+
     func add(_ vote: PendingVote, voterID: UnsafeRawBufferPointer) {
         precondition(count < capacity, "check isTakingVotes before submitting")
+        precondition(voterID.count <= VoteBatches.maxVoterIDBytes)
         let index = (head + count) % capacity
         count += 1
         var vote = vote
-        vote.idOffset = Int32(voterIDs.count)
         vote.idLength = Int32(voterID.count)
-        voterIDs.append(voterID)
+        (voterIDs + index * VoteBatches.maxVoterIDBytes).copyMemory(from: voterID.baseAddress!, byteCount: voterID.count)
         (entries + index).initialize(to: vote)
         if let group = groups[vote.poll] {
             entries[group.last].next = Int32(index)
@@ -74,14 +80,13 @@ final class VoteBatches {
                 var index = group.first
                 while index >= 0 {
                     let vote = entries[index]
-                    writer.argument(voterIDs.slice(Int(vote.idOffset)..<Int(vote.idOffset + vote.idLength)))
+                    writer.argument(voterID(index))
                     writer.argument(hex: vote.current.mask)
                     index = Int(vote.next)
                 }
             }
         }
         groups.removeAll(keepingCapacity: true)
-        voterIDs.removeAll()
     }
 
     /// Marks an entry answered; returns the next entry of its script call.

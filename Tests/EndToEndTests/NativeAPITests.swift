@@ -4,7 +4,7 @@ import TallyTestSupport
 import Testing
 
 /// A running tallyd with one organizer token and a known voter secret, and helpers to call it.
-final class NativeFixture {
+final class NativeFixture: @unchecked Sendable {
     static let organizer = "organizer-token-for-tests-0001"
     static let secret = Array("voter-secret-for-tests-000001".utf8)
     static let config = """
@@ -20,8 +20,8 @@ final class NativeFixture {
     let daemon: Daemon
     let client: RawClient
 
-    init(config: String = NativeFixture.config) throws {
-        daemon = try Daemon(config: config)
+    init(config: String = NativeFixture.config, redis: RedisServer? = nil) throws {
+        daemon = try Daemon(config: config, redis: redis)
         client = try daemon.client()
     }
 

@@ -1,7 +1,7 @@
 import Foundation
 
 /// The real `tallyd` binary, run as a child process with a temporary configuration on a free port.
-public final class Daemon {
+public final class Daemon: @unchecked Sendable {
     public let process = Process()
     public private(set) var port = 0
     public let configPath: String

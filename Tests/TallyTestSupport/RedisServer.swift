@@ -2,7 +2,7 @@ import Foundation
 
 /// A real `redis-server` on a free loopback port with its own data folder, for tests; killed when
 /// released. Fault tests stop, pause and restart it.
-public final class RedisServer {
+public final class RedisServer: @unchecked Sendable {
     public let port: Int
     public let directory: String
     private var process: Process?

@@ -1,0 +1,156 @@
+import Foundation
+import Synchronization
+import TallyTestSupport
+import Testing
+
+/// Votes written through to a real Redis: nothing acknowledged is lost (daemon crash, Redis
+/// stalled or killed), and daemons sharing Redis never count a voter twice.
+@Suite(.serialized) struct WriteThroughTests {
+    static let config = NativeFixture.config.replacingOccurrences(of: "loops = 2", with: "loops = 2\ndrain_timeout_ms = 500")
+
+    /// What a voter asked for and what the daemon answered.
+    struct Sent {
+        let voter: String
+        let choice: Int
+        let status: Int?
+        let retryAfter: Bool
+    }
+
+    /// Votes from `threads` connections, voter names `prefix-thread-n`, choice n % 4, until `stop()`.
+    static func voteUntil(
+        port: Int, poll: String, prefix: String, threads: Int = 4, perThread: Int = 100_000, stop: @escaping @Sendable () -> Bool
+    ) -> [Sent] {
+        let results = Mutex<[Sent]>([])
+        DispatchQueue.concurrentPerform(iterations: threads) { thread in
+            var sent: [Sent] = []
+            var client = try? RawClient(port: port)
+            for n in 0..<perThread where !stop() {
+                let voter = "\(prefix)-\(thread)-\(n)"
+                guard let connection = client else { break }
+                let response = connection.request(
+                    "POST", "/v1/polls/\(poll)/votes", headers: ["X-Voter-Id": voter], body: #"{"choices":[\#(n % 4)]}"#)
+                sent.append(Sent(voter: voter, choice: n % 4, status: response?.status, retryAfter: response?.headers["retry-after"] != nil))
+                if response == nil { client = try? RawClient(port: port) }  // the daemon closed or went away
+            }
+            results.withLock { $0 += sent }
+        }
+        return results.withLock { $0 }
+    }
+
+    static func storedBallots(_ redis: RedisServer, _ poll: String) throws -> [String: String] {
+        let lines = try redis.cli(["HGETALL", "{p:\(poll)}:ballots"]).split(separator: "\n").map(String.init)
+        return Dictionary(uniqueKeysWithValues: stride(from: 0, to: lines.count - 1, by: 2).map { (lines[$0], lines[$0 + 1]) })
+    }
+
+    static func storedCounts(_ redis: RedisServer, _ poll: String) throws -> [String: Int] {
+        let lines = try redis.cli(["HGETALL", "{p:\(poll)}:counts"]).split(separator: "\n").map(String.init)
+        return Dictionary(uniqueKeysWithValues: stride(from: 0, to: lines.count - 1, by: 2).map { (lines[$0], Int(lines[$0 + 1])!) })
+    }
+
+    static func hex(_ choice: Int) -> String { String(format: "%016llx", UInt64(1) << UInt64(choice)) }
+
+    /// Every acknowledged vote is stored, and the counts are exactly the stored ballots'.
+    static func expectConsistent(_ redis: RedisServer, _ poll: String, _ sent: [Sent]) throws {
+        let ballots = try storedBallots(redis, poll)
+        let acknowledged = sent.filter { $0.status == 200 }
+        #expect(!acknowledged.isEmpty)
+        let lost = acknowledged.filter { ballots[$0.voter] != hex($0.choice) }
+        #expect(lost.isEmpty, "acknowledged but not stored: \(lost.prefix(5))")
+        let counts = try storedCounts(redis, poll)
+        for option in 0..<4 {
+            #expect((counts["\(option)"] ?? 0) == ballots.values.filter { $0 == hex(option) }.count, "option \(option)")
+        }
+        #expect((counts["voters"] ?? 0) == ballots.count)
+    }
+
+    @Test func aDaemonKilledUnderLoadLosesNoAcknowledgedVote() throws {
+        let redis = try RedisServer()
+        let first = try NativeFixture(config: WriteThroughTests.config, redis: redis)
+        let poll = try first.create()
+        let killed = Mutex(false)
+        DispatchQueue.global().asyncAfter(deadline: .now() + 0.4) {
+            first.daemon.kill()
+            killed.withLock { $0 = true }
+        }
+        let sent = WriteThroughTests.voteUntil(port: first.daemon.port, poll: poll, prefix: "crash") { killed.withLock { $0 } }
+        try WriteThroughTests.expectConsistent(redis, poll, sent)
+
+        // A new daemon continues where the data says: same results, same ballots.
+        let second = try NativeFixture(config: WriteThroughTests.config, redis: redis)
+        let counts = try WriteThroughTests.storedCounts(redis, poll)
+        let results = second.asOrganizer("GET", "/v1/polls/\(poll)/results")
+        #expect(NativeFixture.votes(results) == (0..<4).map { counts["\($0)"] ?? 0 })
+        let someone = try #require(sent.first { $0.status == 200 })
+        let again = second.client.request(
+            "POST", "/v1/polls/\(poll)/votes", headers: ["X-Voter-Id": someone.voter], body: #"{"choices":[\#((someone.choice + 1) % 4)]}"#)
+        #expect(again?.status == 409, "the restarted daemon knows this voter has voted")
+    }
+
+    @Test func redisStalledThenKilledGets503AndTheDaemonRecoversByItself() throws {
+        let redis = try RedisServer(appendOnly: true)
+        let f = try NativeFixture(config: WriteThroughTests.config + "\n[redis]\naddress = \"127.0.0.1:\(redis.port)\"\ntimeout_ms = 300\n", redis: redis)
+        let poll = try f.create()
+        let phase = Mutex(0)  // 0 voting, 1 paused, 2 killed, 3 restarted, 4 done
+        let readyWhileDown = Mutex<Int?>(nil)
+        DispatchQueue.global().async {
+            usleep(300_000)
+            redis.pause()
+            phase.withLock { $0 = 1 }
+            usleep(600_000)
+            redis.kill()
+            phase.withLock { $0 = 2 }
+            usleep(400_000)
+            readyWhileDown.withLock { $0 = (try? RawClient(port: f.daemon.port))?.request("GET", "/readyz")?.status }
+            try? redis.start()
+            phase.withLock { $0 = 3 }
+            usleep(1_500_000)
+            phase.withLock { $0 = 4 }
+        }
+        let sent = WriteThroughTests.voteUntil(port: f.daemon.port, poll: poll, prefix: "fault", threads: 2) { phase.withLock { $0 == 4 } }
+        let refused = sent.filter { $0.status == 503 }
+        #expect(!refused.isEmpty && refused.allSatisfy(\.retryAfter), "votes during the outage get 503 with Retry-After")
+        #expect(sent.allSatisfy { $0.status == 200 || $0.status == 503 }, "\(Set(sent.map(\.status)))")
+        #expect(readyWhileDown.withLock { $0 } == 503, "/readyz while Redis is down")
+        #expect(sent.suffix(20).contains { $0.status == 200 }, "voting works again after Redis is back")
+        #expect(f.client.request("GET", "/readyz")?.status == 200)
+        try WriteThroughTests.expectConsistent(redis, poll, sent)
+        // This daemon's results are Redis's.
+        let counts = try WriteThroughTests.storedCounts(redis, poll)
+        let fresh = try f.daemon.client()
+        let results = fresh.request("GET", "/v1/polls/\(poll)/results", headers: ["Authorization": "Bearer \(NativeFixture.organizer)"])!
+        #expect(NativeFixture.votes(results) == (0..<4).map { counts["\($0)"] ?? 0 })
+    }
+
+    @Test func threeDaemonsSharingRedisNeverCountAVoterTwice() throws {
+        let redis = try RedisServer()
+        let config = WriteThroughTests.config.replacingOccurrences(of: "loops = 2", with: "loops = 1")
+        let daemons = try (0..<3).map { _ in try NativeFixture(config: config, redis: redis) }
+        let poll = try daemons[0].create()
+        // The others learn of the poll from Redis.
+        for other in daemons.dropFirst() {
+            let deadline = Date().addingTimeInterval(5)
+            while other.client.request("GET", "/v1/polls/\(poll)")?.status != 200 && Date() < deadline { usleep(10_000) }
+        }
+        let voters = (0..<300).map { "fan-\($0)" }
+        let answers = Mutex<[String: [(choice: Int, status: Int?)]]>([:])
+        // Every voter votes through all three daemons at once, a different option through each.
+        DispatchQueue.concurrentPerform(iterations: 3) { index in
+            guard let client = try? daemons[index].daemon.client() else { return }
+            for voter in voters {
+                let status = client.request(
+                    "POST", "/v1/polls/\(poll)/votes", headers: ["X-Voter-Id": voter], body: #"{"choices":[\#(index)]}"#)?.status
+                answers.withLock { $0[voter, default: []].append((index, status)) }
+            }
+        }
+        let ballots = try WriteThroughTests.storedBallots(redis, poll)
+        let counts = try WriteThroughTests.storedCounts(redis, poll)
+        #expect(ballots.count == voters.count)
+        #expect(counts["voters"] == voters.count && (0..<4).reduce(0) { $0 + (counts["\($1)"] ?? 0) } == voters.count)
+        for (voter, tries) in answers.withLock({ $0 }) {
+            let accepted = tries.filter { $0.status == 200 }
+            #expect(accepted.count == 1, "\(voter): \(tries)")
+            #expect(accepted.first.map { WriteThroughTests.hex($0.choice) } == ballots[voter])
+            #expect(tries.allSatisfy { $0.status == 200 || $0.status == 409 })
+        }
+    }
+}
