@@ -127,16 +127,13 @@ extension NativeAPI {
     ) {
         adminCall(response) {
             let id = try pollID(idText)
-            let poll: Poll
-            var definition: PollDefinition
-            let next: Lifecycle
             switch action {
             case .open:
-                poll = try registry.poll(id, in: .draft, for: "open")
-                next = .open
+                let poll = try registry.poll(id, in: .draft, for: "open")
+                persist(id, poll.definition, .open, status: 200, response.deferred(), store)
             case .close:
-                poll = try registry.poll(id, in: .open, for: "close")
-                next = .closed
+                let poll = try registry.poll(id, in: .open, for: "close")
+                persist(id, poll.definition, .closed, status: 200, response.deferred(), store)
             case .reopen:
                 var closesAt: Timestamp??
                 if !request.body.isEmpty {
@@ -144,13 +141,10 @@ extension NativeAPI {
                     closesAt = try fields.timestamp("closesAt")
                     try fields.rejectUnknown()
                 }
-                poll = try registry.poll(id, in: .closed, for: "reopen")
-                next = .open
-                definition = poll.definition
+                var definition = try registry.poll(id, in: .closed, for: "reopen").definition
                 if let closesAt { definition.rules.closesAt = closesAt }
-                return persist(id, definition, next, status: 200, response.deferred(), store)
+                persist(id, definition, .open, status: 200, response.deferred(), store)
             }
-            persist(id, poll.definition, next, status: 200, response.deferred(), store)
         }
     }
 
