@@ -40,10 +40,7 @@ public final class PollRegistry: @unchecked Sendable {
         try definition.validate()
         return try change { polls throws(PollAdminError) in
             guard polls[id] == nil else { throw .duplicateID }
-            let live = Poll.LiveState(
-                lifecycle: lifecycle, optionCount: definition.options.count, shardCount: shardCount,
-                ledger: Ledger(expectedVoters: definition.expectedVoters))
-            let poll = Poll(id: id, definition: definition, live: live)
+            let poll = newPoll(id, definition, lifecycle)
             polls[id] = poll
             return poll
         }
@@ -104,10 +101,7 @@ public final class PollRegistry: @unchecked Sendable {
                 polls[id] = poll
                 return poll
             }
-            let live = Poll.LiveState(
-                lifecycle: lifecycle, optionCount: definition.options.count, shardCount: shardCount,
-                ledger: Ledger(expectedVoters: definition.expectedVoters))
-            let poll = Poll(id: id, definition: definition, live: live)
+            let poll = newPoll(id, definition, lifecycle)
             polls[id] = poll
             return poll
         }
@@ -140,6 +134,14 @@ public final class PollRegistry: @unchecked Sendable {
     private func transition(_ id: PollID, from: Lifecycle, to: Lifecycle, action: String) throws(PollAdminError) {
         guard let poll = poll(id) else { throw .unknownPoll }
         if let found = poll.transition(from: from, to: to) { throw .invalidTransition(from: found, action: action) }
+    }
+
+    /// A poll with fresh live state (empty ledger, zero counts).
+    private func newPoll(_ id: PollID, _ definition: PollDefinition, _ lifecycle: Lifecycle) -> Poll {
+        let live = Poll.LiveState(
+            lifecycle: lifecycle, optionCount: definition.options.count, shardCount: shardCount,
+            ledger: Ledger(expectedVoters: definition.expectedVoters))
+        return Poll(id: id, definition: definition, live: live)
     }
 
     private func change<Result>(_ body: (inout [PollID: Poll]) -> Result) -> Result {
