@@ -13,9 +13,9 @@ import TallyHTTP
 /// Bounded: at most `capacity` votes wait; beyond, and while Redis is not connected, `isTakingVotes`
 /// is false and dialects answer 503 before touching the engine.
 public final class LoopStore {
-    public let redis: RedisConnection
+    private let redis: RedisConnection
     private let reader: RegistryReader
-    private var batches: VoteBatches
+    private let batches: VoteBatches
     private let commands = ByteBuffer(capacity: 16 * 1024)
     private let flushCheck: UnsafeMutablePointer<uv_check_t>
     private var responders: [(StoredVote, ResponseWriter) -> Void] = []
@@ -31,9 +31,14 @@ public final class LoopStore {
 
     /// - Parameters:
     ///   - capacity: votes that may wait for Redis at once on this loop.
+    ///   - timeoutMilliseconds: a command unanswered this long fails (its votes get 503).
     ///   - batching: false sends every vote as its own script call, as soon as it is submitted.
-    public init(context: LoopContext, host: String, port: Int, reader: RegistryReader, capacity: Int = 16_384, batching: Bool = true) {
+    public init(
+        context: LoopContext, host: String, port: Int, reader: RegistryReader, capacity: Int = 16_384,
+        timeoutMilliseconds: Int = 1_000, batching: Bool = true
+    ) {
         redis = RedisConnection(host: host, port: port, loop: context.uvLoop)
+        redis.commandTimeoutMilliseconds = UInt64(timeoutMilliseconds)
         self.reader = reader
         self.batching = batching
         batches = VoteBatches(capacity: capacity)
@@ -75,12 +80,12 @@ public final class LoopStore {
     /// written when Redis has judged it. Call only when `isTakingVotes`.
     public func submit(
         poll: PollID, voterID: UnsafeRawBufferPointer, voter: VoterKey, previous: Ballot, current: Ballot,
-        response: DeferredResponse, responder: Int, context: UInt32 = 0
+        response: DeferredResponse, responder: Int
     ) {
         batches.add(
             PendingVote(
                 poll: poll, voter: voter, previous: previous, current: current, response: response,
-                responder: UInt16(responder), context: context),
+                responder: UInt16(responder)),
             voterID: voterID)
         if !batching { flush() }
     }
@@ -92,7 +97,7 @@ public final class LoopStore {
         guard batches.hasUnsent else { return }
         commands.removeAll()
         let writer = RESPWriter(commands)
-        batches.sendGroups { poll, firstEntry, count, writeArguments in
+        batches.sendGroups { poll, firstEntry, count in
             writer.begin(arguments: 6 + 2 * count)
             writer.argument("EVALSHA")
             writer.argument(VoteScript.sha1)
@@ -100,7 +105,7 @@ public final class LoopStore {
             writer.key(.rules, poll)
             writer.key(.ballots, poll)
             writer.key(.counts, poll)
-            writeArguments(writer)
+            batches.writeVotes(from: firstEntry, to: writer)
             if !redis.send(commands.bytes, tag: UInt64(firstEntry)) { unsent.append(firstEntry) }
             commands.removeAll()
         }
@@ -115,8 +120,8 @@ public final class LoopStore {
         for (poll, voterID, voter) in lookups {
             call(bytes: [Array("HGET".utf8), Array(KeySchema.ballots(poll).utf8), voterID]) { [unowned self] reply in
                 guard let reply else { return unresolved.append((poll, voterID, voter)) }
-                let stored = reply.string.flatMap { UInt64($0, radix: 16) } ?? 0
-                reader.adopt(poll: poll, voter: voter, stored: Ballot(mask: stored))
+                guard let stored = VerdictText.ballot(reply) else { return }
+                reader.adopt(poll: poll, voter: voter, stored: stored)
             }
         }
     }
@@ -167,9 +172,7 @@ public final class LoopStore {
         let tag = LoopStore.callTagBit | nextCallTag
         nextCallTag += 1
         let buffer = ByteBuffer(capacity: 256)
-        let writer = RESPWriter(buffer)
-        writer.begin(arguments: arguments.count)
-        for argument in arguments { argument.withUnsafeBytes { writer.argument($0) } }
+        RESPWriter(buffer).command(bytes: arguments)
         guard redis.send(buffer.bytes, tag: tag) else { return completion(nil) }
         calls[tag] = completion
     }
@@ -200,19 +203,14 @@ public final class LoopStore {
 /// A vote as Redis judged it, for its dialect's responder.
 public struct StoredVote {
     public let poll: PollID
-    public let voter: VoterKey
     /// The ballot the voter asked for.
     public let ballot: Ballot
     /// What happened, as the dialect answers it; nil when Redis could not store it (answer 503).
     public let outcome: VoteOutcome?
-    /// What the dialect passed to `submit`.
-    public let context: UInt32
 
     init(vote: PendingVote, verdict: StoredVerdict) {
         poll = vote.poll
-        voter = vote.voter
         ballot = vote.current
-        context = vote.context
         switch verdict {
         case .accepted(let previous): outcome = .accepted(previous: previous, current: vote.current)
         case .unchanged: outcome = .unchanged(vote.current)

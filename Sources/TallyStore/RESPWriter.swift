@@ -75,8 +75,11 @@ public struct RESPWriter {
     }
 
     /// A whole command from strings (admin path).
-    public func command(_ arguments: [String]) {
+    public func command(_ arguments: [String]) { command(bytes: arguments.map { Array($0.utf8) }) }
+
+    /// A whole command from raw byte strings (voter ids need not be UTF-8).
+    public func command(bytes arguments: [[UInt8]]) {
         begin(arguments: arguments.count)
-        for argument in arguments { self.argument(argument) }
+        for argument in arguments { argument.withUnsafeBytes { self.argument($0) } }
     }
 }

@@ -1,8 +1,15 @@
 import TallyCore
 
 /// The vote script's verdicts as text: `accepted:<16 hex digits>`, `unchanged`, or the name of a
-/// `VoteRejection`. Parsed without allocating.
+/// `VoteRejection`; and stored ballots (16 hex digits). Parsed without allocating.
 enum VerdictText {
+    /// A ballot as `{p:ID}:ballots` stores it; a nil reply (no field) is no ballot.
+    static func ballot(_ reply: RedisReply) -> Ballot? {
+        if reply.isNil { return .empty }
+        guard let bytes = reply.bytes, !reply.isError, bytes.count == 16, let mask = hex(bytes) else { return nil }
+        return Ballot(mask: mask)
+    }
+
     static func parse(_ reply: RedisReply) -> StoredVerdict {
         guard let bytes = reply.bytes, !reply.isError else { return .unknown }
         if reply.hasPrefix("accepted:") {

@@ -9,7 +9,6 @@ struct PendingVote {
     var current: Ballot
     var response: DeferredResponse
     var responder: UInt16
-    var context: UInt32
     /// The next vote of the same script call (-1: last).
     var next: Int32 = -1
     var finished = false
@@ -72,21 +71,20 @@ final class VoteBatches {
         }
     }
 
-    /// Hands each poll's group to `send` (poll, first entry, vote count, and a function that writes
-    /// the voter/ballot argument pairs), then starts a new batch.
-    func sendGroups(_ send: (PollID, Int, Int, (RESPWriter) -> Void) -> Void) {
-        for (poll, group) in groups {
-            send(poll, group.first, group.count) { writer in
-                var index = group.first
-                while index >= 0 {
-                    let vote = entries[index]
-                    writer.argument(voterID(index))
-                    writer.argument(hex: vote.current.mask)
-                    index = Int(vote.next)
-                }
-            }
-        }
+    /// Hands each poll's group to `send` (poll, first entry, vote count), then starts a new batch.
+    func sendGroups(_ send: (PollID, Int, Int) -> Void) {
+        for (poll, group) in groups { send(poll, group.first, group.count) }
         groups.removeAll(keepingCapacity: true)
+    }
+
+    /// The vote script's voter/ballot argument pairs for the group that starts at `first`.
+    func writeVotes(from first: Int, to writer: RESPWriter) {
+        var index = first
+        while index >= 0 {
+            writer.argument(voterID(index))
+            writer.argument(hex: entries[index].current.mask)
+            index = Int(entries[index].next)
+        }
     }
 
     /// Marks an entry answered; returns the next entry of its script call.

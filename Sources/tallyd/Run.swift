@@ -45,8 +45,7 @@ struct Run: ParsableCommand {
                 let reader = registry.reader(loop.index)
                 let store = LoopStore(
                     context: loop, host: redisHost, port: config.redisPort, reader: reader, capacity: config.maxPendingVotes,
-                    batching: config.batching)
-                store.redis.commandTimeoutMilliseconds = UInt64(config.redisTimeoutMilliseconds)
+                    timeoutMilliseconds: config.redisTimeoutMilliseconds, batching: config.batching)
                 stores.watch(store, loop: loop.index)
                 native.install(on: router, reader: reader, store: store)
                 ops.install(on: router)

@@ -37,14 +37,18 @@ import Testing
         return results.withLock { $0 }
     }
 
-    static func storedBallots(_ redis: RedisServer, _ poll: String) throws -> [String: String] {
-        let lines = try redis.cli(["HGETALL", "{p:\(poll)}:ballots"]).split(separator: "\n").map(String.init)
+    /// A Redis hash, field → value.
+    static func storedHash(_ redis: RedisServer, _ key: String) throws -> [String: String] {
+        let lines = try redis.cli(["HGETALL", key]).split(separator: "\n").map(String.init)
         return Dictionary(uniqueKeysWithValues: stride(from: 0, to: lines.count - 1, by: 2).map { (lines[$0], lines[$0 + 1]) })
     }
 
+    static func storedBallots(_ redis: RedisServer, _ poll: String) throws -> [String: String] {
+        try storedHash(redis, "{p:\(poll)}:ballots")
+    }
+
     static func storedCounts(_ redis: RedisServer, _ poll: String) throws -> [String: Int] {
-        let lines = try redis.cli(["HGETALL", "{p:\(poll)}:counts"]).split(separator: "\n").map(String.init)
-        return Dictionary(uniqueKeysWithValues: stride(from: 0, to: lines.count - 1, by: 2).map { (lines[$0], Int(lines[$0 + 1])!) })
+        try storedHash(redis, "{p:\(poll)}:counts").mapValues { Int($0)! }
     }
 
     static func hex(_ choice: Int) -> String { String(format: "%016llx", UInt64(1) << UInt64(choice)) }
