@@ -1,3 +1,4 @@
+import Atomics
 import Foundation
 import TallyCore
 
@@ -14,9 +15,7 @@ public final class PollSync: @unchecked Sendable {
     private let host: String
     private let port: Int
     private let registry: PollRegistry
-    private let stopping = NSLock()
-    private var stopRequested = false
-    private var thread: Thread?
+    private let stopRequested = ManagedAtomic(false)
     /// Called (on the sync thread) with what went wrong, for the log.
     public var onProblem: @Sendable (String) -> Void = { _ in }
 
@@ -41,14 +40,13 @@ public final class PollSync: @unchecked Sendable {
     public func start() {
         let thread = Thread { [self] in follow() }
         thread.name = "tally-poll-sync"
-        self.thread = thread
         thread.start()
     }
 
     /// Stops following (within about half a second).
-    public func stop() { stopping.withLock { stopRequested = true } }
+    public func stop() { stopRequested.store(true, ordering: .relaxed) }
 
-    private var shouldStop: Bool { stopping.withLock { stopRequested } }
+    private var shouldStop: Bool { stopRequested.load(ordering: .relaxed) }
 
     private func follow() {
         var backoff = 0.05
@@ -59,9 +57,11 @@ public final class PollSync: @unchecked Sendable {
                 try subscriber.command(["SUBSCRIBE", KeySchema.changes]) { _ in }
                 subscriber.setReadTimeout(milliseconds: 500)
                 // Anything missed while not subscribed: every definition again, and polls deleted.
+                // A poll known here but not in that list is looked up again rather than dropped:
+                // it may have been created since the list was read.
                 let stored = try pollIDs(reader)
                 for id in stored { _ = try load(id, reader, withBallots: false) }
-                for id in registry.snapshot.polls.keys where !stored.contains(id) { registry.forget(id) }
+                for id in registry.snapshot.polls.keys where !stored.contains(id) { _ = try load(id, reader, withBallots: false) }
                 backoff = 0.05
                 while !shouldStop {
                     let message = try subscriber.nextReply { reply in reply.count == 3 ? reply[2].string : nil }
@@ -112,10 +112,8 @@ public final class PollSync: @unchecked Sendable {
                 guard reply.count == 2 else { throw StoreError("HSCAN: unexpected reply") }
                 let pairs = reply[1]
                 for index in stride(from: 0, to: pairs.count - 1, by: 2) {
-                    guard let voter = pairs[index].bytes, let ballot = pairs[index + 1].string.flatMap({ UInt64($0, radix: 16) }) else {
-                        continue
-                    }
-                    if poll.restore(voter: VoterKey(bytes: voter), ballot: Ballot(mask: ballot)) { loaded += 1 }
+                    guard let voter = pairs[index].bytes, let ballot = VerdictText.ballot(pairs[index + 1]) else { continue }
+                    if poll.restore(voter: VoterKey(bytes: voter), ballot: ballot) { loaded += 1 }
                 }
                 return reply[0].string ?? "0"
             }

@@ -69,7 +69,6 @@ loops = 2
 [auth]
 organizer_tokens = ["{ORGANIZER}"]
 voter_secret = "{SECRET.decode()}"
-trusted_proxies = ["127.0.0.1"]
 [redis]
 address = "127.0.0.1:{redis_port}"
 """)
