@@ -26,70 +26,115 @@ public enum VoteScript {
         local state, options, maxVotes = rules[1], tonumber(rules[2]), tonumber(rules[3])
         local revote, closesAt, closesOnEnd = rules[4] == '1', rules[5], rules[6] == '1'
         local limit = maxVotes == 0 and options or maxVotes
-        local time = redis.call('TIME')
-        local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
-        local expired = closesOnEnd and closesAt ~= '' and now >= tonumber(closesAt)
+        local expired = false
+        if closesOnEnd and closesAt ~= '' then
+          local time = redis.call('TIME')
+          expired = tonumber(time[1]) * 1000000 + tonumber(time[2]) >= tonumber(closesAt)
+        end
         local none = '0000000000000000'
+        local chunk = 1000  -- arguments per command: unpack() is limited to a few thousand values
 
-        -- The options of a ballot: a set {option = true} and its size, or nil if not 16 hex digits.
-        local function chosen(ballot)
-          if #ballot ~= 16 or not ballot:match('^[0-9a-f]+$') then return nil end
-          local set, count = {}, 0
-          for position = 1, 16 do
-            local nibble = tonumber(ballot:sub(position, position), 16)
-            for bit = 0, 3 do
-              if nibble % 2 == 1 then
-                set[(16 - position) * 4 + bit] = true
-                count = count + 1
+        -- The value of each hex digit but '0', by byte.
+        local nibbles = {[49] = 1, [50] = 2, [51] = 3, [52] = 4, [53] = 5, [54] = 6, [55] = 7, [56] = 8, [57] = 9,
+                         [97] = 10, [98] = 11, [99] = 12, [100] = 13, [101] = 14, [102] = 15}
+
+        -- The options of a ballot: {list = {option, …} ascending, has = {option = true}}, or false if
+        -- the ballot is not 16 hex digits. Remembered for the batch: its voters choose among few ballots.
+        local parsed = {}
+        local function parse(ballot)
+          if #ballot ~= 16 then return false end
+          local list, has = {}, {}
+          for position = 16, 1, -1 do
+            local byte = string.byte(ballot, position)
+            if byte ~= 48 then
+              local nibble = nibbles[byte]
+              if not nibble then return false end
+              for bit = 0, 3 do
+                if nibble % 2 == 1 then
+                  local option = (16 - position) * 4 + bit
+                  list[#list + 1] = option
+                  has[option] = true
+                end
+                nibble = (nibble - nibble % 2) / 2
               end
-              nibble = math.floor(nibble / 2)
             end
           end
-          return set, count
+          return {list = list, has = has}
+        end
+        local function chosen(ballot)
+          if parsed[ballot] == nil then parsed[ballot] = parse(ballot) end
+          return parsed[ballot]
         end
 
+        -- Applies command(key, values…) to a list of values, a chunk at a time.
+        local function inChunks(command, key, values)
+          for first = 1, #values, chunk do
+            redis.call(command, key, unpack(values, first, math.min(first + chunk - 1, #values)))
+          end
+        end
+
+        -- Every voter's stored ballot, read at once; updated below as the batch goes, so a voter who
+        -- votes twice in one batch is judged against their first vote.
+        local stored = {}
+        if state == 'open' and not expired then
+          local voters = {}
+          for i = 1, #ARGV, 2 do voters[#voters + 1] = ARGV[i] end
+          for first = 1, #voters, chunk do
+            local last = math.min(first + chunk - 1, #voters)
+            local ballots = redis.call('HMGET', KEYS[2], unpack(voters, first, last))
+            for n = first, last do stored[voters[n]] = ballots[n - first + 1] or none end
+          end
+        end
+
+        -- The batch's changes, written once at the end: counter deltas and final ballots.
+        local deltas, voterDelta, changed = {}, 0, {}
         for i = 1, #ARGV, 2 do
           local voter, ballot = ARGV[i], ARGV[i + 1]
           local verdict
-          local new, count = chosen(ballot)
+          local new = chosen(ballot)
           if state == 'draft' then verdict = 'notOpenYet'
           elseif state == 'closed' then verdict = 'closed'
           elseif expired then verdict = 'expired'
-          elseif not new then verdict = 'optionOutOfRange'
+          elseif not new or (#new.list > 0 and new.list[#new.list] >= options) then verdict = 'optionOutOfRange'
+          elseif #new.list == 0 and not revote then verdict = 'emptyBallot'
+          elseif #new.list > limit then verdict = 'tooManyOptions'
           else
-            for option in pairs(new) do
-              if option >= options then verdict = 'optionOutOfRange' end
-            end
-            if not verdict then
-              if count == 0 and not revote then verdict = 'emptyBallot'
-              elseif count > limit then verdict = 'tooManyOptions'
-              end
-            end
-          end
-          if not verdict then
-            local previous = redis.call('HGET', KEYS[2], voter) or none
+            local previous = stored[voter]
             if previous == ballot then verdict = 'unchanged'
             elseif previous ~= none and not revote then verdict = 'alreadyVoted'
             else
               local old = chosen(previous)
-              for option in pairs(old) do
-                if not new[option] then redis.call('HINCRBY', KEYS[3], option, -1) end
+              for _, option in ipairs(old.list) do
+                if not new.has[option] then deltas[option] = (deltas[option] or 0) - 1 end
               end
-              for option in pairs(new) do
-                if not old[option] then redis.call('HINCRBY', KEYS[3], option, 1) end
+              for _, option in ipairs(new.list) do
+                if not old.has[option] then deltas[option] = (deltas[option] or 0) + 1 end
               end
-              if previous == none then redis.call('HINCRBY', KEYS[3], 'voters', 1) end
-              if ballot == none then
-                redis.call('HINCRBY', KEYS[3], 'voters', -1)
-                redis.call('HDEL', KEYS[2], voter)
-              else
-                redis.call('HSET', KEYS[2], voter, ballot)
-              end
+              if previous == none then voterDelta = voterDelta + 1 end
+              if ballot == none then voterDelta = voterDelta - 1 end
+              stored[voter] = ballot
+              changed[voter] = true
               verdict = 'accepted:' .. previous
             end
           end
           verdicts[#verdicts + 1] = verdict
         end
+
+        local writes, removals = {}, {}
+        for voter in pairs(changed) do
+          local ballot = stored[voter]
+          if ballot == none then removals[#removals + 1] = voter
+          else
+            writes[#writes + 1] = voter
+            writes[#writes + 1] = ballot
+          end
+        end
+        inChunks('HSET', KEYS[2], writes)
+        inChunks('HDEL', KEYS[2], removals)
+        for option, delta in pairs(deltas) do
+          if delta ~= 0 then redis.call('HINCRBY', KEYS[3], option, delta) end
+        end
+        if voterDelta ~= 0 then redis.call('HINCRBY', KEYS[3], 'voters', voterDelta) end
         return verdicts
         """#
 }

@@ -197,6 +197,15 @@ extension RedisConnectionTests {
         #expect(vote(6, [("ann", [0])]) == ["accepted:0000000000000000"], "an end date that does not close")
     }
 
+    @Test func aBatchLargerThanOneCommandsArgumentChunkIsWhole() {
+        setRules(8, revote: true)
+        let verdicts = vote(8, (0..<2_500).map { ("v\($0)", [$0 % 4]) } + (0..<1_200).map { ("v\($0)", []) })
+        #expect(verdicts.count == 3_700)
+        #expect(verdicts.allSatisfy { $0.hasPrefix("accepted:") })
+        #expect(harness.call(["HLEN", KeySchema.ballots(8)]) == "1300")
+        #expect(counts(8) == ["0": 325, "1": 325, "2": 325, "3": 325, "voters": 1_300])
+    }
+
     @Test func randomBatchesKeepCountsEqualToTheStoredBallots() {
         setRules(7, options: 6, maxVotes: 3, revote: true)
         var generator = SystemRandomNumberGenerator()
