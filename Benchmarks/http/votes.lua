@@ -1,5 +1,5 @@
 -- wrk script: POST votes, cycling through voter tokens (one per line in TOKENS_FILE) so that
--- each request is a real vote (first votes, then revotes with another choice). With
+-- each request is a real vote: a first vote, then on each later pass a revote with the next choice. With
 -- VOTER_HEADER=1 each line is sent as a trusted proxy's X-Voter-Id instead of a bearer token.
 local tokens = {}
 local path = os.getenv("VOTE_PATH") or "/v1/polls/1/votes"
@@ -9,7 +9,8 @@ local i = 0
 request = function()
   i = i + 1
   local token = tokens[(i % #tokens) + 1]
+  local choice = (i + math.floor(i / #tokens)) % 4
   local headers = { ["Content-Type"] = "application/json" }
   if viaProxy then headers["X-Voter-Id"] = token else headers["Authorization"] = "Bearer " .. token end
-  return wrk.format("POST", path, headers, '{"choices":[' .. (i % 4) .. ']}')
+  return wrk.format("POST", path, headers, '{"choices":[' .. choice .. ']}')
 end
