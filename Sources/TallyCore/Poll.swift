@@ -83,12 +83,12 @@ public final class Poll: @unchecked Sendable {
         precondition(shard >= 0 && shard < live.counters.shardCount, "vote from a thread without a counter shard")
         let rules = definition.rules
         if let refused = checkToken(token) { return .rejected(refused) }
-        switch lifecycle {
-        case .draft: return .rejected(.notOpenYet)
-        case .closed: return .rejected(.closed)
-        case .open: break
-        }
+        let lifecycle = lifecycle
+        if lifecycle == .draft { return .rejected(.notOpenYet) }
+        // The end date before the state: voters get one answer whether or not the close worker has
+        // flipped the state yet.
         if let deadline = rules.deadline, now >= deadline { return .rejected(.expired) }
+        if lifecycle == .closed { return .rejected(.closed) }
 
         let ballot = input.ballot
         if input.hasOutOfRange || ballot.mask >> UInt64(definition.options.count) != 0 {

@@ -10,6 +10,7 @@ public final class PollRegistry: @unchecked Sendable {
     public let shardCount: Int
     private let latest: Mutex<PollSnapshot>
     let mailboxes: SnapshotMailboxes
+    private let observers = Mutex<[@Sendable (PollID) -> Void]>([])
 
     /// - Parameters:
     ///   - shardCount: event loops that vote (each votes into its own counter shard).
@@ -32,13 +33,20 @@ public final class PollRegistry: @unchecked Sendable {
 
     public func poll(_ id: PollID) -> Poll? { snapshot.polls[id] }
 
+    /// Calls `observer` with a poll's id after every change to that poll (created, changed,
+    /// deleted, lifecycle moved), on the thread that made the change. The close worker follows end
+    /// dates this way.
+    public func onChange(_ observer: @escaping @Sendable (PollID) -> Void) {
+        observers.withLock { $0.append(observer) }
+    }
+
     // MARK: - Organizer calls
 
     /// Adds a poll.
     @discardableResult
     public func create(id: PollID, definition: PollDefinition, lifecycle: Lifecycle = .open) throws(PollAdminError) -> Poll {
         try definition.validate()
-        return try change { polls throws(PollAdminError) in
+        return try change(id) { polls throws(PollAdminError) in
             guard polls[id] == nil else { throw .duplicateID }
             let poll = newPoll(id, definition, lifecycle)
             polls[id] = poll
@@ -50,7 +58,7 @@ public final class PollRegistry: @unchecked Sendable {
     /// (ballots index them); a dialect that edits options recreates the poll.
     @discardableResult
     public func update(_ id: PollID, _ edit: (inout PollDefinition) -> Void) throws(PollAdminError) -> Poll {
-        try change { polls throws(PollAdminError) in
+        try change(id) { polls throws(PollAdminError) in
             guard let current = polls[id] else { throw .unknownPoll }
             var definition = current.definition
             edit(&definition)
@@ -67,7 +75,7 @@ public final class PollRegistry: @unchecked Sendable {
     /// Removes a poll; its ballots go with the last reference to it.
     @discardableResult
     public func delete(_ id: PollID) throws(PollAdminError) -> Poll {
-        try change { polls throws(PollAdminError) in
+        try change(id) { polls throws(PollAdminError) in
             guard let poll = polls.removeValue(forKey: id) else { throw .unknownPoll }
             return poll
         }
@@ -92,24 +100,39 @@ public final class PollRegistry: @unchecked Sendable {
     /// definition and lifecycle with its ballots kept (recreated empty if its options changed).
     @discardableResult
     public func install(id: PollID, definition: PollDefinition, lifecycle: Lifecycle) throws(PollAdminError) -> Poll {
-        try definition.validate()
-        return change { polls in
-            if let current = polls[id], current.definition.options.count == definition.options.count {
-                current.setLifecycle(lifecycle)
-                if current.definition == definition { return current }
-                let poll = Poll(id: id, definition: definition, live: current.live)
-                polls[id] = poll
-                return poll
+        try install([(id, definition, lifecycle)])[0]
+    }
+
+    /// `install` for many polls at once: one new snapshot for all (recovery loads thousands).
+    /// A lifecycle-only change publishes no snapshot at all.
+    @discardableResult
+    public func install(_ polls: [(id: PollID, definition: PollDefinition, lifecycle: Lifecycle)]) throws(PollAdminError) -> [Poll] {
+        for poll in polls { try poll.definition.validate() }
+        let installed: [Poll] = latest.withLock { snapshot in
+            var changed = snapshot.polls
+            var replaced = false
+            let installed = polls.map { id, definition, lifecycle in
+                if let current = changed[id], current.definition.options.count == definition.options.count {
+                    current.setLifecycle(lifecycle)
+                    if current.definition == definition { return current }
+                    replaced = true
+                    changed[id] = Poll(id: id, definition: definition, live: current.live)
+                    return changed[id]!
+                }
+                replaced = true
+                changed[id] = newPoll(id, definition, lifecycle)
+                return changed[id]!
             }
-            let poll = newPoll(id, definition, lifecycle)
-            polls[id] = poll
-            return poll
+            if replaced { publish(changed, into: &snapshot) }
+            return installed
         }
+        for poll in polls { notify(poll.id) }
+        return installed
     }
 
     /// Removes the poll if present (the system of record no longer has it).
     public func forget(_ id: PollID) {
-        change { polls in _ = polls.removeValue(forKey: id) }
+        change(id) { polls in _ = polls.removeValue(forKey: id) }
     }
 
     /// The poll, if it is in `from`; else why the organizer's `action` does not apply.
@@ -134,6 +157,7 @@ public final class PollRegistry: @unchecked Sendable {
     private func transition(_ id: PollID, from: Lifecycle, to: Lifecycle, action: String) throws(PollAdminError) {
         guard let poll = poll(id) else { throw .unknownPoll }
         if let found = poll.transition(from: from, to: to) { throw .invalidTransition(from: found, action: action) }
+        notify(id)
     }
 
     /// A poll with fresh live state (empty ledger, zero counts).
@@ -144,23 +168,35 @@ public final class PollRegistry: @unchecked Sendable {
         return Poll(id: id, definition: definition, live: live)
     }
 
-    private func change<Result>(_ body: (inout [PollID: Poll]) -> Result) -> Result {
-        try! change { polls throws(PollAdminError) in body(&polls) }
+    private func change<Result>(_ id: PollID, _ body: (inout [PollID: Poll]) -> Result) -> Result {
+        try! change(id) { polls throws(PollAdminError) in body(&polls) }
     }
 
-    /// Applies `body` to a copy of the polls under the writers' mutex and publishes the result.
+    /// Applies `body` to a copy of the polls under the writers' mutex, publishes the result, and
+    /// tells observers that poll `id` changed.
     private func change<Result>(
-        _ body: (inout [PollID: Poll]) throws(PollAdminError) -> Result
+        _ id: PollID, _ body: (inout [PollID: Poll]) throws(PollAdminError) -> Result
     ) throws(PollAdminError) -> Result {
         let outcome: Swift.Result<Result, PollAdminError> = latest.withLock { snapshot in
             var polls = snapshot.polls
             let result: Result
             do throws(PollAdminError) { result = try body(&polls) } catch { return .failure(error) }
-            snapshot = PollSnapshot(polls: polls)
-            mailboxes.post(snapshot)
+            publish(polls, into: &snapshot)
             return .success(result)
         }
-        return try outcome.get()
+        let result = try outcome.get()
+        notify(id)
+        return result
+    }
+
+    /// Makes `polls` the snapshot every reader picks up next. Call with the writers' mutex held.
+    private func publish(_ polls: [PollID: Poll], into snapshot: inout PollSnapshot) {
+        snapshot = PollSnapshot(polls: polls)
+        mailboxes.post(snapshot)
+    }
+
+    private func notify(_ id: PollID) {
+        for observer in observers.withLock({ $0 }) { observer(id) }
     }
 
 }

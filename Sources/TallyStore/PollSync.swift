@@ -29,10 +29,14 @@ public final class PollSync: @unchecked Sendable {
     @discardableResult
     public func loadAll() throws(StoreError) -> (polls: Int, ballots: Int) {
         let redis = try BlockingRedis(host: host, port: port)
-        var ballots = 0
+        var found: [(id: PollID, definition: PollDefinition, lifecycle: Lifecycle)] = []
         for id in try pollIDs(redis) {
-            ballots += try load(id, redis, withBallots: true)
+            if let stored = try read(id, redis) { found.append((id, stored.definition, stored.lifecycle)) }
         }
+        let polls: [Poll]
+        do throws(PollAdminError) { polls = try registry.install(found) } catch { throw StoreError("loading polls: \(error)") }
+        var ballots = 0
+        for poll in polls { ballots += try loadBallots(of: poll, redis) }
         return (registry.snapshot.polls.count, ballots)
     }
 
@@ -60,13 +64,13 @@ public final class PollSync: @unchecked Sendable {
                 // A poll known here but not in that list is looked up again rather than dropped:
                 // it may have been created since the list was read.
                 let stored = try pollIDs(reader)
-                for id in stored { _ = try load(id, reader, withBallots: false) }
-                for id in registry.snapshot.polls.keys where !stored.contains(id) { _ = try load(id, reader, withBallots: false) }
+                for id in stored { try load(id, reader) }
+                for id in registry.snapshot.polls.keys where !stored.contains(id) { try load(id, reader) }
                 backoff = 0.05
                 while !shouldStop {
                     let message = try subscriber.nextReply { reply in reply.count == 3 ? reply[2].string : nil }
                     if let text = message ?? nil, let id = PollID(text) {
-                        _ = try load(id, reader, withBallots: false)
+                        try load(id, reader)
                     }
                 }
             } catch {
@@ -83,25 +87,24 @@ public final class PollSync: @unchecked Sendable {
         }
     }
 
-    /// Installs poll `id` as Redis has it (or forgets it if Redis does not); returns ballots loaded.
-    private func load(_ id: PollID, _ redis: BlockingRedis, withBallots: Bool) throws(StoreError) -> Int {
-        let json = try redis.command(["HGET", KeySchema.definition(id), "definition"]) { $0.string }
-        let state = try redis.command(["HGET", KeySchema.rules(id), "state"]) { $0.string }
-        guard let json, let state, let lifecycle = Lifecycle(storedName: state) else {
-            registry.forget(id)
-            return 0
-        }
-        let stored: StoredPoll
-        do { stored = try JSONDecoder().decode(StoredPoll.self, from: Data(json.utf8)) } catch {
-            throw StoreError("poll \(id): unreadable definition: \(error)")
-        }
-        let poll: Poll
+    /// Installs poll `id` as Redis has it, or forgets it if Redis does not have it.
+    private func load(_ id: PollID, _ redis: BlockingRedis) throws(StoreError) {
+        guard let stored = try read(id, redis) else { return registry.forget(id) }
         do throws(PollAdminError) {
-            poll = try registry.install(id: id, definition: stored.definition, lifecycle: lifecycle)
+            try registry.install(id: id, definition: stored.definition, lifecycle: stored.lifecycle)
         } catch {
             throw StoreError("poll \(id): \(error)")
         }
-        return withBallots ? try loadBallots(of: poll, redis) : 0
+    }
+
+    /// Poll `id`'s definition and lifecycle as Redis has them; nil if it has no such poll.
+    private func read(_ id: PollID, _ redis: BlockingRedis) throws(StoreError) -> (definition: PollDefinition, lifecycle: Lifecycle)? {
+        let json = try redis.command(["HGET", KeySchema.definition(id), "definition"]) { $0.string }
+        let state = try redis.command(["HGET", KeySchema.rules(id), "state"]) { $0.string }
+        guard let json, let state, let lifecycle = Lifecycle(storedName: state) else { return nil }
+        do { return (try JSONDecoder().decode(StoredPoll.self, from: Data(json.utf8)).definition, lifecycle) } catch {
+            throw StoreError("poll \(id): unreadable definition: \(error)")
+        }
     }
 
     private func loadBallots(of poll: Poll, _ redis: BlockingRedis) throws(StoreError) -> Int {

@@ -93,8 +93,8 @@ public enum VoteScript {
           local verdict
           local new = chosen(ballot)
           if state == 'draft' then verdict = 'notOpenYet'
-          elseif state == 'closed' then verdict = 'closed'
           elseif expired then verdict = 'expired'
+          elseif state == 'closed' then verdict = 'closed'
           elseif not new or (#new.list > 0 and new.list[#new.list] >= options) then verdict = 'optionOutOfRange'
           elseif #new.list == 0 and not revote then verdict = 'emptyBallot'
           elseif #new.list > limit then verdict = 'tooManyOptions'

@@ -23,8 +23,8 @@ struct ReferenceModel {
             if token != required { return (.rejected(.tokenInvalid), nil) }
         }
         if p.lifecycle == .draft { return (.rejected(.notOpenYet), nil) }
-        if p.lifecycle == .closed { return (.rejected(.closed), nil) }
         if p.rules.closesOnEnd, let end = p.rules.closesAt, now >= end { return (.rejected(.expired), nil) }
+        if p.lifecycle == .closed { return (.rejected(.closed), nil) }
         if choices.contains(where: { $0 < 0 || $0 >= p.options }) { return (.rejected(.optionOutOfRange), nil) }
         let chosen = Set(choices)
         if chosen.count != choices.count { return (.rejected(.duplicateOption), nil) }
