@@ -20,6 +20,7 @@ let package = Package(
         .library(name: "TallyHTTP", targets: ["TallyHTTP"]),
         .library(name: "TallyAPI", targets: ["TallyAPI"]),
         .library(name: "TallyStore", targets: ["TallyStore"]),
+        .library(name: "TallyCloser", targets: ["TallyCloser"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-atomics.git", from: "1.3.0"),
@@ -66,11 +67,13 @@ let package = Package(
             ],
             swiftSettings: serverSettings
         ),
+        // The close worker: a thread with a schedule of end dates that finalizes polls in Redis.
+        .target(name: "TallyCloser", dependencies: ["TallyCore", "TallyStore"], swiftSettings: serverSettings),
         // The executable: CLI, TOML configuration, signals, wiring.
         .executableTarget(
             name: "tallyd",
             dependencies: [
-                "TallyCore", "TallyHTTP", "TallyAPI", "TallyStore",
+                "TallyCore", "TallyHTTP", "TallyAPI", "TallyStore", "TallyCloser",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
             ],
@@ -85,6 +88,7 @@ let package = Package(
         ),
         .target(name: "TallyTestSupport", path: "Tests/TallyTestSupport"),
         .testTarget(name: "TallyHTTPTests", dependencies: ["TallyHTTP", "TallyTestSupport"]),
+        .testTarget(name: "TallyCloserTests", dependencies: ["TallyCloser", "TallyCore", "TallyStore", "TallyTestSupport"]),
         .testTarget(name: "TallyStoreTests", dependencies: ["TallyStore", "TallyHTTP", "CLibUV", "TallyTestSupport"]),
         // The real daemon over real sockets (depends on tallyd so that it is built first).
         .testTarget(name: "EndToEndTests", dependencies: ["tallyd", "TallyAPI", "TallyTestSupport"]),

@@ -1,13 +1,13 @@
 import CHiredis
 import Foundation
 
-/// A plain, blocking Redis connection for work off the event loops: recovery on start and the
-/// poll-change subscription. Not for the vote path.
-final class BlockingRedis {
+/// A plain, blocking Redis connection for work off the event loops: recovery on start, the
+/// poll-change subscription, the close worker. Not for the vote path.
+public final class BlockingRedis {
     private let context: UnsafeMutablePointer<redisContext>
 
     /// Connects, or throws with Redis' or the system's reason.
-    init(host: String, port: Int, timeoutMilliseconds: Int = 2_000) throws(StoreError) {
+    public init(host: String, port: Int, timeoutMilliseconds: Int = 2_000) throws(StoreError) {
         let timeout = timeval(tv_sec: timeoutMilliseconds / 1_000, tv_usec: Int(timeoutMilliseconds % 1_000) * 1_000)
         guard let context = redisConnectWithTimeout(host, Int32(port), timeout) else { throw StoreError("cannot allocate a Redis context") }
         guard context.pointee.err == 0 else {
@@ -21,12 +21,12 @@ final class BlockingRedis {
     deinit { redisFree(context) }
 
     /// How long a read may wait; a subscriber uses it to look at its stop flag now and then.
-    func setReadTimeout(milliseconds: Int) {
+    public func setReadTimeout(milliseconds: Int) {
         redisSetTimeout(context, timeval(tv_sec: milliseconds / 1_000, tv_usec: Int(milliseconds % 1_000) * 1_000))
     }
 
     /// Sends a command and returns its reply, converted by `read` while it is valid.
-    func command<T>(_ arguments: [String], _ read: (RedisReply) throws(StoreError) -> T) throws(StoreError) -> T {
+    public func command<T>(_ arguments: [String], _ read: (RedisReply) throws(StoreError) -> T) throws(StoreError) -> T {
         let cStrings = arguments.map { strdup($0) }
         defer { cStrings.forEach { free($0) } }
         let lengths = arguments.map { $0.utf8.count }  // strdup stops at NUL: ids and JSON have none

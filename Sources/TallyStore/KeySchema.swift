@@ -6,7 +6,7 @@ import TallyCore
 public enum KeySchema {
     /// The keys of one poll; each is `{p:ID}` followed by its suffix.
     public enum PollKey: CaseIterable, Sendable {
-        case rules, definition, ballots, counts
+        case rules, definition, ballots, counts, final
 
         var suffix: StaticString {
             switch self {
@@ -14,6 +14,7 @@ public enum KeySchema {
             case .definition: ":def"
             case .ballots: ":ballots"
             case .counts: ":counts"
+            case .final: ":final"
             }
         }
     }
@@ -35,12 +36,22 @@ public enum KeySchema {
     /// of `ballots` by the vote script, which changes both atomically.
     public static func counts(_ poll: PollID) -> String { key(.counts, poll) }
 
+    /// Hash. The results as the close worker froze them when the poll reached its end date:
+    /// `closesAt` (the end date), `closedAt` (Redis' time when it was finalized, µs), `voters`, and
+    /// `counts` (a JSON array, one count per option). Rewritten if the poll is reopened and ends again.
+    public static func final(_ poll: PollID) -> String { key(.final, poll) }
+
     /// Set. The ids of every poll, for recovery on start.
     public static let polls = "tally:polls"
 
     /// Pub/sub channel. A poll's id, published whenever it is created, changed or deleted, so every
     /// daemon reloads it.
     public static let changes = "tally:changes"
+
+    /// Stream. One `closed` event per poll finalized at its end date, for downstream consumers, with
+    /// the fields of `final` and `poll` (the id). Trimmed to about `closedEventsKept` entries.
+    public static let closedEvents = "tally:closed"
+    public static let closedEventsKept = 1_000_000
 
     /// String. The last poll id handed out (INCR), so ids are unique across daemons.
     public static let nextPollID = "tally:next-poll-id"

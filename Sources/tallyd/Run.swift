@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import TallyAPI
+import TallyCloser
 import TallyCore
 import TallyHTTP
 import TallyStore
@@ -56,7 +57,10 @@ struct Run: ParsableCommand {
         }
         ops.transportStats = server.stats
         ops.isReady = { stores.allReady }
+        let closer = CloseWorker(host: redisHost, port: config.redisPort, registry: registry)
+        closer.onProblem = { line in FileHandle.standardError.write(Data((line + "\n").utf8)) }
         server.start()
+        closer.start()
         sync.start()
         log("tallyd \(Tallyd.version) listening on \(config.listenHost):\(server.port) with \(config.loops) loop(s)")
 
@@ -64,6 +68,7 @@ struct Run: ParsableCommand {
         sigwait(&stopSignals, &received)
         log("tallyd: \(received == SIGTERM ? "SIGTERM" : "SIGINT"), draining")
         sync.stop()
+        closer.stop()
         server.stop()
         server.wait()
         log("tallyd: stopped")

@@ -1,0 +1,40 @@
+import Foundation
+import Synchronization
+import TallyCloser
+import TallyCore
+import TallyStore
+import TallyTestSupport
+import Testing
+
+/// The close worker in process, against a real Redis that is away when a poll ends.
+@Suite(.serialized) struct CloseWorkerRetryTests {
+    @Test func aPollDueWhileRedisIsDownIsFinalizedOnceRedisIsBack() throws {
+        let redis = try RedisServer(appendOnly: true)
+        let registry = PollRegistry(shardCount: 1, readers: 1)
+        let closesAt = WallClock.now() + 200_000
+        let definition = PollDefinition(question: "Q", options: ["a", "b"], rules: PollRules(closesAt: closesAt))
+        let store = try BlockingRedis(host: "127.0.0.1", port: redis.port)
+        try store.command(StoredPoll.saveCommand(id: 7, definition: definition, lifecycle: .open)) { _ in }
+        try registry.install(id: 7, definition: definition, lifecycle: .open)
+
+        let worker = CloseWorker(host: "127.0.0.1", port: redis.port, registry: registry, retryMilliseconds: 50)
+        let finalized = Mutex<[PollID]>([])
+        let problems = Mutex(0)
+        worker.onFinalized = { id, _ in finalized.withLock { $0.append(id) } }
+        worker.onProblem = { _ in problems.withLock { $0 += 1 } }
+        worker.start()
+        defer { worker.stop() }
+        redis.kill()
+        usleep(500_000)
+        #expect(problems.withLock { $0 } > 0, "the worker tried while Redis was down")
+        #expect(registry.poll(7)?.lifecycle == .open, "not closed without Redis' word")
+        try redis.start()
+
+        let deadline = Date().addingTimeInterval(3)
+        while finalized.withLock({ $0.isEmpty }) && Date() < deadline { usleep(10_000) }
+        #expect(finalized.withLock { $0 } == [7])
+        #expect(registry.poll(7)?.lifecycle == .closed)
+        #expect(try redis.cli(["XLEN", KeySchema.closedEvents]) == "1")
+        #expect(try redis.cli(["HGET", KeySchema.rules(7), "state"]) == "closed")
+    }
+}
