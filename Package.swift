@@ -98,5 +98,11 @@ let package = Package(
             dependencies: ["TallyCore", .product(name: "Atomics", package: "swift-atomics")],
             path: "Benchmarks/EngineVotePath"
         ),
+        // The close worker against a real Redis: a burst of polls ending at once, and lateness.
+        .executableTarget(
+            name: "tally-bench-closer",
+            dependencies: ["TallyCore", "TallyStore", "TallyCloser"],
+            path: "Benchmarks/CloseWorker"
+        ),
     ]
 )

@@ -1,0 +1,96 @@
+// Close-worker benchmark: the real CloseWorker against a real Redis (port as the argument).
+//   1. `polls` polls ending in the same instant: how long after it the last one is finalized.
+//   2. `scattered` polls ending at random times over 5 s: finalization lateness p50/p99/max.
+// Lateness is Redis' `closedAt` (its clock when the close script ran) minus the end date.
+//
+//   swift run -c release tally-bench-closer REDIS_PORT [polls] [scattered]
+import Foundation
+import Synchronization
+import TallyCloser
+import TallyCore
+import TallyStore
+
+let arguments = CommandLine.arguments
+guard arguments.count >= 2, let port = Int(arguments[1]) else {
+    print("usage: tally-bench-closer REDIS_PORT [polls] [scattered]")
+    exit(2)
+}
+let sameInstant = arguments.count > 2 ? Int(arguments[2])! : 100_000
+let scattered = arguments.count > 3 ? Int(arguments[3])! : 10_000
+let redis = try BlockingRedis(host: "127.0.0.1", port: port)
+
+/// Writes polls to Redis as the admin API would, ending in an hour; installs them in `registry`.
+@MainActor func createPolls(_ ids: ClosedRange<PollID>, in registry: PollRegistry) throws {
+    let definition = PollDefinition(question: "Poll", options: ["a", "b", "c", "d"], rules: PollRules(closesAt: WallClock.now() + 3_600_000_000))
+    for id in ids { try redis.command(StoredPoll.saveCommand(id: id, definition: definition, lifecycle: .open)) { _ in } }
+    try registry.install(ids.map { ($0, definition, .open) })
+}
+
+/// Moves each poll's end date to `closing(id)`, in Redis and in `registry` (writing 100 000 polls
+/// takes longer than the benchmark waits, so end dates are set once they are all written).
+@MainActor func setEndDates(_ ids: ClosedRange<PollID>, _ closing: (PollID) -> Timestamp, in registry: PollRegistry) throws {
+    let ends = ids.map { ($0, closing($0)) }
+    for chunk in stride(from: 0, to: ends.count, by: 1_000).map({ ends[$0..<min($0 + 1_000, ends.count)] }) {
+        let script = "for i = 1, #KEYS do redis.call('HSET', KEYS[i], 'closesAt', ARGV[i]) end"
+        try redis.command(["EVAL", script, "\(chunk.count)"] + chunk.map { KeySchema.rules($0.0) } + chunk.map { "\($0.1)" }) { _ in }
+    }
+    try registry.install(ends.map { id, end in
+        var definition = registry.poll(id)!.definition
+        definition.rules.closesAt = end
+        return (id, definition, .open)
+    })
+}
+
+/// Runs a worker until `count` polls are finalized; returns each event's lateness in µs.
+@MainActor func finalize(_ count: Int, _ registry: PollRegistry) throws -> [Int64] {
+    let before = try redis.command(["XLEN", KeySchema.closedEvents]) { Int($0.integer ?? 0) }
+    let done = Mutex(0)
+    let worker = CloseWorker(host: "127.0.0.1", port: port, registry: registry)
+    worker.onFinalized = { _, _ in done.withLock { $0 += 1 } }
+    worker.start()
+    while done.withLock({ $0 }) < count { usleep(1_000) }
+    worker.stop()
+    // Lateness from the events this run appended.
+    var lateness: [Int64] = []
+    var start = "-"
+    while true {
+        let page: [(id: String, closesAt: Int64, closedAt: Int64)] = try redis.command(
+            ["XRANGE", KeySchema.closedEvents, start, "+", "COUNT", "10000"]
+        ) { reply in
+            (0..<reply.count).map { n in
+                let fields = reply[n][1]
+                var values: [String: String] = [:]
+                for f in stride(from: 0, to: fields.count - 1, by: 2) { values[fields[f].string ?? ""] = fields[f + 1].string }
+                return (reply[n][0].string ?? "", Int64(values["closesAt"] ?? "") ?? 0, Int64(values["closedAt"] ?? "") ?? 0)
+            }
+        }
+        guard let last = page.last else { break }
+        lateness += page.map { $0.closedAt - $0.closesAt }
+        start = "(" + last.id
+    }
+    return Array(lateness.dropFirst(before))
+}
+
+func percentile(_ sorted: [Int64], _ p: Double) -> Double {
+    Double(sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))]) / 1_000
+}
+
+// 1. Every poll ends in the same instant.
+let registry = PollRegistry(shardCount: 1, readers: 1)
+let burstPolls = 1...PollID(sameInstant)
+try createPolls(burstPolls, in: registry)
+let sharedEnd = WallClock.now() + 1_000_000
+try setEndDates(burstPolls, { _ in sharedEnd }, in: registry)
+let burst = try finalize(sameInstant, registry).sorted()
+print(String(format: "%d polls ending in the same instant: all finalized %.0f ms after it (p50 %.0f ms)",
+             sameInstant, percentile(burst, 1), percentile(burst, 0.5)))
+
+// 2. Polls ending at random times over 5 s.
+let spread = PollRegistry(shardCount: 1, readers: 1)
+let spreadPolls = burstPolls.upperBound + 1...burstPolls.upperBound + PollID(scattered)
+try createPolls(spreadPolls, in: spread)
+let spreadStart = WallClock.now() + 500_000
+try setEndDates(spreadPolls, { _ in spreadStart + Int64.random(in: 0..<5_000_000) }, in: spread)
+let random = try finalize(scattered, spread).sorted()
+print(String(format: "%d polls ending at random times over 5 s: lateness p50 %.2f ms, p99 %.2f ms, max %.2f ms",
+             scattered, percentile(random, 0.5), percentile(random, 0.99), percentile(random, 1)))
