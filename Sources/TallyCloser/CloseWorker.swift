@@ -26,10 +26,11 @@ public final class CloseWorker: @unchecked Sendable {
     // The worker thread's own state.
     private var schedule = CloseSchedule()
     private var redis: BlockingRedis?
+    private var hadProblem = false
 
-    /// Called on the worker's thread for each poll it finalized: (id, end date, Redis' time then).
+    /// Called on the worker's thread for each poll it finalized: (id, end date).
     public var onFinalized: @Sendable (PollID, Timestamp) -> Void = { _, _ in }
-    /// Called on the worker's thread with what went wrong, for the log.
+    /// Called on the worker's thread with what went wrong, for the log (once per outage).
     public var onProblem: @Sendable (String) -> Void = { _ in }
 
     public init(host: String, port: Int, registry: PollRegistry, retryMilliseconds: Int = 100) {
@@ -111,8 +112,9 @@ public final class CloseWorker: @unchecked Sendable {
             }
             verdicts = try redis!.command(CloseScript.command(due)) { reply in (0..<reply.count).map { CloseVerdict(reply[$0]) } }
         } catch {
+            if redis != nil || !hadProblem { onProblem("close worker: \(error); retrying every \(retryMicroseconds / 1_000) ms") }
+            hadProblem = true
             redis = nil
-            onProblem("close worker: \(error); retrying \(due.count) poll(s)")
             let retryAt = WallClock.now() + retryMicroseconds
             for (id, closesAt) in due { schedule.retry(id, closesAt: closesAt, at: retryAt) }
             return
