@@ -33,10 +33,9 @@ public enum CloseScript {
           local rules, counts, final = KEYS[3 * n - 1], KEYS[3 * n], KEYS[3 * n + 1]
           local id, closesAt = ARGV[2 * n], ARGV[2 * n + 1]
           local stored = redis.call('HMGET', rules, 'state', 'closesAt', 'closesOnEnd', 'options')
-          if not stored[1] then verdicts[n] = 'gone'
-          elseif stored[2] ~= closesAt or stored[3] ~= '1' then verdicts[n] = 'moved'
+          if stored[2] ~= closesAt or stored[3] ~= '1' or not (stored[1] == 'open' or stored[1] == 'closed') then
+            verdicts[n] = 'changed'
           elseif stored[1] == 'closed' then verdicts[n] = 'closed'
-          elseif stored[1] ~= 'open' then verdicts[n] = 'notOpen'
           elseif now < tonumber(closesAt) then verdicts[n] = string.format('early:%d', tonumber(closesAt) - now)
           else
             local flat, byOption = redis.call('HGETALL', counts), {}
@@ -72,7 +71,7 @@ public enum CloseVerdict: Equatable, Sendable {
         case "finalized": self = .finalized
         case "closed": self = .closed
         case let text where text.hasPrefix("early:"): self = .early(Timestamp(text.dropFirst(6)) ?? 1_000)
-        default: self = .changed
+        default: self = .changed  // "changed"
         }
     }
 }
