@@ -14,13 +14,18 @@ enum LibuvAdapter {
         var poll = uv_poll_t()
         var events: Int32 = 0
         var context: UnsafeMutablePointer<redisAsyncContext>?
+
+        /// The poll handle inside the heap-allocated state `state` (a stable address for libuv).
+        static func poll(_ state: UnsafeMutablePointer<State>) -> UnsafeMutablePointer<uv_poll_t> {
+            (UnsafeMutableRawPointer(state) + MemoryLayout<State>.offset(of: \.poll)!).assumingMemoryBound(to: uv_poll_t.self)
+        }
     }
 
     /// Attaches `context` to `loop`; false if the socket cannot be polled.
     static func attach(_ context: UnsafeMutablePointer<redisAsyncContext>, to loop: UnsafeMutablePointer<uv_loop_t>) -> Bool {
         let state = UnsafeMutablePointer<State>.allocate(capacity: 1)
         state.initialize(to: State(context: context))
-        guard uv_poll_init(loop, &state.pointee.poll, context.pointee.c.fd) == 0 else {
+        guard uv_poll_init(loop, State.poll(state), context.pointee.c.fd) == 0 else {
             state.deallocate()
             return false
         }
@@ -33,8 +38,8 @@ enum LibuvAdapter {
         context.pointee.ev.cleanup = { data in
             guard let state = data?.assumingMemoryBound(to: State.self) else { return }
             state.pointee.context = nil
-            uv_poll_stop(&state.pointee.poll)
-            uv_close(UnsafeMutableRawPointer(&state.pointee.poll).assumingMemoryBound(to: uv_handle_t.self)) { handle in
+            uv_poll_stop(State.poll(state))
+            uv_close(UnsafeMutableRawPointer(State.poll(state)).assumingMemoryBound(to: uv_handle_t.self)) { handle in
                 handle?.pointee.data?.assumingMemoryBound(to: State.self).deallocate()
             }
         }
@@ -48,9 +53,9 @@ private func watch(_ data: UnsafeMutableRawPointer?, _ event: UInt32, on: Bool) 
     guard events != state.pointee.events else { return }
     state.pointee.events = events
     if events == 0 {
-        uv_poll_stop(&state.pointee.poll)
+        uv_poll_stop(LibuvAdapter.State.poll(state))
     } else {
-        uv_poll_start(&state.pointee.poll, events, onPoll)
+        uv_poll_start(LibuvAdapter.State.poll(state), events, onPoll)
     }
 }
 
