@@ -58,11 +58,13 @@ let package = Package(
             swiftSettings: serverSettings
         ),
         .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
+        // hiredis reply objects carved from one arena per connection (no malloc per reply object).
+        .target(name: "CReplyArena", dependencies: ["CHiredis"]),
         // Redis write-through: hiredis on each loop, key schema, the authoritative vote script.
         .target(
             name: "TallyStore",
             dependencies: [
-                "TallyCore", "TallyHTTP", "CHiredis", "CLibUV", .product(name: "Crypto", package: "swift-crypto"),
+                "TallyCore", "TallyHTTP", "CHiredis", "CReplyArena", "CLibUV", .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Atomics", package: "swift-atomics"),
             ],
             swiftSettings: serverSettings

@@ -1,5 +1,6 @@
 import CHiredis
 import CLibUV
+import CReplyArena
 
 /// One hiredis async connection, attached to one libuv loop (hiredis' libuv adapter) and used only
 /// from that loop's thread.
@@ -34,6 +35,8 @@ public final class RedisConnection {
     private let watchdog: UnsafeMutablePointer<uv_timer_t>
     private var backoffMilliseconds: UInt64 = RedisConnection.firstBackoff
     private var pending = TagQueue()
+    /// Where hiredis builds replies: a batch's verdicts cost no malloc per vote.
+    private let replies: OpaquePointer
     private var stopped = false
     private static let firstBackoff: UInt64 = 50
     private static let maxBackoff: UInt64 = 2_000
@@ -45,6 +48,7 @@ public final class RedisConnection {
         self.loop = loop
         retryTimer = .allocate(capacity: 1)
         watchdog = .allocate(capacity: 1)
+        replies = reply_arena_create(RedisConnection.replyArenaBytes)!
         uv_timer_init(loop, retryTimer)
         uv_timer_init(loop, watchdog)
         retryTimer.pointee.data = Unmanaged.passUnretained(self).toOpaque()
@@ -56,7 +60,14 @@ public final class RedisConnection {
     deinit {
         retryTimer.deallocate()
         watchdog.deallocate()
+        reply_arena_destroy(replies)
     }
+
+    /// ~90 bytes per vote verdict: a batch of ~2 800 votes fits; a larger reply spills to malloc.
+    private static let replyArenaBytes = 256 * 1024
+
+    /// Reply pieces that did not fit the arena and were malloc'd.
+    public var replySpills: Int { reply_arena_spills(replies) }
 
     /// Sends one formatted command; `tag` comes back with its reply. False when not connected (the
     /// caller answers 503 and does not wait).
@@ -102,6 +113,7 @@ public final class RedisConnection {
         }
         self.context = context
         context.pointee.data = Unmanaged.passUnretained(self).toOpaque()
+        reply_arena_attach(context.pointee.c.reader, replies)
         guard LibuvAdapter.attach(context, to: loop) else {
             redisAsyncFree(context)
             scheduleRetry()

@@ -78,6 +78,22 @@ final class LoopHarness {
         #expect(harness.replies.map(\.text) == (1...50).map { "reply \($0)" })
     }
 
+    @Test func repliesAreBuiltInTheArenaAndOnlyOversizeOnesSpillToMalloc() throws {
+        let server = try RedisServer()
+        let harness = LoopHarness(port: server.port)
+        #expect(harness.run(until: { harness.redis.state == .ready }))
+        let nested = "return {'accepted:0000000000000001', 7, false, {'inner', 'x'}, redis.error_reply('NOSCRIPT no')}"
+        for _ in 0..<100 { #expect(harness.call(["EVAL", nested, "0"]) == "accepted:0000000000000001 7 nil inner x ERR:NOSCRIPT no") }
+        #expect(harness.redis.replySpills == 0)
+        let large = harness.call(["EVAL", "local t = {} for i = 1, 20000 do t[i] = 'verdict-' .. i end return t", "0"])
+        let words = large?.split(separator: " ") ?? []
+        #expect(words.count == 20_000 && words.first == "verdict-1" && words.last == "verdict-20000")
+        #expect(harness.redis.replySpills > 0, "a reply beyond the arena")
+        let spills = harness.redis.replySpills
+        #expect(harness.call(["EVAL", nested, "0"]) == "accepted:0000000000000001 7 nil inner x ERR:NOSCRIPT no")
+        #expect(harness.redis.replySpills == spills, "the arena is whole again after the large reply")
+    }
+
     @Test func refusesWhileDownAndReconnectsWithBackoff() throws {
         let server = try RedisServer()
         let harness = LoopHarness(port: server.port)
