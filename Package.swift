@@ -16,6 +16,7 @@ let package = Package(
     name: "Tally",
     products: [
         .executable(name: "tallyd", targets: ["tallyd"]),
+        .executable(name: "tally-load", targets: ["tally-load"]),
         .library(name: "TallyCore", targets: ["TallyCore"]),
         .library(name: "TallyHTTP", targets: ["TallyHTTP"]),
         .library(name: "TallyAPI", targets: ["TallyAPI"]),
@@ -28,6 +29,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
     ],
     targets: [
         // The engine: polls, rules, lock-free ledger, sharded counters. Pure Swift, no I/O.
@@ -81,6 +83,15 @@ let package = Package(
             ],
             swiftSettings: serverSettings
         ),
+        // The load generator: open-loop voters against running daemons, with a check of the tallies.
+        .executableTarget(
+            name: "tally-load",
+            dependencies: [
+                "CLibUV", "CHTTPParser", "TallyAPI",
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
         .testTarget(
             name: "TallyCoreTests",
             dependencies: [
@@ -90,10 +101,11 @@ let package = Package(
         ),
         .target(name: "TallyTestSupport", path: "Tests/TallyTestSupport"),
         .testTarget(name: "TallyHTTPTests", dependencies: ["TallyHTTP", "TallyTestSupport"]),
+        .testTarget(name: "TallyLoadTests", dependencies: ["tally-load"]),
         .testTarget(name: "TallyCloserTests", dependencies: ["TallyCloser", "TallyCore", "TallyStore", "TallyTestSupport"]),
         .testTarget(name: "TallyStoreTests", dependencies: ["TallyStore", "TallyHTTP", "CLibUV", "TallyTestSupport"]),
-        // The real daemon over real sockets (depends on tallyd so that it is built first).
-        .testTarget(name: "EndToEndTests", dependencies: ["tallyd", "TallyAPI", "TallyTestSupport"]),
+        // The real daemon over real sockets (depends on tallyd and tally-load so they are built first).
+        .testTarget(name: "EndToEndTests", dependencies: ["tallyd", "tally-load", "TallyAPI", "TallyTestSupport"]),
         // In-process throughput of the validated vote path (release builds only).
         .executableTarget(
             name: "tally-bench-engine",

@@ -71,7 +71,7 @@ public final class Daemon: @unchecked Sendable {
 }
 
 /// Runs a program to completion: its exit status and its standard output and error together.
-func runToCompletion(_ program: URL, _ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, output: String) {
+public func runToCompletion(_ program: URL, _ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, output: String) {
     let process = Process()
     process.executableURL = program
     process.arguments = arguments

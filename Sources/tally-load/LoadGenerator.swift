@@ -1,0 +1,224 @@
+import CLibUV
+import Histogram
+import TallyAPI
+
+/// What a run sends: where, how many voters and polls, how fast, and which mixes.
+struct LoadPlan {
+    var host: String
+    var port: Int
+    var polls: [String]
+    var options: Int
+    var voters: Int
+    var connections: Int
+    var duration: Double
+    var profile: ArrivalProfile
+    /// Share of votes that change an earlier vote of the same voter.
+    var revoteShare: Double
+    /// Share of votes for an option the poll does not have (answered 422).
+    var invalidShare: Double
+    /// Voter tokens signed with this secret; nil: voters named by `X-Voter-Id` (a trusted proxy).
+    var secret: [UInt8]?
+    /// Voter ids are `load-<runID>-<n>`, so runs never share voters.
+    var runID: String
+    /// How long to wait for answers after the last arrival.
+    var drainSeconds: Double = 10
+}
+
+/// The open-loop generator: arrivals follow the profile on a 1 ms clock whatever the server does;
+/// each arrival waits for a free connection, and its latency counts from when the clock released
+/// it, waiting included (no coordinated omission). How late the clock released arrivals against
+/// their exact times is kept apart (`generatorLag`): it is this tool's granularity, not the
+/// server's latency, and it shows when the generator itself falls behind. One libuv loop, on the
+/// calling thread.
+final class LoadGenerator {
+    let plan: LoadPlan
+    private let loop = UnsafeMutablePointer<uv_loop_t>.allocate(capacity: 1)
+    private let clock = UnsafeMutablePointer<uv_timer_t>.allocate(capacity: 1)
+    private var address = sockaddr_in()
+    private var connections: [LoadConnection] = []
+    private var idle: [LoadConnection] = []
+    /// Arrivals not sent yet (released by the clock, ns), oldest first.
+    private var waiting: [UInt64] = []
+    private var waitingHead = 0
+    private var start: UInt64 = 0
+    private var issued = 0
+    private var lastTick: Double = 0
+    private var nextNewVoter = 0
+    private var voted: [Int] = []
+    private var tokens: [String?]
+    private let tokenMaker: VoterTokens?
+    private var random = SystemRandomNumberGenerator()
+
+    private(set) var ledger: VoteLedger
+    private(set) var stats: LoadStats
+    /// Called once a second on the loop with the stats so far (the progress line).
+    var onSecond: (LoadStats) -> Void = { _ in }
+
+    init(plan: LoadPlan) {
+        self.plan = plan
+        ledger = VoteLedger(voters: plan.voters)
+        stats = LoadStats(seconds: Int(plan.duration.rounded(.up)) + Int(plan.drainSeconds) + 1)
+        tokens = Array(repeating: nil, count: plan.voters)
+        tokenMaker = plan.secret.map { VoterTokens(secret: $0) }
+    }
+
+    deinit {
+        loop.deallocate()
+        clock.deallocate()
+    }
+
+    /// Runs the whole load; returns when every answer is in or the drain time is over.
+    func run() throws(LoadError) {
+        uv_loop_init(loop)
+        guard uv_ip4_addr(plan.host, Int32(plan.port), &address) == 0 else { throw LoadError("bad address \(plan.host):\(plan.port)") }
+        start = uv_hrtime()
+        for _ in 0..<plan.connections { openConnection() }
+        uv_timer_init(loop, clock)
+        clock.pointee.data = Unmanaged.passUnretained(self).toOpaque()
+        uv_timer_start(clock, { timer in
+            Unmanaged<LoadGenerator>.fromOpaque(timer!.pointee.data).takeUnretainedValue().tick()
+        }, 1, 1)
+        uv_run(loop, UV_RUN_DEFAULT)
+        uv_loop_close(loop)
+    }
+
+    private var elapsed: Double { Double(uv_hrtime() - start) / 1e9 }
+
+    private func openConnection() {
+        let connection = LoadConnection(generator: self)
+        connections.append(connection)  // kept until the run ends: libuv may still hold a closed one
+        withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connection.open(loop: loop, address: $0) }
+        }
+    }
+
+    /// Every millisecond: the arrivals due by now join the queue, each with its exact intended time.
+    private func tick() {
+        let now = elapsed
+        if now < plan.duration + 0.001 {
+            let due = Int(plan.profile.arrivals(by: now, of: plan.duration))
+            while issued < due {
+                issued += 1
+                let at = arrivalTime(of: issued, after: lastTick, before: now)
+                waiting.append(start + UInt64(now * 1e9))
+                stats.arrived(second: Int(at), lagMicroseconds: UInt64((now - at) * 1e6))
+            }
+            lastTick = now
+            dispatch()
+        }
+        let second = Int(now)
+        if second > stats.reportedSeconds { stats.reportedSeconds = second; onSecond(stats) }
+        let drained = now >= plan.duration && waitingHead == waiting.count && connections.allSatisfy { $0.inFlight == nil }
+        if drained || now >= plan.duration + plan.drainSeconds { finish() }
+    }
+
+    /// When the `k`-th arrival is due: the profile's cumulative count inverted by bisection.
+    private func arrivalTime(of k: Int, after low: Double, before high: Double) -> Double {
+        var low = low, high = high
+        for _ in 0..<30 where high - low > 1e-7 {
+            let middle = (low + high) / 2
+            if plan.profile.arrivals(by: middle, of: plan.duration) >= Double(k) { high = middle } else { low = middle }
+        }
+        return high
+    }
+
+    private func dispatch() {
+        while waitingHead < waiting.count, let connection = idle.popLast() {
+            guard let voter = nextVoter() else {
+                idle.append(connection)
+                return
+            }
+            let releasedAt = waiting[waitingHead]
+            waitingHead += 1
+            if waitingHead > 65_536 && waitingHead * 2 > waiting.count {
+                waiting.removeFirst(waitingHead)
+                waitingHead = 0
+            }
+            let poll = voter % plan.polls.count
+            let invalid = Double.random(in: 0..<1, using: &random) < plan.invalidShare
+            var choice = invalid ? plan.options : Int.random(in: 0..<plan.options, using: &random)
+            if !invalid, plan.options > 1, let previous = ledger.confirmed[voter], previous == choice {
+                choice = (choice + 1) % plan.options  // a revote changes something
+            }
+            write(voter: voter, poll: poll, choice: choice, into: connection)
+            ledger.sent(voter)
+            stats.sent += 1
+            connection.send(.init(releasedAt: releasedAt, voter: voter, poll: poll, choice: choice))
+        }
+    }
+
+    /// A new voter, or with the revote share one who voted before; never one with a vote in flight.
+    private func nextVoter() -> Int? {
+        let wantsRevote = !voted.isEmpty && (nextNewVoter == plan.voters || Double.random(in: 0..<1, using: &random) < plan.revoteShare)
+        if wantsRevote {
+            for _ in 0..<8 {
+                let voter = voted[Int.random(in: 0..<voted.count, using: &random)]
+                if !ledger.isBusy(voter) { return voter }
+            }
+        }
+        guard nextNewVoter < plan.voters else { return nil }
+        defer { nextNewVoter += 1 }
+        voted.append(nextNewVoter)
+        return nextNewVoter
+    }
+
+    private func write(voter: Int, poll: Int, choice: Int, into connection: LoadConnection) {
+        let id = "load-\(plan.runID)-\(voter)"
+        let credential: String
+        if let tokenMaker {
+            if tokens[voter] == nil { tokens[voter] = tokenMaker.mint(voter: id, expiresAt: Int64(Double(start) / 1e9) + 86_400 * 365 * 100) }
+            credential = "Authorization: Bearer \(tokens[voter]!)"
+        } else {
+            credential = "X-Voter-Id: \(id)"
+        }
+        let body = #"{"choices":[\#(choice)]}"#
+        let request = "POST /v1/polls/\(plan.polls[poll])/votes HTTP/1.1\r\nHost: \(plan.host)\r\n\(credential)\r\n"
+            + "Content-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
+        connection.requestLength = request.utf8.withContiguousStorageIfAvailable { bytes in
+            connection.requestBytes.update(from: bytes.baseAddress!, count: bytes.count)
+            return bytes.count
+        } ?? 0
+    }
+
+    // MARK: - From connections
+
+    func becameIdle(_ connection: LoadConnection) {
+        idle.append(connection)
+        dispatch()
+    }
+
+    func answered(_ request: LoadConnection.InFlight, status: Int, by connection: LoadConnection) {
+        record(request, status: status)
+        becameIdle(connection)
+    }
+
+    /// A connection broke (or never connected): its request has no answer. One that had worked is
+    /// replaced; one that never connected is not retried (the server is not there).
+    func lost(_ connection: LoadConnection, request: LoadConnection.InFlight?, wasOpen: Bool) {
+        if let request { record(request, status: nil) }
+        idle.removeAll { $0 === connection }
+        if wasOpen && elapsed < plan.duration + plan.drainSeconds { openConnection() }
+    }
+
+    private func record(_ request: LoadConnection.InFlight, status: Int?) {
+        ledger.answered(request.voter, choice: request.choice, status: status)
+        let now = uv_hrtime()
+        let latency = (now > request.releasedAt ? now - request.releasedAt : 0) / 1_000
+        stats.answered(second: Int(Double(now - start) / 1e9), latencyMicroseconds: latency, status: status)
+    }
+
+    private func finish() {
+        uv_timer_stop(clock)
+        uv_close(UnsafeMutableRawPointer(clock).assumingMemoryBound(to: uv_handle_t.self), nil)
+        stats.unsent = waiting.count - waitingHead
+        for connection in connections {
+            if let request = connection.inFlight { record(request, status: nil) }  // no answer in the drain time
+            connection.close()
+        }
+    }
+}
+
+struct LoadError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,100 @@
+import ArgumentParser
+import Foundation
+import Histogram
+
+/// `tally-load`: rehearses a live event against running tallyd daemons — voters with signed tokens
+/// (or a trusted proxy's voter ids) voting in an open-loop profile — then checks that the tallies
+/// tallyd reports are exactly what the acknowledged votes imply.
+@main
+struct TallyLoad: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tally-load",
+        abstract: "Open-loop vote load against tallyd, with latency percentiles and a check of the tallies.")
+
+    @Option(help: "tallyd's address (or the proxy's), http://host:port.")
+    var url = "http://127.0.0.1:8080"
+    @Option(help: "An organizer token: the run creates its polls and reads their results.")
+    var organizerToken: String
+    @Option(help: "The daemon's voter secret, to sign voter tokens. Without it, voters are named by X-Voter-Id (tallyd must trust this host as a proxy).")
+    var voterSecret: String?
+    @Option(help: "Polls to vote in (voters are spread over them).") var polls = 1
+    @Option(help: "Options per poll.") var options = 4
+    @Option(help: "Distinct voters.") var voters = 100_000
+    @Option(help: "Keep-alive connections.") var connections = 64
+    @Option(help: "Seconds of arrivals.") var duration = 10.0
+    @Option(help: "Arrival rate: steady:RATE, ramp:FROM:TO, or burst:PEAK:RISE_SECONDS (votes/s).") var profile = "steady:10000"
+    @Option(help: "Share of votes that are revotes (0 to 1).") var revote = 0.1
+    @Option(help: "Share of votes for an option that does not exist, answered 422 (0 to 1).") var invalid = 0.0
+    @Option(help: "Write a JSON report here.") var report: String?
+    @Flag(help: "Send the same requests to a server that is not tallyd (e.g. nginx `return 204`), for a side-by-side baseline: no polls are created and no tallies checked.")
+    var baseline = false
+
+    func validate() throws {
+        guard ArrivalProfile(profile) != nil else { throw ValidationError("--profile: steady:RATE, ramp:FROM:TO or burst:PEAK:RISE") }
+        guard polls > 0, options > 0, options <= 64, voters > 0, connections > 0, duration > 0 else {
+            throw ValidationError("--polls, --options (up to 64), --voters, --connections and --duration must be positive")
+        }
+        guard (0...1).contains(revote), (0...1).contains(invalid) else { throw ValidationError("--revote and --invalid are shares from 0 to 1") }
+        guard let parsed = URL(string: url), parsed.host != nil, parsed.port != nil else { throw ValidationError("--url must be http://host:port") }
+    }
+
+    func run() throws {
+        let base = URL(string: url)!
+        let admin = AdminClient(base: base, organizerToken: organizerToken)
+        let pollIDs = baseline ? (1...polls).map(String.init) : try (0..<polls).map { _ in try admin.createPoll(options: options, expectedVoters: voters / polls) }
+        let plan = LoadPlan(
+            host: base.host!, port: base.port!, polls: pollIDs, options: options, voters: voters, connections: connections,
+            duration: duration, profile: ArrivalProfile(profile)!, revoteShare: revote, invalidShare: invalid,
+            secret: voterSecret.map { Array($0.utf8) }, runID: String(UInt32.random(in: 0...UInt32.max), radix: 36))
+        let generator = LoadGenerator(plan: plan)
+        generator.onSecond = { stats in progress(stats) }
+        try generator.run()
+
+        let stats = generator.stats
+        let check = baseline ? TallyCheck() : verify(generator.ledger, pollIDs, admin)
+        printSummary(stats, check)
+        if let report { try LoadReport(plan: plan, stats: stats, check: check).write(to: report) }
+        if !check.passed { throw ExitCode(1) }
+    }
+
+    private func progress(_ stats: LoadStats) {
+        let second = stats.reportedSeconds - 1
+        guard second >= 0, second < stats.perSecond.count else { return }
+        let last = stats.perSecond[second]
+        let errors = stats.statuses.filter { $0.key != 200 }.sorted { $0.key < $1.key }.map { "\($0.key == 0 ? "none" : "\($0.key)"):\($0.value)" }
+        let line = "t=\(second + 1)s  arrived \(last.arrived)/s  answered \(last.answered)/s  p50 \(LoadStats.milliseconds(last.latency.valueAtPercentile(50)))  p99 \(LoadStats.milliseconds(last.latency.valueAtPercentile(99)))  errors \(errors.isEmpty ? "none" : errors.joined(separator: " "))\n"
+        FileHandle.standardError.write(Data(line.utf8))
+    }
+
+    private func verify(_ ledger: VoteLedger, _ pollIDs: [String], _ admin: AdminClient) -> TallyCheck {
+        var check = TallyCheck()
+        for (index, id) in pollIDs.enumerated() {
+            let expected = ledger.expected(options: options, voters: stride(from: index, to: voters, by: pollIDs.count))
+            let actual: [Int]
+            do { actual = try admin.votes(poll: id) } catch {
+                check.problems.append("\(error)")
+                continue
+            }
+            for option in 0..<options {
+                let reported = option < actual.count ? actual[option] : 0
+                check.lost += max(0, expected.low[option] - reported)
+                check.extra += max(0, reported - expected.high[option])
+            }
+            check.polls.append(.init(id: id, reported: actual, expectedLow: expected.low, expectedHigh: expected.high))
+        }
+        check.uncertainVoters = ledger.uncertain.count
+        return check
+    }
+
+    private func printSummary(_ stats: LoadStats, _ check: TallyCheck) {
+        let l = stats.latency
+        print("votes sent \(stats.sent), answered \(stats.answered), never sent \(stats.unsent)")
+        print("answers by status: " + stats.statuses.sorted { $0.key < $1.key }.map { "\($0.key == 0 ? "none" : "\($0.key)") \($0.value)" }.joined(separator: ", "))
+        print("generator clock lag (this tool's granularity): p50 \(LoadStats.milliseconds(stats.generatorLag.valueAtPercentile(50))), p99 \(LoadStats.milliseconds(stats.generatorLag.valueAtPercentile(99)))")
+        print("latency from release to answer, waiting for a connection included: p50 \(LoadStats.milliseconds(l.valueAtPercentile(50))), p90 \(LoadStats.milliseconds(l.valueAtPercentile(90))), p99 \(LoadStats.milliseconds(l.valueAtPercentile(99))), p99.9 \(LoadStats.milliseconds(l.valueAtPercentile(99.9))), max \(LoadStats.milliseconds(l.max))")
+        if baseline { return print("tallies: not checked (baseline)") }
+        print(check.passed
+            ? "tallies: every poll and option matches the acknowledged votes (\(check.uncertainVoters) voter(s) with an unanswered vote allowed either way)"
+            : "tallies: MISMATCH — \(check.lost) acknowledged vote(s) missing, \(check.extra) vote(s) more than acknowledged \(check.problems.joined(separator: "; "))")
+    }
+}

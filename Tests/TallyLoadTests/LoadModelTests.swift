@@ -1,0 +1,37 @@
+import Testing
+
+@testable import tally_load
+
+struct ArrivalProfileTests {
+    @Test func arrivalsAreTheIntegralOfTheRate() {
+        #expect(ArrivalProfile("steady:100")!.arrivals(by: 2, of: 10) == 200)
+        #expect(ArrivalProfile("ramp:0:100")!.arrivals(by: 10, of: 10) == 500)
+        #expect(ArrivalProfile("ramp:100:100")!.arrivals(by: 4, of: 10) == 400)
+        let burst = ArrivalProfile("burst:100:2")!
+        #expect(burst.arrivals(by: 2, of: 10) == 100)
+        #expect(burst.arrivals(by: 5, of: 10) == 400)
+        #expect(burst.arrivals(by: 99, of: 10) == burst.arrivals(by: 10, of: 10), "nothing after the run")
+    }
+
+    @Test func badProfilesAreRefused() {
+        for text in ["", "steady", "steady:-1", "ramp:1", "burst:100:0", "pulse:5", "steady:x"] {
+            #expect(ArrivalProfile(text) == nil, "\(text)")
+        }
+    }
+}
+
+struct VoteLedgerTests {
+    @Test func acknowledgedVotesAreCertainAndUnansweredOnesEitherWay() {
+        var ledger = VoteLedger(voters: 4)
+        ledger.answered(0, choice: 1, status: 200)
+        ledger.answered(1, choice: 2, status: 200)
+        ledger.answered(1, choice: 0, status: 409)  // refused: the earlier ballot stands
+        ledger.answered(2, choice: 3, status: 200)
+        ledger.answered(2, choice: 0, status: nil)  // no answer: 3 or 0
+        ledger.answered(3, choice: 4, status: 503)  // an option the poll lacks: nothing to allow
+        let expected = ledger.expected(options: 4, voters: 0..<4)
+        #expect(expected.low == [0, 1, 1, 0])
+        #expect(expected.high == [1, 1, 1, 1])
+        #expect(ledger.uncertain.count == 2)
+    }
+}
