@@ -14,7 +14,3 @@ request = function()
   if viaProxy then headers["X-Voter-Id"] = token else headers["Authorization"] = "Bearer " .. token end
   return wrk.format("POST", path, headers, '{"choices":[' .. choice .. ']}')
 end
--- GAP_MS=n: each connection waits n ms before each request (a paced load, for latency at a rate
--- below the peak; wrk stays closed-loop, so a stall still hides the requests it delays).
-local gap = tonumber(os.getenv("GAP_MS") or "")
-if gap then delay = function() return gap end end

@@ -1,6 +1,6 @@
 /// How many votes per second a run asks for at each moment: the arrival rate of an open-loop load,
 /// whatever the server's answers (so slow answers show up as latency, not as fewer requests).
-enum ArrivalProfile: Equatable {
+enum ArrivalProfile: Equatable, CustomStringConvertible {
     /// `rate` votes/s throughout.
     case steady(rate: Double)
     /// From `from` to `to` votes/s, linearly over the whole run.
@@ -18,6 +18,16 @@ enum ArrivalProfile: Equatable {
         case ("ramp", 2): self = .ramp(from: numbers[0], to: numbers[1])
         case ("burst", 2) where numbers[1] > 0: self = .burst(peak: numbers[0], rise: numbers[1])
         default: return nil
+        }
+    }
+
+    /// As written on the command line.
+    var description: String {
+        func number(_ value: Double) -> String { value == value.rounded() ? String(Int(value)) : String(value) }
+        switch self {
+        case .steady(let rate): return "steady:\(number(rate))"
+        case .ramp(let from, let to): return "ramp:\(number(from)):\(number(to))"
+        case .burst(let peak, let rise): return "burst:\(number(peak)):\(number(rise))"
         }
     }
 

@@ -13,6 +13,10 @@ struct ArrivalProfileTests {
         #expect(burst.arrivals(by: 99, of: 10) == burst.arrivals(by: 10, of: 10), "nothing after the run")
     }
 
+    @Test func aProfileReadsAsWritten() {
+        for text in ["steady:20000", "ramp:0:1.5", "burst:200000:2"] { #expect(ArrivalProfile(text)?.description == text) }
+    }
+
     @Test func badProfilesAreRefused() {
         for text in ["", "steady", "steady:-1", "ramp:1", "burst:100:0", "pulse:5", "steady:x"] {
             #expect(ArrivalProfile(text) == nil, "\(text)")
