@@ -26,6 +26,8 @@ struct TallyLoad: ParsableCommand {
     @Option(help: "Share of votes that are revotes (0 to 1).") var revote = 0.1
     @Option(help: "Share of votes for an option that does not exist, answered 422 (0 to 1).") var invalid = 0.0
     @Option(help: "Write a JSON report here.") var report: String?
+    @Option(help: "Check the tallies in this Redis (host:port), the system of record, instead of asking tallyd: for several daemons behind a proxy.")
+    var checkRedis: String?
     @Flag(help: "Send the same requests to a server that is not tallyd (e.g. nginx `return 204`), for a side-by-side baseline: no polls are created and no tallies checked.")
     var baseline = false
 
@@ -36,6 +38,7 @@ struct TallyLoad: ParsableCommand {
         }
         guard (0...1).contains(revote), (0...1).contains(invalid) else { throw ValidationError("--revote and --invalid are shares from 0 to 1") }
         guard let parsed = URL(string: url), parsed.host != nil, parsed.port != nil else { throw ValidationError("--url must be http://host:port") }
+        if let checkRedis, RedisTallies(address: checkRedis) == nil { throw ValidationError("--check-redis must be host:port") }
     }
 
     func run() throws {
@@ -68,10 +71,11 @@ struct TallyLoad: ParsableCommand {
 
     private func verify(_ ledger: VoteLedger, _ pollIDs: [String], _ admin: AdminClient) -> TallyCheck {
         var check = TallyCheck()
+        let redis = checkRedis.flatMap(RedisTallies.init(address:))
         for (index, id) in pollIDs.enumerated() {
             let expected = ledger.expected(options: options, voters: stride(from: index, to: voters, by: pollIDs.count))
             let actual: [Int]
-            do { actual = try admin.votes(poll: id) } catch {
+            do { actual = try redis?.votes(poll: id, options: options) ?? admin.votes(poll: id) } catch {
                 check.problems.append("\(error)")
                 continue
             }

@@ -1,0 +1,28 @@
+import TallyCore
+import TallyStore
+
+/// Tallies read from Redis, the system of record (`{p:ID}:counts`), for a run through several
+/// daemons: each daemon's results show the votes stored through it, Redis has them all.
+struct RedisTallies {
+    let host: String
+    let port: Int
+
+    init?(address: String) {
+        guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]) else { return nil }
+        host = String(address[..<colon])
+        self.port = port
+    }
+
+    func votes(poll id: String, options: Int) throws -> [Int] {
+        guard let poll = PollID(id) else { throw LoadError("poll id \(id) is not a number") }
+        let redis: BlockingRedis
+        do { redis = try BlockingRedis(host: host, port: port) } catch { throw LoadError("\(error)") }
+        do {
+            return try redis.command(["HMGET", KeySchema.counts(poll)] + (0..<options).map(String.init)) { reply in
+                (0..<reply.count).map { Int(reply[$0].string ?? "0") ?? 0 }
+            }
+        } catch {
+            throw LoadError("\(error)")
+        }
+    }
+}
