@@ -21,6 +21,15 @@ enum ArrivalProfile: Equatable, CustomStringConvertible {
         }
     }
 
+    /// The same shape at `factor` times the rate (one generator thread's share).
+    func scaled(by factor: Double) -> ArrivalProfile {
+        switch self {
+        case .steady(let rate): .steady(rate: rate * factor)
+        case .ramp(let from, let to): .ramp(from: from * factor, to: to * factor)
+        case .burst(let peak, let rise): .burst(peak: peak * factor, rise: rise)
+        }
+    }
+
     /// As written on the command line.
     var description: String {
         func number(_ value: Double) -> String { value == value.rounded() ? String(Int(value)) : String(value) }

@@ -95,17 +95,16 @@ final class LoadGenerator {
     /// Every millisecond: the arrivals due by now join the queue, each with its exact intended time.
     private func tick() {
         let now = elapsed
-        if now < plan.duration + 0.001 {
-            let due = Int(plan.profile.arrivals(by: now, of: plan.duration))
-            while issued < due {
-                issued += 1
-                let at = arrivalTime(of: issued, after: lastTick, before: now)
-                waiting.append(start + UInt64(now * 1e9))
-                stats.arrived(second: Int(at), lagMicroseconds: UInt64((now - at) * 1e6))
-            }
-            lastTick = now
-            dispatch()
+        // The profile's count stops growing at the end of the run: the last tick issues the rest.
+        let due = Int(plan.profile.arrivals(by: now, of: plan.duration) + 1e-9)
+        while issued < due {
+            issued += 1
+            let at = arrivalTime(of: issued, after: lastTick, before: min(now, plan.duration))
+            waiting.append(start + UInt64(now * 1e9))
+            stats.arrived(second: Int(at), lagMicroseconds: UInt64(max(0, now - at) * 1e6))
         }
+        lastTick = min(now, plan.duration)
+        dispatch()
         let second = Int(now)
         if second > stats.reportedSeconds { stats.reportedSeconds = second; onSecond(stats) }
         let drained = now >= plan.duration && waitingHead == waiting.count && connections.allSatisfy { $0.inFlight == nil }
@@ -117,7 +116,7 @@ final class LoadGenerator {
         var low = low, high = high
         for _ in 0..<30 where high - low > 1e-7 {
             let middle = (low + high) / 2
-            if plan.profile.arrivals(by: middle, of: plan.duration) >= Double(k) { high = middle } else { low = middle }
+            if plan.profile.arrivals(by: middle, of: plan.duration) + 1e-9 >= Double(k) { high = middle } else { low = middle }
         }
         return high
     }

@@ -8,6 +8,12 @@ struct LoadStats {
         var arrived = 0
         var answered = 0
         var latency = Histogram<UInt64>(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .two)
+
+        mutating func add(_ other: Second) {
+            arrived += other.arrived
+            answered += other.answered
+            latency.add(other.latency)
+        }
     }
 
     var latency = Histogram<UInt64>(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)
@@ -34,6 +40,18 @@ struct LoadStats {
         guard second < perSecond.count else { return }
         perSecond[second].answered += 1
         perSecond[second].latency.record(latencyMicroseconds)
+    }
+
+    /// Adds another generator thread's figures to these.
+    mutating func add(_ other: LoadStats) {
+        latency.add(other.latency)
+        generatorLag.add(other.generatorLag)
+        statuses.merge(other.statuses, uniquingKeysWith: +)
+        sent += other.sent
+        unsent += other.unsent
+        for (second, figures) in other.perSecond.enumerated() where second < perSecond.count {
+            perSecond[second].add(figures)
+        }
     }
 
     /// "12.3 ms" style, from µs.

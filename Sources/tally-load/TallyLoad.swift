@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Histogram
+import Synchronization
 
 /// `tally-load`: rehearses a live event against running tallyd daemons — voters with signed tokens
 /// (or a trusted proxy's voter ids) voting in an open-loop profile — then checks that the tallies
@@ -21,6 +22,8 @@ struct TallyLoad: ParsableCommand {
     @Option(help: "Options per poll.") var options = 4
     @Option(help: "Distinct voters.") var voters = 100_000
     @Option(help: "Keep-alive connections.") var connections = 64
+    @Option(help: "Generator threads, each with its own event loop and its share of the rate, voters and connections (one thread sends some tens of thousands of votes/s).")
+    var threads = 1
     @Option(help: "Seconds of arrivals.") var duration = 10.0
     @Option(help: "Arrival rate: steady:RATE, ramp:FROM:TO, or burst:PEAK:RISE_SECONDS (votes/s).") var profile = "steady:10000"
     @Option(help: "Share of votes that are revotes (0 to 1).") var revote = 0.1
@@ -33,9 +36,10 @@ struct TallyLoad: ParsableCommand {
 
     func validate() throws {
         guard ArrivalProfile(profile) != nil else { throw ValidationError("--profile: steady:RATE, ramp:FROM:TO or burst:PEAK:RISE") }
-        guard polls > 0, options > 0, options <= 64, voters > 0, connections > 0, duration > 0 else {
-            throw ValidationError("--polls, --options (up to 64), --voters, --connections and --duration must be positive")
+        guard polls > 0, options > 0, options <= 64, voters > 0, connections > 0, duration > 0, threads > 0 else {
+            throw ValidationError("--polls, --options (up to 64), --voters, --connections, --threads and --duration must be positive")
         }
+        guard voters >= threads, connections >= threads else { throw ValidationError("--voters and --connections must be at least --threads") }
         guard (0...1).contains(revote), (0...1).contains(invalid) else { throw ValidationError("--revote and --invalid are shares from 0 to 1") }
         guard let parsed = URL(string: url), parsed.host != nil, parsed.port != nil else { throw ValidationError("--url must be http://host:port") }
         if let checkRedis, RedisTallies(address: checkRedis) == nil { throw ValidationError("--check-redis must be host:port") }
@@ -49,31 +53,61 @@ struct TallyLoad: ParsableCommand {
             host: base.host!, port: base.port!, polls: pollIDs, options: options, voters: voters, connections: connections,
             duration: duration, profile: ArrivalProfile(profile)!, revoteShare: revote, invalidShare: invalid,
             secret: voterSecret.map { Array($0.utf8) }, runID: String(UInt32.random(in: 0...UInt32.max), radix: 36))
-        let generator = LoadGenerator(plan: plan)
-        generator.onSecond = { stats in progress(stats) }
-        try generator.run()
-
-        let stats = generator.stats
-        let check = baseline ? TallyCheck() : verify(generator.ledger, pollIDs, admin)
+        let board = ProgressBoard(threads: threads) { second, figures, statuses in progress(second, figures, statuses) }
+        let generators = (0..<threads).map { thread in
+            var share = plan
+            share.voters = voters / threads + (thread < voters % threads ? 1 : 0)
+            share.connections = connections / threads + (thread < connections % threads ? 1 : 0)
+            share.profile = plan.profile.scaled(by: 1 / Double(threads))
+            share.runID = "\(plan.runID)-\(thread)"
+            let generator = LoadGenerator(plan: share)
+            generator.onSecond = { stats in board.post(stats) }
+            return generator
+        }
+        try runAll(generators)
+        var stats = generators[0].stats
+        for other in generators.dropFirst() { stats.add(other.stats) }
+        let check = baseline ? TallyCheck() : verify(generators, pollIDs, admin)
         printSummary(stats, check)
         if let report { try LoadReport(plan: plan, stats: stats, check: check).write(to: report) }
         if !check.passed { throw ExitCode(1) }
     }
 
-    private func progress(_ stats: LoadStats) {
-        let second = stats.reportedSeconds - 1
-        guard second >= 0, second < stats.perSecond.count else { return }
-        let last = stats.perSecond[second]
-        let errors = stats.statuses.filter { $0.key != 200 }.sorted { $0.key < $1.key }.map { "\($0.key == 0 ? "none" : "\($0.key)"):\($0.value)" }
+    /// Runs each generator on a thread of its own; throws the first failure.
+    private func runAll(_ generators: [LoadGenerator]) throws {
+        let failures = Mutex<[LoadError]>([])
+        let done = DispatchGroup()
+        for generator in generators {
+            done.enter()
+            nonisolated(unsafe) let generator = generator
+            Thread {
+                do throws(LoadError) { try generator.run() } catch { failures.withLock { $0.append(error) } }
+                done.leave()
+            }.start()
+        }
+        done.wait()
+        if let failure = failures.withLock({ $0.first }) { throw failure }
+    }
+
+    private func progress(_ second: Int, _ last: LoadStats.Second, _ statuses: [Int: Int]) {
+        let errors = statuses.filter { !(200..<300).contains($0.key) }.sorted { $0.key < $1.key }.map { "\($0.key == 0 ? "none" : "\($0.key)"):\($0.value)" }
         let line = "t=\(second + 1)s  arrived \(last.arrived)/s  answered \(last.answered)/s  p50 \(LoadStats.milliseconds(last.latency.valueAtPercentile(50)))  p99 \(LoadStats.milliseconds(last.latency.valueAtPercentile(99)))  errors \(errors.isEmpty ? "none" : errors.joined(separator: " "))\n"
         FileHandle.standardError.write(Data(line.utf8))
     }
 
-    private func verify(_ ledger: VoteLedger, _ pollIDs: [String], _ admin: AdminClient) -> TallyCheck {
+    private func verify(_ generators: [LoadGenerator], _ pollIDs: [String], _ admin: AdminClient) -> TallyCheck {
         var check = TallyCheck()
         let redis = checkRedis.flatMap(RedisTallies.init(address:))
         for (index, id) in pollIDs.enumerated() {
-            let expected = ledger.expected(options: options, voters: stride(from: index, to: voters, by: pollIDs.count))
+            // Each thread's voters: local voter v votes in poll v % polls.
+            var expected = (low: Array(repeating: 0, count: options), high: Array(repeating: 0, count: options))
+            for generator in generators {
+                let share = generator.ledger.expected(options: options, voters: stride(from: index, to: generator.plan.voters, by: pollIDs.count))
+                for option in 0..<options {
+                    expected.low[option] += share.low[option]
+                    expected.high[option] += share.high[option]
+                }
+            }
             let actual: [Int]
             do { actual = try redis?.votes(poll: id, options: options) ?? admin.votes(poll: id) } catch {
                 check.problems.append("\(error)")
@@ -86,7 +120,7 @@ struct TallyLoad: ParsableCommand {
             }
             check.polls.append(.init(id: id, reported: actual, expectedLow: expected.low, expectedHigh: expected.high))
         }
-        check.uncertainVoters = ledger.uncertain.count
+        check.uncertainVoters = generators.reduce(0) { $0 + $1.ledger.uncertain.count }
         return check
     }
 

@@ -13,12 +13,13 @@ import Testing
         ] + extra
     }
 
+    /// Two generator threads, each with half the rate, voters and connections.
     @Test func aRunChecksItsTalliesAndWritesItsReport() throws {
         let f = try NativeFixture()
         let report = NSTemporaryDirectory() + "tally-load-\(UUID().uuidString).json"
         let run = try runToCompletion(LoadGeneratorTests.binary, LoadGeneratorTests.arguments(f, [
             "--duration", "1", "--profile", "steady:600", "--voters", "200", "--polls", "2", "--revote", "0.5",
-            "--invalid", "0.1", "--report", report,
+            "--invalid", "0.1", "--threads", "2", "--report", report,
         ]))
         #expect(run.status == 0, "\(run.output)")
         #expect(run.output.contains("tallies: every poll and option matches"))
