@@ -104,20 +104,30 @@ public final class LoopStore {
         commands.removeAll()
         let writer = RESPWriter(commands)
         batches.sendGroups { poll, firstEntry, count in
-            writer.begin(arguments: 6 + 2 * count)
-            writer.argument("EVALSHA")
-            writer.argument(VoteScript.sha1)
-            writer.argument("3")
-            writer.key(.rules, poll)
-            writer.key(.ballots, poll)
-            writer.key(.counts, poll)
-            batches.writeVotes(from: firstEntry, to: writer)
-            if redis.send(commands.bytes, tag: UInt64(firstEntry)) { scriptCallsInFlight += 1 } else { unsent.append(firstEntry) }
-            commands.removeAll()
+            if !sendGroup(poll: poll, first: firstEntry, count: count, withSource: false) { unsent.append(firstEntry) }
         }
         for first in unsent { settleGroup(first, reply: nil) }
         unsent.removeAll(keepingCapacity: true)
         redis.writeNow()
+    }
+
+    /// Sends one poll's votes as a vote-script call: by its SHA-1 (EVALSHA), or with the script's
+    /// source (EVAL, which also loads it) when Redis answered NOSCRIPT.
+    private func sendGroup(poll: PollID, first: Int, count: Int, withSource: Bool) -> Bool {
+        commands.removeAll()
+        let writer = RESPWriter(commands)
+        writer.begin(arguments: 6 + 2 * count)
+        writer.argument(withSource ? "EVAL" : "EVALSHA")
+        writer.argument(withSource ? VoteScript.source : VoteScript.sha1)
+        writer.argument("3")
+        writer.key(.rules, poll)
+        writer.key(.ballots, poll)
+        writer.key(.counts, poll)
+        batches.writeVotes(from: first, to: writer)
+        let tag = UInt64(first) | (withSource ? LoopStore.sourceTagBit : 0)
+        guard redis.send(commands.bytes, tag: tag) else { return false }
+        scriptCallsInFlight += 1
+        return true
     }
 
     private func resolveUnknownVotes() {
@@ -139,14 +149,19 @@ public final class LoopStore {
             calls.removeValue(forKey: tag)?(reply)
         } else {
             scriptCallsInFlight -= 1
-            settleGroup(Int(tag), reply: reply)
+            let first = Int(tag & ~LoopStore.sourceTagBit)
+            // Redis lost the script (restarted without it, SCRIPT FLUSH): nothing of the call ran,
+            // so the same votes go again, once, with the source. Later batches wait for them, so a
+            // voter's votes still reach Redis in order.
+            if let reply, reply.isError, reply.hasPrefix("NOSCRIPT"), tag & LoopStore.sourceTagBit == 0 {
+                if sendGroup(poll: batches[first].poll, first: first, count: batches.groupCount(from: first), withSource: true) { return }
+            }
+            settleGroup(first, reply: reply)
         }
     }
 
     /// Settles every vote of one script call by its verdict, and answers it.
     private func settleGroup(_ first: Int, reply: RedisReply?) {
-        // Redis lost the script (SCRIPT FLUSH): these votes get 503 and the retry finds it loaded.
-        if let reply, reply.isError && reply.hasPrefix("NOSCRIPT") { loadScript() }
         var index = 0
         var entry: Int? = first
         while let current = entry {
@@ -167,6 +182,8 @@ public final class LoopStore {
     // MARK: - Organizer calls (admin path: closures and allocation allowed)
 
     private static let callTagBit: UInt64 = 1 << 63
+    /// Marks a vote-script call sent with its source after a NOSCRIPT.
+    private static let sourceTagBit: UInt64 = 1 << 62
 
     /// Sends a command given as strings; `completion` gets the reply (nil if Redis is unreachable
     /// or went away before answering).

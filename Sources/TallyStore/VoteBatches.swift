@@ -87,6 +87,17 @@ final class VoteBatches {
         }
     }
 
+    /// How many votes the script call that starts at `first` holds.
+    func groupCount(from first: Int) -> Int {
+        var count = 0
+        var index = first
+        while index >= 0 {
+            count += 1
+            index = Int(entries[index].next)
+        }
+        return count
+    }
+
     /// Marks an entry answered; returns the next entry of its script call.
     func finish(_ index: Int) -> Int? {
         let next = entries[index].next

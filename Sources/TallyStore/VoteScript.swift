@@ -3,7 +3,8 @@ import Foundation
 
 /// The Lua script that records votes in Redis, the authority across daemons: it checks each ballot
 /// against the poll's rules and the voter's stored ballot, and applies the counter deltas, all in
-/// one atomic step. Loaded once (SCRIPT LOAD), called with EVALSHA (reloaded on NOSCRIPT).
+/// one atomic step. Loaded once (SCRIPT LOAD), called with EVALSHA; a call answered NOSCRIPT goes
+/// again with the source (EVAL), which loads it back.
 ///
 ///     KEYS  {p:ID}:rules, {p:ID}:ballots, {p:ID}:counts
 ///     ARGV  voter id, ballot, voter id, ballot, …   (ballot: 16 hex digits, bit i = option i;

@@ -125,6 +125,26 @@ import Testing
         #expect(NativeFixture.votes(results) == (0..<4).map { counts["\($0)"] ?? 0 })
     }
 
+    @Test func votesMeetingAFlushedScriptAreSentAgainWithItsSourceNot503() throws {
+        let redis = try RedisServer()
+        let f = try NativeFixture(config: WriteThroughTests.config, redis: redis)
+        let poll = try f.create()
+        let flushing = DispatchGroup()
+        DispatchQueue.global().async(group: flushing) {
+            for _ in 0..<20 {
+                _ = try? redis.cli(["SCRIPT", "FLUSH"])
+                usleep(10_000)
+            }
+        }
+        let sent = WriteThroughTests.voteUntil(port: f.daemon.port, poll: poll, prefix: "flush", perThread: 300) { false }
+        flushing.wait()
+        #expect(sent.count == 1_200 && sent.allSatisfy { $0.status == 200 }, "\(Set(sent.map(\.status)))")
+        try WriteThroughTests.expectConsistent(redis, poll, sent)
+        let stats = try redis.cli(["INFO", "errorstats"]) + redis.cli(["INFO", "commandstats"])
+        #expect(stats.contains("errorstat_NOSCRIPT:count="), "the script was really flushed under the votes")
+        #expect(stats.contains("cmdstat_eval:calls="), "and the votes went again with its source")
+    }
+
     @Test func threeDaemonsSharingRedisNeverCountAVoterTwice() throws {
         let redis = try RedisServer()
         let config = WriteThroughTests.config.replacingOccurrences(of: "loops = 2", with: "loops = 1")
