@@ -41,15 +41,41 @@ let redis = try BlockingRedis(host: "127.0.0.1", port: port)
     })
 }
 
-/// Runs a worker until `count` polls are finalized; returns each event's lateness in µs.
-@MainActor func finalize(_ count: Int, _ registry: PollRegistry) throws -> [Int64] {
+/// CPU time Redis has used so far, µs (INFO cpu: main thread and its I/O, AOF writes included).
+@MainActor func redisCPUMicroseconds() throws -> Int {
+    let stats = try redis.command(["INFO", "cpu"]) { $0.string ?? "" }
+    let seconds = stats.split(whereSeparator: \.isNewline).compactMap { line -> Double? in
+        let field = line.split(separator: ":")
+        guard field.count == 2, field[0] == "used_cpu_user" || field[0] == "used_cpu_sys" else { return nil }
+        return Double(field[1].trimmingCharacters(in: .whitespaces))
+    }
+    return Int(seconds.reduce(0, +) * 1_000_000)
+}
+
+/// CPU time this process has used, µs.
+func processCPUMicroseconds() -> Int {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return (usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * 1_000_000 + Int(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec)
+}
+
+/// Runs a worker until `count` polls are finalized; returns each event's lateness in µs, and the
+/// CPU time of Redis and of the worker meanwhile.
+@MainActor func finalize(_ count: Int, _ registry: PollRegistry) throws -> (lateness: [Int64], redisMicroseconds: Int, workerMicroseconds: Int) {
     let before = try redis.command(["XLEN", KeySchema.closedEvents]) { Int($0.integer ?? 0) }
+    let redisBefore = try redisCPUMicroseconds()
     let done = Mutex(0)
+    let cpuBefore = processCPUMicroseconds()
     let worker = CloseWorker(host: "127.0.0.1", port: port, registry: registry)
     worker.onFinalized = { _, _ in done.withLock { $0 += 1 } }
     worker.start()
+    if let first = registry.list().compactMap(\.definition.rules.closesAt).min(), first < WallClock.now() {
+        print("warning: the worker started \((WallClock.now() - first) / 1_000) ms after the first end date; lateness includes its start")
+    }
     while done.withLock({ $0 }) < count { usleep(1_000) }
     worker.stop()
+    let workerMicroseconds = processCPUMicroseconds() - cpuBefore
+    let redisMicroseconds = try redisCPUMicroseconds() - redisBefore
     // Lateness from the events this run appended.
     var lateness: [Int64] = []
     var start = "-"
@@ -68,7 +94,7 @@ let redis = try BlockingRedis(host: "127.0.0.1", port: port)
         lateness += page.map { $0.closedAt - $0.closesAt }
         start = "(" + last.id
     }
-    return Array(lateness.dropFirst(before))
+    return (Array(lateness.dropFirst(before)), redisMicroseconds, workerMicroseconds)
 }
 
 func percentile(_ sorted: [Int64], _ p: Double) -> Double {
@@ -79,11 +105,15 @@ func percentile(_ sorted: [Int64], _ p: Double) -> Double {
 let registry = PollRegistry(shardCount: 1, readers: 1)
 let burstPolls = 1...PollID(sameInstant)
 try createPolls(burstPolls, in: registry)
-let sharedEnd = WallClock.now() + 1_000_000
+// Far enough ahead that the worker is running and has scheduled every poll before it (as in a
+// daemon, where the worker runs long before an end date).
+let sharedEnd = WallClock.now() + 5_000_000
 try setEndDates(burstPolls, { _ in sharedEnd }, in: registry)
-let burst = try finalize(sameInstant, registry).sorted()
-print(String(format: "%d polls ending in the same instant: all finalized %.0f ms after it (p50 %.0f ms)",
-             sameInstant, percentile(burst, 1), percentile(burst, 0.5)))
+let (burstLateness, burstRedis, burstWorker) = try finalize(sameInstant, registry)
+let burst = burstLateness.sorted()
+print(String(format: "%d polls ending in the same instant: all finalized %.0f ms after it (p50 %.0f ms); CPU: Redis %.0f ms (%.1f µs per poll), worker %.0f ms (%.1f µs per poll)",
+             sameInstant, percentile(burst, 1), percentile(burst, 0.5), Double(burstRedis) / 1_000, Double(burstRedis) / Double(sameInstant),
+             Double(burstWorker) / 1_000, Double(burstWorker) / Double(sameInstant)))
 
 // 2. Polls ending at random times over 5 s.
 let spread = PollRegistry(shardCount: 1, readers: 1)
@@ -91,6 +121,6 @@ let spreadPolls = burstPolls.upperBound + 1...burstPolls.upperBound + PollID(sca
 try createPolls(spreadPolls, in: spread)
 let spreadStart = WallClock.now() + 500_000
 try setEndDates(spreadPolls, { _ in spreadStart + Int64.random(in: 0..<5_000_000) }, in: spread)
-let random = try finalize(scattered, spread).sorted()
+let random = try finalize(scattered, spread).lateness.sorted()
 print(String(format: "%d polls ending at random times over 5 s: lateness p50 %.2f ms, p99 %.2f ms, max %.2f ms",
              scattered, percentile(random, 0.5), percentile(random, 0.99), percentile(random, 1)))

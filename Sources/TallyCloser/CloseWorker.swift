@@ -68,11 +68,7 @@ public final class CloseWorker: @unchecked Sendable {
     private func run() {
         while let changes = waitForWork() {
             for id in changes { reschedule(id) }
-            var due = schedule.takeDue(now: WallClock.now(), limit: CloseScript.pollsPerCall)
-            while !due.isEmpty {
-                finalize(due)
-                due = schedule.takeDue(now: WallClock.now(), limit: CloseScript.pollsPerCall)
-            }
+            finalizeDuePolls()
         }
         finished.signal()
     }
@@ -103,22 +99,44 @@ public final class CloseWorker: @unchecked Sendable {
         schedule.set(id, closesAt: closesAt)
     }
 
-    private func finalize(_ due: [(id: PollID, closesAt: Timestamp)]) {
-        let verdicts: [CloseVerdict]
+    /// Finalizes every poll due, `CloseScript.pollsPerCall` per call, with two calls in flight: the
+    /// next call is built and sent while Redis runs the previous one, so Redis never waits for the
+    /// worker in a burst.
+    private func finalizeDuePolls() {
+        var inFlight: [[(id: PollID, closesAt: Timestamp)]] = []
         do throws(StoreError) {
-            if redis == nil {
-                redis = try BlockingRedis(host: host, port: port)
-                redis!.setReadTimeout(milliseconds: 2_000)
+            while true {
+                if inFlight.count < 2 {
+                    let due = schedule.takeDue(now: WallClock.now(), limit: CloseScript.pollsPerCall)
+                    if !due.isEmpty {
+                        inFlight.append(due)
+                        try connection().send { CloseScript.write(due, to: $0) }
+                        continue
+                    }
+                }
+                guard let oldest = inFlight.first else { return }
+                let verdicts = try connection().receive { reply in (0..<reply.count).map { CloseVerdict(reply[$0]) } }
+                inFlight.removeFirst()
+                settle(oldest, verdicts)
             }
-            verdicts = try redis!.command(CloseScript.command(due)) { reply in (0..<reply.count).map { CloseVerdict(reply[$0]) } }
         } catch {
             if redis != nil || !hadProblem { onProblem("close worker: \(error); retrying every \(retryMicroseconds / 1_000) ms") }
             hadProblem = true
             redis = nil
             let retryAt = WallClock.now() + retryMicroseconds
-            for (id, closesAt) in due { schedule.retry(id, closesAt: closesAt, at: retryAt) }
-            return
+            for (id, closesAt) in inFlight.joined() { schedule.retry(id, closesAt: closesAt, at: retryAt) }
         }
+    }
+
+    private func connection() throws(StoreError) -> BlockingRedis {
+        if let redis { return redis }
+        let connected = try BlockingRedis(host: host, port: port)
+        connected.setReadTimeout(milliseconds: 2_000)
+        redis = connected
+        return connected
+    }
+
+    private func settle(_ due: [(id: PollID, closesAt: Timestamp)], _ verdicts: [CloseVerdict]) {
         for ((id, closesAt), verdict) in zip(due, verdicts) {
             switch verdict {
             case .finalized, .closed:

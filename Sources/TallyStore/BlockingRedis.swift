@@ -1,10 +1,12 @@
 import CHiredis
 import Foundation
+import TallyHTTP
 
 /// A plain, blocking Redis connection for work off the event loops: recovery on start, the
 /// poll-change subscription, the close worker. Not for the vote path.
 public final class BlockingRedis {
     private let context: UnsafeMutablePointer<redisContext>
+    private let commandBuffer = ByteBuffer(capacity: 4 * 1024)
 
     /// Connects, or throws with Redis' or the system's reason.
     public init(host: String, port: Int, timeoutMilliseconds: Int = 2_000) throws(StoreError) {
@@ -27,13 +29,34 @@ public final class BlockingRedis {
 
     /// Sends a command and returns its reply, converted by `read` while it is valid.
     public func command<T>(_ arguments: [String], _ read: (RedisReply) throws(StoreError) -> T) throws(StoreError) -> T {
-        let cStrings = arguments.map { strdup($0) }
-        defer { cStrings.forEach { free($0) } }
-        let lengths = arguments.map { $0.utf8.count }  // strdup stops at NUL: ids and JSON have none
-        var pointers: [UnsafePointer<CChar>?] = cStrings.map { UnsafePointer($0) }
-        let raw = pointers.withUnsafeMutableBufferPointer { pointers in
-            lengths.withUnsafeBufferPointer { redisCommandArgv(context, Int32(arguments.count), pointers.baseAddress, $0.baseAddress) }
+        try send(arguments)
+        return try receive(read)
+    }
+
+    /// Writes a command without waiting for its reply, so that the next one can be prepared while
+    /// Redis runs it (pipelining); `receive` gets the replies in order.
+    public func send(_ arguments: [String]) throws(StoreError) {
+        try send { $0.command(arguments) }
+    }
+
+    /// The same, with the command formatted by `format` straight into the connection's buffer.
+    public func send(_ format: (RESPWriter) -> Void) throws(StoreError) {
+        commandBuffer.removeAll()
+        commandBuffer.shrink(to: 64 * 1024)  // after an outsize command
+        format(RESPWriter(commandBuffer))
+        let command = commandBuffer.bytes
+        guard redisAppendFormattedCommand(context, command.baseAddress!.assumingMemoryBound(to: CChar.self), command.count) == REDIS_OK
+        else { throw StoreError("Redis: \(BlockingRedis.errorText(context))") }
+        var done: Int32 = 0
+        while done == 0 {
+            guard redisBufferWrite(context, &done) == REDIS_OK else { throw StoreError("Redis: \(BlockingRedis.errorText(context))") }
         }
+    }
+
+    /// Waits for the reply to the oldest command sent and not yet received.
+    public func receive<T>(_ read: (RedisReply) throws(StoreError) -> T) throws(StoreError) -> T {
+        var raw: UnsafeMutableRawPointer?
+        guard redisGetReply(context, &raw) == REDIS_OK else { throw StoreError("Redis: \(BlockingRedis.errorText(context))") }
         return try consume(raw, read)
     }
 

@@ -6,7 +6,7 @@ import TallyCore
 public enum KeySchema {
     /// The keys of one poll; each is `{p:ID}` followed by its suffix.
     public enum PollKey: CaseIterable, Sendable {
-        case rules, definition, ballots, counts, final
+        case rules, definition, ballots, counts
 
         var suffix: StaticString {
             switch self {
@@ -14,7 +14,6 @@ public enum KeySchema {
             case .definition: ":def"
             case .ballots: ":ballots"
             case .counts: ":counts"
-            case .final: ":final"
             }
         }
     }
@@ -23,7 +22,9 @@ public enum KeySchema {
 
     /// Hash. The fields the vote script checks: `state` (draft, open, closed), `options` (count),
     /// `maxVotes` (0 = every option), `revote` (0/1), `closesAt` (µs since the epoch, "" for none),
-    /// `closesOnEnd` (0/1).
+    /// `closesOnEnd` (0/1). When the close worker finalizes the poll at its end date, it adds the
+    /// results it froze then: `closedAt` (Redis' time, µs), `finalVoters`, and `finalCounts` (a JSON
+    /// array, one count per option); rewritten if the poll is reopened and ends again.
     public static func rules(_ poll: PollID) -> String { key(.rules, poll) }
 
     /// Hash. The poll's whole definition as JSON (`definition`), for recovery.
@@ -36,11 +37,6 @@ public enum KeySchema {
     /// of `ballots` by the vote script, which changes both atomically.
     public static func counts(_ poll: PollID) -> String { key(.counts, poll) }
 
-    /// Hash. The results as the close worker froze them when the poll reached its end date:
-    /// `closesAt` (the end date), `closedAt` (Redis' time when it was finalized, µs), `voters`, and
-    /// `counts` (a JSON array, one count per option). Rewritten if the poll is reopened and ends again.
-    public static func final(_ poll: PollID) -> String { key(.final, poll) }
-
     /// Set. The ids of every poll, for recovery on start.
     public static let polls = "tally:polls"
 
@@ -49,7 +45,7 @@ public enum KeySchema {
     public static let changes = "tally:changes"
 
     /// Stream. One `closed` event per poll finalized at its end date, for downstream consumers, with
-    /// the fields of `final` and `poll` (the id). Trimmed to about `closedEventsKept` entries.
+    /// `poll` (the id), `closesAt`, `closedAt`, `voters` and `counts` (as in `rules`). Trimmed to about `closedEventsKept` entries.
     public static let closedEvents = "tally:closed"
     public static let closedEventsKept = 1_000_000
 

@@ -64,8 +64,8 @@ public struct StoredPoll: Codable, Equatable, Sendable {
     /// The command that removes a poll with its ballots and counts, and tells other daemons.
     public static func deleteCommand(id: PollID) -> [String] {
         [
-            "EVAL", deleteScript, "6", KeySchema.rules(id), KeySchema.definition(id), KeySchema.ballots(id),
-            KeySchema.counts(id), KeySchema.final(id), KeySchema.polls, "\(id)", KeySchema.changes,
+            "EVAL", deleteScript, "5", KeySchema.rules(id), KeySchema.definition(id), KeySchema.ballots(id),
+            KeySchema.counts(id), KeySchema.polls, "\(id)", KeySchema.changes,
         ]
     }
 
@@ -79,8 +79,8 @@ public struct StoredPoll: Codable, Equatable, Sendable {
         """
 
     private static let deleteScript = """
-        redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5])
-        redis.call('SREM', KEYS[6], ARGV[1])
+        redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4])
+        redis.call('SREM', KEYS[5], ARGV[1])
         redis.call('PUBLISH', ARGV[2], ARGV[1])
         return 'OK'
         """

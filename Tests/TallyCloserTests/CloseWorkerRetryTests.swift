@@ -6,8 +6,36 @@ import TallyStore
 import TallyTestSupport
 import Testing
 
-/// The close worker in process, against a real Redis that is away when a poll ends.
+/// The close worker in process, against a real Redis: a burst of polls ending together, and a
+/// Redis that is away when a poll ends.
 @Suite(.serialized) struct CloseWorkerRetryTests {
+    @Test func aBurstLargerThanOneCallIsFinalizedThroughPipelinedCallsOncePerPoll() throws {
+        let redis = try RedisServer()
+        let registry = PollRegistry(shardCount: 1, readers: 1)
+        let count = 5 * CloseScript.pollsPerCall + 17
+        let closesAt = WallClock.now() + 300_000
+        let definition = PollDefinition(question: "Q", options: ["a", "b", "c"], rules: PollRules(closesAt: closesAt))
+        let store = try BlockingRedis(host: "127.0.0.1", port: redis.port)
+        for id in 1...PollID(count) { try store.command(StoredPoll.saveCommand(id: id, definition: definition, lifecycle: .open)) { _ in } }
+        try store.command(["HSET", KeySchema.counts(5), "1", "2", "2", "1", "voters", "3"]) { _ in }
+        try registry.install((1...PollID(count)).map { ($0, definition, .open) })
+
+        let worker = CloseWorker(host: "127.0.0.1", port: redis.port, registry: registry)
+        let finalized = Mutex<[PollID]>([])
+        worker.onFinalized = { id, _ in finalized.withLock { $0.append(id) } }
+        worker.start()
+        defer { worker.stop() }
+        let deadline = Date().addingTimeInterval(5)
+        while finalized.withLock({ $0.count }) < count && Date() < deadline { usleep(10_000) }
+
+        #expect(finalized.withLock { $0.sorted() } == Array(1...PollID(count)))
+        #expect(registry.list(lifecycle: .open).isEmpty)
+        let events = try redis.cli(["XRANGE", KeySchema.closedEvents, "-", "+"]).split(separator: "\n")
+        #expect(events.filter { $0 == "poll" }.count == count, "one event per poll")
+        let rules = try redis.cli(["HMGET", KeySchema.rules(5), "state", "finalVoters", "finalCounts"])
+        #expect(rules == "closed\n3\n[0,2,1]")
+    }
+
     @Test func aPollDueWhileRedisIsDownIsFinalizedOnceRedisIsBack() throws {
         let redis = try RedisServer(appendOnly: true)
         let registry = PollRegistry(shardCount: 1, readers: 1)
