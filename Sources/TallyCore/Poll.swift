@@ -28,14 +28,23 @@ public final class Poll: @unchecked Sendable {
         let lifecycle: UnsafeAtomic<Int>
         let ledger: Ledger
         let counters: OptionCounters
+        /// The store's tallies: a slot per loop (`shard`), and the results follower's after them.
+        let stored: StoredTallies
+        /// When results were last read (µs, to within `viewMarkGranularity`): the results follower
+        /// keeps viewed polls fresh.
+        let lastViewed = UnsafeAtomic<Int64>.create(0)
 
         init(lifecycle: Lifecycle, optionCount: Int, shardCount: Int, ledger: Ledger) {
             self.lifecycle = .create(lifecycle.rawValue)
             self.ledger = ledger
             counters = OptionCounters(optionCount: optionCount, shardCount: shardCount)
+            stored = StoredTallies(optionCount: optionCount, slotCount: shardCount + 1)
         }
 
-        deinit { lifecycle.destroy() }
+        deinit {
+            lifecycle.destroy()
+            lastViewed.destroy()
+        }
     }
 
     init(id: PollID, definition: PollDefinition, live: LiveState) {
@@ -148,6 +157,23 @@ public final class Poll: @unchecked Sendable {
         return true
     }
 
+    /// Records the tallies the store reported at `version` (it grows with every change there), so
+    /// that results include votes stored through other daemons. `slot`: the loop's shard, or
+    /// `followerSlot` for the thread that refreshes viewed polls.
+    public func recordStoredTallies(version: Int64, voters: Int64, slot: Int, count: (Int) -> Int64) {
+        live.stored.record(slot: slot, version: version, voters: voters, count: count)
+    }
+
+    /// The slot of the results follower in `recordStoredTallies`.
+    public var followerSlot: Int { live.counters.shardCount }
+
+    /// Whether results were read at `since` or later (to within `viewMarkGranularity`).
+    public func wasViewed(since: Timestamp) -> Bool { live.lastViewed.load(ordering: .relaxed) >= since }
+
+    /// Readers mark a poll viewed at most this often (µs), so a hot poll's readers on many loops
+    /// do not all write the same cache line.
+    static let viewMarkGranularity: Timestamp = 100_000
+
     /// The voter's current ballot (empty if none).
     public func ballot(of voter: VoterKey) -> Ballot {
         guard let record = live.ledger.record(for: voter, create: false) else { return .empty }
@@ -161,6 +187,7 @@ public final class Poll: @unchecked Sendable {
 
     /// The results as `viewer` may see them now.
     public func results(for viewer: Viewer, now: Timestamp) -> ResultsView {
+        if now - live.lastViewed.load(ordering: .relaxed) >= Poll.viewMarkGranularity { live.lastViewed.store(now, ordering: .relaxed) }
         let closed = isClosed(at: now)
         let own = viewer.voter.map { ballot(of: $0) } ?? .empty
         let organizer = isOrganizer(viewer)
@@ -172,9 +199,19 @@ public final class Poll: @unchecked Sendable {
         case .afterClose: showsResults = closed
         case .organizerOnly: showsResults = false
         }
+        // The store's newest tallies (every daemon's votes); this daemon's own counts until the
+        // store has reported any. Every vote this daemon acknowledged is in both.
+        var counts = InlineArray<64, Int64>(repeating: 0)
+        let voters: Int64
+        if let stored = live.stored.newest(into: &counts) {
+            voters = stored.voters
+        } else {
+            for option in 0..<live.counters.optionCount { counts[option] = live.counters.count(of: option) }
+            voters = live.counters.voters
+        }
         return ResultsView(
-            counters: live.counters, isClosed: closed, ownBallot: own, showsResults: showsResults,
-            showsCounts: showsResults && (organizer || !definition.rules.hideCounts))
+            optionCount: live.counters.optionCount, counts: counts, voters: voters, isClosed: closed, ownBallot: own,
+            showsResults: showsResults, showsCounts: showsResults && (organizer || !definition.rules.hideCounts))
     }
 
     /// Record count and bytes of this poll's ledger.

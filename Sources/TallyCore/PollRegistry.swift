@@ -142,6 +142,11 @@ public final class PollRegistry: @unchecked Sendable {
         return poll
     }
 
+    /// Polls whose results were read at `since` or later, in no particular order.
+    public func polls(viewedSince since: Timestamp) -> [Poll] {
+        snapshot.polls.values.filter { $0.wasViewed(since: since) }
+    }
+
     /// Polls in `lifecycle` (any if nil) whose labels include every pair of `labels`.
     public func list(lifecycle: Lifecycle? = nil, labels: [String: String] = [:]) -> [Poll] {
         snapshot.polls.values
@@ -263,6 +268,12 @@ public final class RegistryReader {
     public func adopt(poll id: PollID, voter: VoterKey, stored: Ballot) {
         refresh()
         polls[id]?._withUnsafeGuaranteedRef { $0.adopt(voter: voter, stored: stored, shard: shard) }
+    }
+
+    /// The tallies the store reported with a batch's verdicts (see `Poll.recordStoredTallies`).
+    public func recordStoredTallies(poll id: PollID, version: Int64, voters: Int64, count: (Int) -> Int64) {
+        refresh()
+        polls[id]?._withUnsafeGuaranteedRef { $0.recordStoredTallies(version: version, voters: voters, slot: shard, count: count) }
     }
 
     @inline(__always)

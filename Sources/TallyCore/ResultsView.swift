@@ -18,8 +18,11 @@ public struct ResultsView: Sendable {
     private var counts: InlineArray<64, Int64>
     private var percentages: InlineArray<64, UInt8>
 
-    init(counters: OptionCounters, isClosed: Bool, ownBallot: Ballot, showsResults: Bool, showsCounts: Bool) {
-        optionCount = counters.optionCount
+    init(
+        optionCount: Int, counts all: InlineArray<64, Int64>, voters allVoters: Int64, isClosed: Bool, ownBallot: Ballot,
+        showsResults: Bool, showsCounts: Bool
+    ) {
+        self.optionCount = optionCount
         self.isClosed = isClosed
         self.ownBallot = ownBallot
         self.showsResults = showsResults
@@ -31,13 +34,13 @@ public struct ResultsView: Sendable {
             for option in 0..<optionCount {
                 // A shard sum can dip below zero while a voter's revote on one loop overtakes
                 // their first vote's increment on another.
-                let count = max(0, counters.count(of: option))
+                let count = max(0, all[option])
                 counts[option] = count
                 total += count
             }
             percentages = ResultsView.largestRemainderPercentages(counts, optionCount: optionCount, total: total)
         }
-        voters = showsCounts ? max(0, counters.voters) : 0
+        voters = showsCounts ? max(0, allVoters) : 0
         totalVotes = showsCounts ? total : 0
         if !showsCounts { counts = InlineArray(repeating: 0) }
     }

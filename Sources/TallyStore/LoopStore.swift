@@ -101,8 +101,6 @@ public final class LoopStore {
     /// batch is still with Redis.
     private func flush() {
         guard batches.hasUnsent, scriptCallsInFlight == 0 || !batching else { return }
-        commands.removeAll()
-        let writer = RESPWriter(commands)
         batches.sendGroups { poll, firstEntry, count in
             if !sendGroup(poll: poll, first: firstEntry, count: count, withSource: false) { unsent.append(firstEntry) }
         }
@@ -162,6 +160,15 @@ public final class LoopStore {
 
     /// Settles every vote of one script call by its verdict, and answers it.
     private func settleGroup(_ first: Int, reply: RedisReply?) {
+        // The poll's tallies after this call, before any answer goes out: whoever reads results
+        // next, on any loop of this daemon, sees these votes (and every other daemon's so far).
+        if let reply, reply.count > 0, case let tallies = reply[reply.count - 1], tallies.count >= 2,
+            let version = tallies[0].decimal
+        {
+            reader.recordStoredTallies(poll: batches[first].poll, version: version, voters: tallies[1].decimal ?? 0) { option in
+                2 + option < tallies.count ? tallies[2 + option].decimal ?? 0 : 0
+            }
+        }
         var index = 0
         var entry: Int? = first
         while let current = entry {

@@ -22,6 +22,24 @@ public struct RedisReply {
     /// The text of a string, status or error reply (allocates; off the vote path).
     public var string: String? { bytes.map { String(decoding: $0, as: UTF8.self) } }
 
+    /// An integer reply, or a string reply of decimal digits (as HGET returns counters), read
+    /// without allocating; nil otherwise (a nil reply: no such field).
+    public var decimal: Int64? {
+        if let integer { return integer }
+        guard pointer.pointee.type == REDIS_REPLY_STRING, let bytes, !bytes.isEmpty, bytes.count <= 19 else { return nil }
+        var value: Int64 = 0
+        var negative = false
+        for (index, byte) in bytes.enumerated() {
+            if index == 0 && byte == UInt8(ascii: "-") && bytes.count > 1 {
+                negative = true
+                continue
+            }
+            guard byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") else { return nil }
+            value = value * 10 + Int64(byte - UInt8(ascii: "0"))
+        }
+        return negative ? -value : value
+    }
+
     /// The elements of an array reply (empty for other replies).
     public var count: Int { pointer.pointee.type == REDIS_REPLY_ARRAY ? Int(pointer.pointee.elements) : 0 }
 

@@ -10,7 +10,9 @@ import Foundation
 ///     ARGV  voter id, ballot, voter id, ballot, …   (ballot: 16 hex digits, bit i = option i;
 ///                                                    all zeros withdraws the voter's ballot)
 ///     reply one verdict per vote: "accepted:<previous ballot>", "unchanged", or the name of a
-///           `VoteRejection` (`unknownPoll`, `closed`, `alreadyVoted`, …)
+///           `VoteRejection` (`unknownPoll`, `closed`, `alreadyVoted`, …); then, unless the poll
+///           is unknown, its tallies after the batch: {version, voters, option 0, option 1, …}
+///           (`version` grows with every batch that changed a ballot)
 ///
 /// Time is Redis's own (`TIME`), so every daemon's votes meet one clock at the deadline.
 public enum VoteScript {
@@ -136,6 +138,12 @@ public enum VoteScript {
           if delta ~= 0 then redis.call('HINCRBY', KEYS[3], option, delta) end
         end
         if voterDelta ~= 0 then redis.call('HINCRBY', KEYS[3], 'voters', voterDelta) end
+        if next(changed) ~= nil then redis.call('HINCRBY', KEYS[3], 'version', 1) end
+
+        -- The tallies after the batch, for the daemon's results: every daemon's votes.
+        local fields = {'version', 'voters'}
+        for option = 0, options - 1 do fields[#fields + 1] = tostring(option) end
+        verdicts[#verdicts + 1] = redis.call('HMGET', KEYS[3], unpack(fields))
         return verdicts
         """#
 }

@@ -19,6 +19,8 @@ struct TallyConfig {
     var maxPendingVotes = 16_384
     var batching = true
     var redisTimeoutMilliseconds = 1_000
+    /// How often viewed polls' results are read back from Redis (0: never).
+    var resultsRefreshMilliseconds = 250
 
     /// Reads `path` (if any) and the environment. Errors name the key, the problem and the line.
     static func load(path: String?, environment: [String: String] = ProcessInfo.processInfo.environment) throws(ConfigError) -> TallyConfig {
@@ -202,6 +204,9 @@ struct ConfigKey: Sendable {
         },
         ConfigKey(section: "redis", name: "batching") { config, value throws(ConfigProblem) in
             config.batching = try value.boolean()
+        },
+        ConfigKey(section: "redis", name: "results_refresh_ms") { config, value throws(ConfigProblem) in
+            config.resultsRefreshMilliseconds = try value.integer(0...60_000)
         },
     ]
 

@@ -59,9 +59,13 @@ struct Run: ParsableCommand {
         ops.isReady = { stores.allReady }
         let closer = CloseWorker(host: redisHost, port: config.redisPort, registry: registry)
         closer.onProblem = { line in FileHandle.standardError.write(Data((line + "\n").utf8)) }
+        let follower = ResultsFollower(
+            host: redisHost, port: config.redisPort, registry: registry, intervalMilliseconds: config.resultsRefreshMilliseconds)
+        follower.onProblem = { line in FileHandle.standardError.write(Data((line + "\n").utf8)) }
         server.start()
         closer.start()
         sync.start()
+        if config.resultsRefreshMilliseconds > 0 { follower.start() }
         log("tallyd \(Tallyd.version) listening on \(config.listenHost):\(server.port) with \(config.loops) loop(s)")
 
         var received: Int32 = 0
@@ -69,6 +73,7 @@ struct Run: ParsableCommand {
         log("tallyd: \(received == SIGTERM ? "SIGTERM" : "SIGINT"), draining")
         sync.stop()
         closer.stop()
+        if config.resultsRefreshMilliseconds > 0 { follower.stop() }
         server.stop()
         server.wait()
         log("tallyd: stopped")

@@ -145,6 +145,27 @@ import Testing
         #expect(stats.contains("cmdstat_eval:calls="), "and the votes went again with its source")
     }
 
+    @Test func resultsOnEachDaemonIncludeTheVotesStoredThroughTheOthers() throws {
+        let redis = try RedisServer()
+        let config = WriteThroughTests.config.replacingOccurrences(of: "loops = 2", with: "loops = 1")
+        let first = try NativeFixture(config: config, redis: redis)
+        let second = try NativeFixture(config: config, redis: redis)
+        let poll = try first.create()
+        let deadline = Date().addingTimeInterval(5)
+        while second.client.request("GET", "/v1/polls/\(poll)")?.status != 200 && Date() < deadline { usleep(10_000) }
+        for n in 0..<5 { #expect(first.vote(poll, "first-\(n)", #"{"choices":[0]}"#).status == 200) }
+        #expect(NativeFixture.votes(first.results(poll)) == [5, 0, 0, 0])
+
+        // A vote through the second daemon brings back Redis' tallies: its results have all six at once.
+        #expect(second.vote(poll, "second-0", #"{"choices":[1]}"#).status == 200)
+        #expect(NativeFixture.votes(second.results(poll)) == [5, 1, 0, 0])
+
+        // The first daemon took no vote since, and its poll is being viewed: the follower reads it back.
+        let caughtUp = Date().addingTimeInterval(3)
+        while NativeFixture.votes(first.results(poll)) != [5, 1, 0, 0] && Date() < caughtUp { usleep(50_000) }
+        #expect(NativeFixture.votes(first.results(poll)) == [5, 1, 0, 0])
+    }
+
     @Test func threeDaemonsSharingRedisNeverCountAVoterTwice() throws {
         let redis = try RedisServer()
         let config = WriteThroughTests.config.replacingOccurrences(of: "loops = 2", with: "loops = 1")
@@ -170,6 +191,14 @@ import Testing
         let counts = try WriteThroughTests.storedCounts(redis, poll)
         #expect(ballots.count == voters.count)
         #expect(counts["voters"] == voters.count && (0..<4).reduce(0) { $0 + (counts["\($1)"] ?? 0) } == voters.count)
+        // Every daemon's results come to Redis' counts (each saw the others' votes with its own
+        // batches, and the follower reads the rest back).
+        let stored = (0..<4).map { counts["\($0)"] ?? 0 }
+        for daemon in daemons {
+            let deadline = Date().addingTimeInterval(3)
+            while NativeFixture.votes(daemon.results(poll)) != stored && Date() < deadline { usleep(50_000) }
+            #expect(NativeFixture.votes(daemon.results(poll)) == stored)
+        }
         for (voter, tries) in answers.withLock({ $0 }) {
             let accepted = tries.filter { $0.status == 200 }
             #expect(accepted.count == 1, "\(voter): \(tries)")

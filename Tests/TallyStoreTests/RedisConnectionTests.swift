@@ -159,7 +159,13 @@ extension RedisConnectionTests {
         ])
     }
 
+    /// The verdicts of a vote-script call.
     func vote(_ poll: UInt64, _ votes: [(String, [Int])]) -> [String] {
+        Array(call(poll, votes).prefix(votes.count))
+    }
+
+    /// The whole reply, flattened: verdicts, then the tallies (version, voters, each option).
+    func call(_ poll: UInt64, _ votes: [(String, [Int])]) -> [String] {
         var arguments = ["EVALSHA", sha, "3", KeySchema.rules(poll), KeySchema.ballots(poll), KeySchema.counts(poll)]
         for (voter, options) in votes {
             let mask = options.reduce(UInt64(0)) { $0 | (1 << UInt64($1)) }
@@ -172,6 +178,7 @@ extension RedisConnectionTests {
     func counts(_ poll: UInt64) -> [String: Int] {
         let flat = (harness.call(["HGETALL", KeySchema.counts(poll)]) ?? "").split(separator: " ").map(String.init)
         return Dictionary(uniqueKeysWithValues: stride(from: 0, to: flat.count - 1, by: 2).map { (flat[$0], Int(flat[$0 + 1])!) })
+            .filter { $0.key != "version" }
     }
 
     @Test func scriptLoads() {
@@ -199,6 +206,14 @@ extension RedisConnectionTests {
         #expect(vote(2, [("ann", [])]) == ["accepted:8000000000000002"])
         #expect(counts(2) == ["0": 0, "1": 0, "63": 0, "voters": 0])
         #expect(harness.call(["HLEN", KeySchema.ballots(2)]) == "0")
+    }
+
+    @Test func theReplyEndsWithTheTalliesVersionedByChange() {
+        setRules(9, options: 3, revote: true)
+        #expect(call(9, [("ann", [0]), ("bob", [2])]) == ["accepted:0000000000000000", "accepted:0000000000000000", "1", "2", "1", "nil", "1"])
+        #expect(call(9, [("ann", [0])]) == ["unchanged", "1", "2", "1", "nil", "1"], "no change, same version")
+        #expect(call(9, [("ann", [1])]) == ["accepted:0000000000000001", "2", "2", "0", "1", "1"])
+        #expect(call(99, [("ann", [0])]) == ["unknownPoll"], "no tallies for an unknown poll")
     }
 
     @Test func stateAndDeadlineAreJudgedByRedis() {

@@ -1,0 +1,86 @@
+import Foundation
+import TallyCore
+
+/// Keeps the results this daemon shows up to date with the votes stored through other daemons.
+///
+/// A loop learns the store's tallies with every vote batch it sends (`VoteScript` returns them), so
+/// results on a daemon that takes votes for a poll include every daemon's votes as of its last
+/// batch. When it takes none (voting has stopped, or the proxy sends this poll's votes elsewhere),
+/// this thread reads the tallies of each poll viewed lately, every `interval`, with pipelined
+/// `HMGET`s, and records them in the poll's follower slot. Results are therefore at most about one
+/// interval behind the store, and never behind this daemon's own acknowledged votes.
+public final class ResultsFollower: @unchecked Sendable {
+    private let host: String
+    private let port: Int
+    private let registry: PollRegistry
+    private let intervalMicroseconds: Timestamp
+    /// Polls read within this window are refreshed.
+    private let viewedWindow: Timestamp = 10_000_000
+    private let stopping = DispatchSemaphore(value: 0)
+    private let finished = DispatchSemaphore(value: 0)
+    private var redis: BlockingRedis?
+    private var hadProblem = false
+
+    /// Called on the follower's thread with what went wrong, for the log (once per outage).
+    public var onProblem: @Sendable (String) -> Void = { _ in }
+
+    public init(host: String, port: Int, registry: PollRegistry, intervalMilliseconds: Int = 250) {
+        self.host = host
+        self.port = port
+        self.registry = registry
+        intervalMicroseconds = Timestamp(intervalMilliseconds) * 1_000
+    }
+
+    public func start() {
+        let thread = Thread { [self] in
+            while stopping.wait(timeout: .now() + .microseconds(Int(intervalMicroseconds))) == .timedOut { refresh() }
+            finished.signal()
+        }
+        thread.name = "tally-results-follower"
+        thread.start()
+    }
+
+    /// Stops the follower and waits for its thread to end.
+    public func stop() {
+        stopping.signal()
+        finished.wait()
+    }
+
+    /// Reads and records the tallies of every poll viewed lately.
+    func refresh() {
+        let viewed = registry.polls(viewedSince: WallClock.now() - viewedWindow)
+        guard !viewed.isEmpty else { return }
+        do throws(StoreError) {
+            if redis == nil {
+                redis = try BlockingRedis(host: host, port: port)
+                redis!.setReadTimeout(milliseconds: 2_000)
+            }
+            for start in stride(from: 0, to: viewed.count, by: 500) {
+                let chunk = viewed[start..<min(start + 500, viewed.count)]
+                for poll in chunk {
+                    try redis!.send { writer in
+                        writer.begin(arguments: 4 + poll.definition.options.count)
+                        writer.argument("HMGET")
+                        writer.key(.counts, poll.id)
+                        writer.argument("version")
+                        writer.argument("voters")
+                        for option in poll.definition.options.indices { writer.argument(decimal: Int64(option)) }
+                    }
+                }
+                for poll in chunk {
+                    try redis!.receive { tallies in
+                        guard tallies.count >= 2, let version = tallies[0].decimal else { return }
+                        poll.recordStoredTallies(version: version, voters: tallies[1].decimal ?? 0, slot: poll.followerSlot) { option in
+                            2 + option < tallies.count ? tallies[2 + option].decimal ?? 0 : 0
+                        }
+                    }
+                }
+            }
+            hadProblem = false
+        } catch {
+            if !hadProblem { onProblem("results follower: \(error); retrying every \(intervalMicroseconds / 1_000) ms") }
+            hadProblem = true
+            redis = nil
+        }
+    }
+}
