@@ -89,38 +89,63 @@ public enum VoteScript {
           end
         end
 
-        -- The batch's changes, written once at the end: counter deltas and final ballots.
-        local deltas, voterDelta, changed = {}, 0, {}
+        -- What is wrong with a ballot on its own (a rejection's name), or false: judged once per
+        -- distinct ballot in the batch.
+        local problems = {}
+        local function problem(ballot)
+          local known = problems[ballot]
+          if known ~= nil then return known end
+          local new = chosen(ballot)
+          if not new or (#new.list > 0 and new.list[#new.list] >= options) then known = 'optionOutOfRange'
+          elseif #new.list == 0 and not revote then known = 'emptyBallot'
+          elseif #new.list > limit then known = 'tooManyOptions'
+          else known = false end
+          problems[ballot] = known
+          return known
+        end
+
+        -- The batch's changes: final ballots, and how many voters moved from each ballot to each
+        -- other, turned into counter deltas once per distinct pair below (a batch's voters choose
+        -- among few ballots; per vote, this loop is the script's cost).
+        local refusal = (state == 'draft' and 'notOpenYet') or (expired and 'expired') or (state == 'closed' and 'closed')
+        local moves, changed, count = {}, {}, 0
         for i = 1, #ARGV, 2 do
           local voter, ballot = ARGV[i], ARGV[i + 1]
-          local verdict
-          local new = chosen(ballot)
-          if state == 'draft' then verdict = 'notOpenYet'
-          elseif expired then verdict = 'expired'
-          elseif state == 'closed' then verdict = 'closed'
-          elseif not new or (#new.list > 0 and new.list[#new.list] >= options) then verdict = 'optionOutOfRange'
-          elseif #new.list == 0 and not revote then verdict = 'emptyBallot'
-          elseif #new.list > limit then verdict = 'tooManyOptions'
-          else
+          local verdict = refusal or problem(ballot)
+          if not verdict then
             local previous = stored[voter]
             if previous == ballot then verdict = 'unchanged'
             elseif previous ~= none and not revote then verdict = 'alreadyVoted'
             else
-              local old = chosen(previous)
-              for _, option in ipairs(old.list) do
-                if not new.has[option] then deltas[option] = (deltas[option] or 0) - 1 end
+              local to = moves[previous]
+              if not to then
+                to = {}
+                moves[previous] = to
               end
-              for _, option in ipairs(new.list) do
-                if not old.has[option] then deltas[option] = (deltas[option] or 0) + 1 end
-              end
-              if previous == none then voterDelta = voterDelta + 1 end
-              if ballot == none then voterDelta = voterDelta - 1 end
+              to[ballot] = (to[ballot] or 0) + 1
               stored[voter] = ballot
               changed[voter] = true
               verdict = 'accepted:' .. previous
             end
           end
-          verdicts[#verdicts + 1] = verdict
+          count = count + 1
+          verdicts[count] = verdict
+        end
+
+        local deltas, voterDelta = {}, 0
+        for previous, to in pairs(moves) do
+          local old = chosen(previous)
+          for ballot, voters in pairs(to) do
+            local new = chosen(ballot)
+            for _, option in ipairs(old.list) do
+              if not new.has[option] then deltas[option] = (deltas[option] or 0) - voters end
+            end
+            for _, option in ipairs(new.list) do
+              if not old.has[option] then deltas[option] = (deltas[option] or 0) + voters end
+            end
+            if previous == none then voterDelta = voterDelta + voters end
+            if ballot == none then voterDelta = voterDelta - voters end
+          end
         end
 
         local writes, removals = {}, {}
