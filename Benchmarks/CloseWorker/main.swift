@@ -27,12 +27,14 @@ let redis = try BlockingRedis(host: "127.0.0.1", port: port)
 }
 
 /// Moves each poll's end date to `closing(id)`, in Redis and in `registry` (writing 100 000 polls
-/// takes longer than the benchmark waits, so end dates are set once they are all written).
+/// takes longer than the benchmark waits, so end dates are set once they are all written), and
+/// gives each poll 10 voters.
 @MainActor func setEndDates(_ ids: ClosedRange<PollID>, _ closing: (PollID) -> Timestamp, in registry: PollRegistry) throws {
     let ends = ids.map { ($0, closing($0)) }
     for chunk in stride(from: 0, to: ends.count, by: 1_000).map({ ends[$0..<min($0 + 1_000, ends.count)] }) {
-        let script = "for i = 1, #KEYS do redis.call('HSET', KEYS[i], 'closesAt', ARGV[i]) end"
-        try redis.command(["EVAL", script, "\(chunk.count)"] + chunk.map { KeySchema.rules($0.0) } + chunk.map { "\($0.1)" }) { _ in }
+        // Each poll has votes, as real ones do: its tallies are part of what is frozen.
+        let script = "for i = 1, #KEYS do redis.call('HSET', KEYS[i], 'closesAt', ARGV[i], 'voters', 10, '0', 4, '1', 3, '2', 2, '3', 1) end"
+        try redis.command(["EVAL", script, "\(chunk.count)"] + chunk.map { KeySchema.poll($0.0) } + chunk.map { "\($0.1)" }) { _ in }
     }
     try registry.install(ends.map { id, end in
         var definition = registry.poll(id)!.definition

@@ -103,11 +103,13 @@ public final class CloseWorker: @unchecked Sendable {
     /// next call is built and sent while Redis runs the previous one, so Redis never waits for the
     /// worker in a burst.
     private func finalizeDuePolls() {
-        var inFlight: [[(id: PollID, closesAt: Timestamp)]] = []
+        var inFlight: [[CloseScript.Due]] = []
         do throws(StoreError) {
             while true {
                 if inFlight.count < 2 {
-                    let due = schedule.takeDue(now: WallClock.now(), limit: CloseScript.pollsPerCall)
+                    let due = schedule.takeDue(now: WallClock.now(), limit: CloseScript.pollsPerCall).map { id, closesAt in
+                        (id, closesAt, registry.poll(id)?.definition.options.count ?? 0)
+                    }
                     if !due.isEmpty {
                         inFlight.append(due)
                         try connection().send { CloseScript.write(due, to: $0) }
@@ -124,7 +126,7 @@ public final class CloseWorker: @unchecked Sendable {
             hadProblem = true
             redis = nil
             let retryAt = WallClock.now() + retryMicroseconds
-            for (id, closesAt) in inFlight.joined() { schedule.retry(id, closesAt: closesAt, at: retryAt) }
+            for (id, closesAt, _) in inFlight.joined() { schedule.retry(id, closesAt: closesAt, at: retryAt) }
         }
     }
 
@@ -136,8 +138,8 @@ public final class CloseWorker: @unchecked Sendable {
         return connected
     }
 
-    private func settle(_ due: [(id: PollID, closesAt: Timestamp)], _ verdicts: [CloseVerdict]) {
-        for ((id, closesAt), verdict) in zip(due, verdicts) {
+    private func settle(_ due: [CloseScript.Due], _ verdicts: [CloseVerdict]) {
+        for ((id, closesAt, _), verdict) in zip(due, verdicts) {
             switch verdict {
             case .finalized, .closed:
                 schedule.finished(id, closesAt: closesAt)

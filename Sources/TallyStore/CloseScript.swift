@@ -2,39 +2,40 @@ import TallyCore
 
 /// The Lua script that finalizes polls at their end dates: for each poll, if Redis still has it
 /// open with that end date and Redis' own clock has reached it, it flips the state to closed, freezes
-/// the results beside it in `{p:ID}:rules` and appends a `closed` event to `tally:closed`, all in one
+/// the results beside it in `{p:ID}:poll` and appends a `closed` event to `tally:closed`, all in one
 /// atomic step. Idempotent: with several daemons, the first call finalizes and the others find the
 /// poll closed, so there is one event per poll.
 ///
-///     KEYS  tally:closed, then per poll: {p:ID}:rules, {p:ID}:counts
-///     ARGV  events kept, then per poll: id, end date (µs since the epoch, as scheduled)
+///     KEYS  tally:closed, then per poll: {p:ID}:poll
+///     ARGV  events kept, then per poll: id, end date (µs since the epoch, as scheduled), options
 ///     reply one verdict per poll (see `CloseVerdict`)
 ///
-/// Four commands per poll, each costing Redis 1–3 µs plus as much again to be called from Lua on
-/// this project's machines: a burst of polls ending together is bound by them, so the snapshot is
-/// written in the same `HSET` that flips the state rather than to a key of its own (a new key per poll
-/// also grows Redis' key table in the middle of the burst). Sent with its source (EVAL): a few
-/// microseconds per call of 200 polls, and no NOSCRIPT to handle.
+/// Three commands per poll (read the poll with its tallies, flip and freeze, append the event):
+/// each costs Redis a few microseconds, half of it for being called from Lua, and a burst of polls
+/// ending together is bound by them. Sent with its source (EVAL): a few microseconds per call of
+/// 200 polls, and no NOSCRIPT to handle.
 public enum CloseScript {
-    /// Polls per call: each costs Redis ~15–25 µs (measured), so a call holds Redis ~3–5 ms, and
+    /// Polls per call: each costs Redis ~10–20 µs (measured), so a call holds Redis a few ms, and
     /// votes wait behind it; smaller calls would add round trips to a burst.
     public static let pollsPerCall = 200
 
-    /// Writes the command that finalizes `polls` (id, end date).
-    public static func write(_ polls: some Collection<(id: PollID, closesAt: Timestamp)>, to writer: RESPWriter) {
+    /// A poll to finalize: its id, the end date it was scheduled for, and its option count as this
+    /// daemon knows it (a poll whose options changed meanwhile is left to its new schedule).
+    public typealias Due = (id: PollID, closesAt: Timestamp, options: Int)
+
+    /// Writes the command that finalizes `polls`.
+    public static func write(_ polls: some Collection<Due>, to writer: RESPWriter) {
         writer.begin(arguments: 5 + 4 * polls.count)
         writer.argument("EVAL")
         writer.argument(source)
-        writer.argument(decimal: Int64(1 + 2 * polls.count))
+        writer.argument(decimal: Int64(1 + polls.count))
         writer.argument(KeySchema.closedEvents)
-        for (id, _) in polls {
-            writer.key(.rules, id)
-            writer.key(.counts, id)
-        }
+        for poll in polls { writer.key(.poll, poll.id) }
         writer.argument(decimal: Int64(KeySchema.closedEventsKept))
-        for (id, closesAt) in polls {
-            writer.argument(decimal: Int64(id))
-            writer.argument(decimal: closesAt)
+        for poll in polls {
+            writer.argument(decimal: Int64(poll.id))
+            writer.argument(decimal: poll.closesAt)
+            writer.argument(decimal: Int64(poll.options))
         }
     }
 
@@ -42,22 +43,28 @@ public enum CloseScript {
         local time = redis.call('TIME')
         local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
         local closedAt = string.format('%d', now)
+        -- The fields read per poll, by option count: the checks, then the tallies.
+        local fieldsFor = {}
         local verdicts = {}
-        for n = 1, (#KEYS - 1) / 2 do
-          local rules, counts = KEYS[2 * n], KEYS[2 * n + 1]
-          local id, closesAt = ARGV[2 * n], ARGV[2 * n + 1]
-          local stored = redis.call('HMGET', rules, 'state', 'closesAt', 'closesOnEnd', 'options')
-          if stored[2] ~= closesAt or stored[3] ~= '1' or not (stored[1] == 'open' or stored[1] == 'closed') then
+        for n = 1, #KEYS - 1 do
+          local poll, id, closesAt, options = KEYS[n + 1], ARGV[3 * n - 1], ARGV[3 * n], ARGV[3 * n + 1]
+          local fields = fieldsFor[options]
+          if not fields then
+            fields = {'state', 'closesAt', 'closesOnEnd', 'options', 'voters'}
+            for option = 0, tonumber(options) - 1 do fields[#fields + 1] = tostring(option) end
+            fieldsFor[options] = fields
+          end
+          local stored = redis.call('HMGET', poll, unpack(fields))
+          if stored[2] ~= closesAt or stored[3] ~= '1' or stored[4] ~= options
+            or not (stored[1] == 'open' or stored[1] == 'closed') then
             verdicts[n] = 'changed'
           elseif stored[1] == 'closed' then verdicts[n] = 'closed'
           elseif now < tonumber(closesAt) then verdicts[n] = string.format('early:%d', tonumber(closesAt) - now)
           else
-            local flat, byOption = redis.call('HGETALL', counts), {}
-            for i = 1, #flat, 2 do byOption[flat[i]] = flat[i + 1] end
             local results = {}
-            for option = 0, tonumber(stored[4]) - 1 do results[option + 1] = byOption[tostring(option)] or '0' end
-            local voters, frozen = byOption['voters'] or '0', '[' .. table.concat(results, ',') .. ']'
-            redis.call('HSET', rules, 'state', 'closed', 'closedAt', closedAt, 'finalVoters', voters, 'finalCounts', frozen)
+            for option = 1, #fields - 5 do results[option] = stored[5 + option] or '0' end
+            local voters, frozen = stored[5] or '0', '[' .. table.concat(results, ',') .. ']'
+            redis.call('HSET', poll, 'state', 'closed', 'closedAt', closedAt, 'finalVoters', voters, 'finalCounts', frozen)
             redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'poll', id, 'closesAt', closesAt, 'closedAt', closedAt,
               'voters', voters, 'counts', frozen)
             verdicts[n] = 'finalized'

@@ -6,36 +6,36 @@ import TallyCore
 public enum KeySchema {
     /// The keys of one poll; each is `{p:ID}` followed by its suffix.
     public enum PollKey: CaseIterable, Sendable {
-        case rules, definition, ballots, counts
+        case poll, definition, ballots
 
         var suffix: StaticString {
             switch self {
-            case .rules: ":rules"
+            case .poll: ":poll"
             case .definition: ":def"
             case .ballots: ":ballots"
-            case .counts: ":counts"
             }
         }
     }
 
     public static func key(_ kind: PollKey, _ poll: PollID) -> String { "{p:\(poll)}\(kind.suffix)" }
 
-    /// Hash. The fields the vote script checks: `state` (draft, open, closed), `options` (count),
-    /// `maxVotes` (0 = every option), `revote` (0/1), `closesAt` (µs since the epoch, "" for none),
-    /// `closesOnEnd` (0/1). When the close worker finalizes the poll at its end date, it adds the
-    /// results it froze then: `closedAt` (Redis' time, µs), `finalVoters`, and `finalCounts` (a JSON
-    /// array, one count per option); rewritten if the poll is reopened and ends again.
-    public static func rules(_ poll: PollID) -> String { key(.rules, poll) }
+    /// Hash. The poll as the scripts read and change it, in one place so that each touches one key:
+    /// - rules the vote script checks: `state` (draft, open, closed), `options` (count), `maxVotes`
+    ///   (0 = every option), `revote` (0/1), `closesAt` (µs since the epoch, "" for none),
+    ///   `closesOnEnd` (0/1);
+    /// - tallies, kept equal to the sum of `ballots` by the vote script, which changes both
+    ///   atomically: option index (decimal) → votes, `voters` (voters with a ballot), `version`
+    ///   (grows with every vote batch that changed a ballot);
+    /// - once the close worker finalized the poll at its end date, the results it froze then:
+    ///   `closedAt` (Redis' time, µs), `finalVoters`, `finalCounts` (a JSON array, one count per
+    ///   option); rewritten if the poll is reopened and ends again.
+    public static func poll(_ poll: PollID) -> String { key(.poll, poll) }
 
     /// Hash. The poll's whole definition as JSON (`definition`), for recovery.
     public static func definition(_ poll: PollID) -> String { key(.definition, poll) }
 
     /// Hash. Voter id → ballot as 16 hex digits (bit i = option i). No field: no ballot.
     public static func ballots(_ poll: PollID) -> String { key(.ballots, poll) }
-
-    /// Hash. Option index (decimal) → votes; `voters` → voters with a ballot. Kept equal to the sum
-    /// of `ballots` by the vote script, which changes both atomically.
-    public static func counts(_ poll: PollID) -> String { key(.counts, poll) }
 
     /// Set. The ids of every poll, for recovery on start.
     public static let polls = "tally:polls"
@@ -45,7 +45,8 @@ public enum KeySchema {
     public static let changes = "tally:changes"
 
     /// Stream. One `closed` event per poll finalized at its end date, for downstream consumers, with
-    /// `poll` (the id), `closesAt`, `closedAt`, `voters` and `counts` (as in `rules`). Trimmed to about `closedEventsKept` entries.
+    /// `poll` (the id), `closesAt`, `closedAt`, `voters` and `counts` (as in `{p:ID}:poll`).
+    /// Trimmed to about `closedEventsKept` entries.
     public static let closedEvents = "tally:closed"
     public static let closedEventsKept = 1_000_000
 

@@ -114,13 +114,12 @@ public final class LoopStore {
     private func sendGroup(poll: PollID, first: Int, count: Int, withSource: Bool) -> Bool {
         commands.removeAll()
         let writer = RESPWriter(commands)
-        writer.begin(arguments: 6 + 2 * count)
+        writer.begin(arguments: 5 + 2 * count)
         writer.argument(withSource ? "EVAL" : "EVALSHA")
         writer.argument(withSource ? VoteScript.source : VoteScript.sha1)
-        writer.argument("3")
-        writer.key(.rules, poll)
+        writer.argument("2")
+        writer.key(.poll, poll)
         writer.key(.ballots, poll)
-        writer.key(.counts, poll)
         batches.writeVotes(from: first, to: writer)
         let tag = UInt64(first) | (withSource ? LoopStore.sourceTagBit : 0)
         guard redis.send(commands.bytes, tag: tag) else { return false }

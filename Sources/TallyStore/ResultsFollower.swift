@@ -61,7 +61,7 @@ public final class ResultsFollower: @unchecked Sendable {
                     try redis!.send { writer in
                         writer.begin(arguments: 4 + poll.definition.options.count)
                         writer.argument("HMGET")
-                        writer.key(.counts, poll.id)
+                        writer.key(.poll, poll.id)
                         writer.argument("version")
                         writer.argument("voters")
                         for option in poll.definition.options.indices { writer.argument(decimal: Int64(option)) }

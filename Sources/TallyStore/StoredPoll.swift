@@ -1,7 +1,7 @@
 import Foundation
 import TallyCore
 
-/// A poll as Redis keeps it: the rules the vote script checks (`{p:ID}:rules`), and the whole
+/// A poll as Redis keeps it: the rules the vote script checks (`{p:ID}:poll`), and the whole
 /// definition as JSON (`{p:ID}:def`) for recovery and for other daemons. Admin path: Foundation.
 public struct StoredPoll: Codable, Equatable, Sendable {
     public var question: String
@@ -55,7 +55,7 @@ public struct StoredPoll: Codable, Equatable, Sendable {
         let json = String(decoding: try! JSONEncoder().encode(StoredPoll(definition)), as: UTF8.self)
         let rules = definition.rules
         return [
-            "EVAL", saveScript, "3", KeySchema.rules(id), KeySchema.definition(id), KeySchema.polls,
+            "EVAL", saveScript, "3", KeySchema.poll(id), KeySchema.definition(id), KeySchema.polls,
             "\(id)", lifecycle.storedName, "\(definition.options.count)", "\(rules.maxVotes)", rules.revote ? "1" : "0",
             rules.closesAt.map { "\($0)" } ?? "", rules.closesOnEnd ? "1" : "0", json, KeySchema.changes,
         ]
@@ -64,8 +64,8 @@ public struct StoredPoll: Codable, Equatable, Sendable {
     /// The command that removes a poll with its ballots and counts, and tells other daemons.
     public static func deleteCommand(id: PollID) -> [String] {
         [
-            "EVAL", deleteScript, "5", KeySchema.rules(id), KeySchema.definition(id), KeySchema.ballots(id),
-            KeySchema.counts(id), KeySchema.polls, "\(id)", KeySchema.changes,
+            "EVAL", deleteScript, "4", KeySchema.poll(id), KeySchema.definition(id), KeySchema.ballots(id),
+            KeySchema.polls, "\(id)", KeySchema.changes,
         ]
     }
 
@@ -79,15 +79,15 @@ public struct StoredPoll: Codable, Equatable, Sendable {
         """
 
     private static let deleteScript = """
-        redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4])
-        redis.call('SREM', KEYS[5], ARGV[1])
+        redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
+        redis.call('SREM', KEYS[4], ARGV[1])
         redis.call('PUBLISH', ARGV[2], ARGV[1])
         return 'OK'
         """
 }
 
 extension Lifecycle {
-    /// The name in `{p:ID}:rules` `state`.
+    /// The name in `{p:ID}:poll` `state`.
     public var storedName: String {
         switch self {
         case .draft: "draft"

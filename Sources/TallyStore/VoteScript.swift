@@ -6,7 +6,7 @@ import Foundation
 /// one atomic step. Loaded once (SCRIPT LOAD), called with EVALSHA; a call answered NOSCRIPT goes
 /// again with the source (EVAL), which loads it back.
 ///
-///     KEYS  {p:ID}:rules, {p:ID}:ballots, {p:ID}:counts
+///     KEYS  {p:ID}:poll (rules and tallies), {p:ID}:ballots
 ///     ARGV  voter id, ballot, voter id, ballot, …   (ballot: 16 hex digits, bit i = option i;
 ///                                                    all zeros withdraws the voter's ballot)
 ///     reply one verdict per vote: "accepted:<previous ballot>", "unchanged", or the name of a
@@ -160,15 +160,15 @@ public enum VoteScript {
         inChunks('HSET', KEYS[2], writes)
         inChunks('HDEL', KEYS[2], removals)
         for option, delta in pairs(deltas) do
-          if delta ~= 0 then redis.call('HINCRBY', KEYS[3], option, delta) end
+          if delta ~= 0 then redis.call('HINCRBY', KEYS[1], option, delta) end
         end
-        if voterDelta ~= 0 then redis.call('HINCRBY', KEYS[3], 'voters', voterDelta) end
-        if next(changed) ~= nil then redis.call('HINCRBY', KEYS[3], 'version', 1) end
+        if voterDelta ~= 0 then redis.call('HINCRBY', KEYS[1], 'voters', voterDelta) end
+        if next(changed) ~= nil then redis.call('HINCRBY', KEYS[1], 'version', 1) end
 
         -- The tallies after the batch, for the daemon's results: every daemon's votes.
         local fields = {'version', 'voters'}
         for option = 0, options - 1 do fields[#fields + 1] = tostring(option) end
-        verdicts[#verdicts + 1] = redis.call('HMGET', KEYS[3], unpack(fields))
+        verdicts[#verdicts + 1] = redis.call('HMGET', KEYS[1], unpack(fields))
         return verdicts
         """#
 }

@@ -1,8 +1,8 @@
 import TallyCore
 import TallyStore
 
-/// Tallies read from Redis, the system of record (`{p:ID}:counts`), for a run through several
-/// daemons: each daemon's results show the votes stored through it, Redis has them all.
+/// Tallies read from Redis, the system of record (`{p:ID}:poll`), for a run through several
+/// daemons.
 struct RedisTallies {
     let host: String
     let port: Int
@@ -18,7 +18,7 @@ struct RedisTallies {
         let redis: BlockingRedis
         do { redis = try BlockingRedis(host: host, port: port) } catch { throw LoadError("\(error)") }
         do {
-            return try redis.command(["HMGET", KeySchema.counts(poll)] + (0..<options).map(String.init)) { reply in
+            return try redis.command(["HMGET", KeySchema.poll(poll)] + (0..<options).map(String.init)) { reply in
                 (0..<reply.count).map { Int(reply[$0].string ?? "0") ?? 0 }
             }
         } catch {

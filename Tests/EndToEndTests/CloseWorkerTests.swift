@@ -60,7 +60,7 @@ import Testing
         // On time: never before the end date; late by scheduling only (the benchmark measures it;
         // here a generous bound, as tests share the machine).
         #expect(closedAt >= closesAt && closedAt - closesAt < 500_000, "late by \(closedAt - closesAt) µs")
-        let rules = try WriteThroughTests.storedHash(redis, "{p:\(closing)}:rules")
+        let rules = try WriteThroughTests.storedHash(redis, "{p:\(closing)}:poll")
         #expect(rules["state"] == "closed" && rules["closesAt"] == "\(closesAt)" && rules["closedAt"] == "\(closedAt)")
         #expect(rules["finalVoters"] == "3" && rules["finalCounts"] == "[2,1,0,0]")
 

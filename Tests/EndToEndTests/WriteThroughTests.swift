@@ -39,7 +39,7 @@ import Testing
 
     /// A Redis hash, field → value.
     static func storedHash(_ redis: RedisServer, _ key: String) throws -> [String: String] {
-        let lines = try redis.cli(["HGETALL", key]).split(separator: "\n").map(String.init)
+        let lines = try redis.cli(["HGETALL", key]).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         return Dictionary(uniqueKeysWithValues: stride(from: 0, to: lines.count - 1, by: 2).map { (lines[$0], lines[$0 + 1]) })
     }
 
@@ -48,7 +48,8 @@ import Testing
     }
 
     static func storedCounts(_ redis: RedisServer, _ poll: String) throws -> [String: Int] {
-        try storedHash(redis, "{p:\(poll)}:counts").mapValues { Int($0)! }
+        // The tallies among the poll's fields: option indexes and `voters`.
+        try storedHash(redis, "{p:\(poll)}:poll").filter { $0.key == "voters" || Int($0.key) != nil }.mapValues { Int($0)! }
     }
 
     static func hex(_ choice: Int) -> String { String(format: "%016llx", UInt64(1) << UInt64(choice)) }

@@ -17,7 +17,7 @@ import Testing
         let definition = PollDefinition(question: "Q", options: ["a", "b", "c"], rules: PollRules(closesAt: closesAt))
         let store = try BlockingRedis(host: "127.0.0.1", port: redis.port)
         for id in 1...PollID(count) { try store.command(StoredPoll.saveCommand(id: id, definition: definition, lifecycle: .open)) { _ in } }
-        try store.command(["HSET", KeySchema.counts(5), "1", "2", "2", "1", "voters", "3"]) { _ in }
+        try store.command(["HSET", KeySchema.poll(5), "1", "2", "2", "1", "voters", "3"]) { _ in }
         try registry.install((1...PollID(count)).map { ($0, definition, .open) })
 
         let worker = CloseWorker(host: "127.0.0.1", port: redis.port, registry: registry)
@@ -32,7 +32,7 @@ import Testing
         #expect(registry.list(lifecycle: .open).isEmpty)
         let events = try redis.cli(["XRANGE", KeySchema.closedEvents, "-", "+"]).split(separator: "\n")
         #expect(events.filter { $0 == "poll" }.count == count, "one event per poll")
-        let rules = try redis.cli(["HMGET", KeySchema.rules(5), "state", "finalVoters", "finalCounts"])
+        let rules = try redis.cli(["HMGET", KeySchema.poll(5), "state", "finalVoters", "finalCounts"])
         #expect(rules == "closed\n3\n[0,2,1]")
     }
 
@@ -63,6 +63,6 @@ import Testing
         #expect(finalized.withLock { $0 } == [7])
         #expect(registry.poll(7)?.lifecycle == .closed)
         #expect(try redis.cli(["XLEN", KeySchema.closedEvents]) == "1")
-        #expect(try redis.cli(["HGET", KeySchema.rules(7), "state"]) == "closed")
+        #expect(try redis.cli(["HGET", KeySchema.poll(7), "state"]) == "closed")
     }
 }

@@ -154,7 +154,7 @@ extension RedisConnectionTests {
 
     func setRules(_ poll: UInt64, state: String = "open", options: Int = 4, maxVotes: Int = 1, revote: Bool = false, closesAt: String = "", closesOnEnd: Bool = true) {
         _ = harness.call([
-            "HSET", KeySchema.rules(poll), "state", state, "options", "\(options)", "maxVotes", "\(maxVotes)",
+            "HSET", KeySchema.poll(poll), "state", state, "options", "\(options)", "maxVotes", "\(maxVotes)",
             "revote", revote ? "1" : "0", "closesAt", closesAt, "closesOnEnd", closesOnEnd ? "1" : "0",
         ])
     }
@@ -166,7 +166,7 @@ extension RedisConnectionTests {
 
     /// The whole reply, flattened: verdicts, then the tallies (version, voters, each option).
     func call(_ poll: UInt64, _ votes: [(String, [Int])]) -> [String] {
-        var arguments = ["EVALSHA", sha, "3", KeySchema.rules(poll), KeySchema.ballots(poll), KeySchema.counts(poll)]
+        var arguments = ["EVALSHA", sha, "2", KeySchema.poll(poll), KeySchema.ballots(poll)]
         for (voter, options) in votes {
             let mask = options.reduce(UInt64(0)) { $0 | (1 << UInt64($1)) }
             let hex = String(mask, radix: 16)
@@ -175,10 +175,11 @@ extension RedisConnectionTests {
         return (harness.call(arguments) ?? "").split(separator: " ").map(String.init)
     }
 
+    /// The tallies among the poll's fields: `voters` and each option's count, if set.
     func counts(_ poll: UInt64) -> [String: Int] {
-        let flat = (harness.call(["HGETALL", KeySchema.counts(poll)]) ?? "").split(separator: " ").map(String.init)
-        return Dictionary(uniqueKeysWithValues: stride(from: 0, to: flat.count - 1, by: 2).map { (flat[$0], Int(flat[$0 + 1])!) })
-            .filter { $0.key != "version" }
+        let fields = ["voters"] + (0..<64).map(String.init)
+        let values = (harness.call(["HMGET", KeySchema.poll(poll)] + fields) ?? "").split(separator: " ").map(String.init)
+        return Dictionary(uniqueKeysWithValues: zip(fields, values).compactMap { field, value in Int(value).map { (field, $0) } })
     }
 
     @Test func scriptLoads() {
