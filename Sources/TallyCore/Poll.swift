@@ -174,6 +174,10 @@ public final class Poll: @unchecked Sendable {
     /// do not all write the same cache line.
     static let viewMarkGranularity: Timestamp = 100_000
 
+    /// Whether this daemon has a record of the voter in this poll (a ballot, or one withdrawn):
+    /// without one, the voter may still have voted through another daemon.
+    public func knowsBallot(of voter: VoterKey) -> Bool { live.ledger.record(for: voter, create: false) != nil }
+
     /// The voter's current ballot (empty if none).
     public func ballot(of voter: VoterKey) -> Ballot {
         guard let record = live.ledger.record(for: voter, create: false) else { return .empty }

@@ -207,6 +207,19 @@ public final class LoopStore {
         calls[tag] = completion
     }
 
+    /// Whether Redis is connected (reads may ask it).
+    public var isConnected: Bool { redis.state == .ready }
+
+    /// Looks up a voter's stored ballot in `poll` (a voter who may have voted through another
+    /// daemon), takes it into this daemon's ledger and counts, then calls `completion`, also when
+    /// Redis could not answer. Call only when `isConnected`.
+    public func lookUpBallot(poll: PollID, voterID: UnsafeRawBufferPointer, voter: VoterKey, completion: @escaping () -> Void) {
+        call(bytes: [Array("HGET".utf8), Array(KeySchema.ballots(poll).utf8), Array(voterID)]) { [unowned self] reply in
+            if let reply, let stored = VerdictText.ballot(reply), !stored.isEmpty { reader.adopt(poll: poll, voter: voter, stored: stored) }
+            completion()
+        }
+    }
+
     /// A new poll id, unique across daemons (INCR); nil if Redis is unreachable.
     public func newPollID(_ completion: @escaping (PollID?) -> Void) {
         call(["INCR", KeySchema.nextPollID]) { reply in completion(reply?.integer.map { PollID($0) }) }

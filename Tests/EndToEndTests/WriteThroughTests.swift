@@ -167,6 +167,26 @@ import Testing
         #expect(NativeFixture.votes(first.results(poll)) == [5, 1, 0, 0])
     }
 
+    @Test func aVoterSeesTheirBallotOnADaemonTheyDidNotVoteThrough() throws {
+        let redis = try RedisServer()
+        let first = try NativeFixture(config: WriteThroughTests.config, redis: redis)
+        let second = try NativeFixture(config: WriteThroughTests.config, redis: redis)
+        let poll = try first.create(#""visibility":"afterVote""#)
+        let deadline = Date().addingTimeInterval(5)
+        while second.client.request("GET", "/v1/polls/\(poll)")?.status != 200 && Date() < deadline { usleep(10_000) }
+        #expect(first.vote(poll, "ann", #"{"choices":[2]}"#).status == 200)
+
+        // The second daemon asks Redis for ann's ballot: her results are visible, her choice shown.
+        let seen = second.results(poll, as: "ann")
+        #expect(seen.json?["resultsVisible"] as? Bool == true && NativeFixture.votes(seen) == [0, 0, 1, 0], "\(seen)")
+        #expect(seen.json?["ownChoices"] as? [Int] == [2])
+        let stranger = second.results(poll, as: "dan")
+        #expect(stranger.json?["resultsVisible"] as? Bool == false && stranger.json?["ownChoices"] as? [Int] == [])
+        // Now it knows her: a second vote is refused without a trip to Redis, as on the first daemon.
+        let again = second.vote(poll, "ann", #"{"choices":[1]}"#)
+        #expect(again.status == 409 && again.json?["code"] as? String == "already_voted", "\(again)")
+    }
+
     @Test func threeDaemonsSharingRedisNeverCountAVoterTwice() throws {
         let redis = try RedisServer()
         let config = WriteThroughTests.config.replacingOccurrences(of: "loops = 2", with: "loops = 1")

@@ -25,10 +25,10 @@ public final class NativeAPI: Sendable {
             vote(request, parameters[0], response, votes)
         }
         router.add(.get, "/v1/polls/{id}") { [self] request, parameters, response in
-            show(request, parameters[0], response, reader: reader, resultsOnly: false)
+            show(request, parameters[0], response, reader: reader, store: store, resultsOnly: false)
         }
         router.add(.get, "/v1/polls/{id}/results") { [self] request, parameters, response in
-            show(request, parameters[0], response, reader: reader, resultsOnly: true)
+            show(request, parameters[0], response, reader: reader, store: store, resultsOnly: true)
         }
         router.add(.get, "/v1/polls/{id}/results/stream") { [self] request, parameters, response in
             streamResults(request, parameters[0], response, reader: reader)

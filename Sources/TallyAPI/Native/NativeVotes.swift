@@ -85,8 +85,30 @@ extension NativeAPI {
     }
 
     /// `GET /v1/polls/{id}` and `/results`: the poll as this viewer may see it.
-    func show(_ request: Request, _ idText: UnsafeRawBufferPointer, _ response: ResponseWriter, reader: RegistryReader, resultsOnly: Bool) {
-        guard let (poll, viewer) = admit(request, idText, response, reader: reader) else { return }
+    func show(
+        _ request: Request, _ idText: UnsafeRawBufferPointer, _ response: ResponseWriter, reader: RegistryReader, store: LoopStore,
+        resultsOnly: Bool
+    ) {
+        guard let (poll, viewer, identity) = admit(request, idText, response, reader: reader) else { return }
+        // A voter this daemon has not seen vote may have voted through another one: their ballot
+        // decides what they see (`afterVote`) and is shown to them, so Redis is asked first.
+        if let identity, !poll.knowsBallot(of: identity.key), store.isConnected {
+            let deferred = response.deferred()
+            let pollID = poll.id
+            identity.withBytes { id in
+                store.lookUpBallot(poll: pollID, voterID: id, voter: identity.key) {
+                    deferred.complete { response in
+                        guard let poll = reader.poll(pollID) else { return response.write(VoteRejection.unknownPoll) }
+                        NativeAPI.writeShow(poll, viewer, response, resultsOnly: resultsOnly)
+                    }
+                }
+            }
+            return
+        }
+        NativeAPI.writeShow(poll, viewer, response, resultsOnly: resultsOnly)
+    }
+
+    private static func writeShow(_ poll: Poll, _ viewer: Viewer, _ response: ResponseWriter, resultsOnly: Bool) {
         let results = poll.results(for: viewer, now: WallClock.now())
         response.writeJSON(status: 200) { json in
             if resultsOnly {
@@ -101,7 +123,7 @@ extension NativeAPI {
     /// results` frame (the `/results` document) now and whenever the results change, at most every
     /// 250 ms; `event: deleted` and the end of the stream if the poll is deleted.
     func streamResults(_ request: Request, _ idText: UnsafeRawBufferPointer, _ response: ResponseWriter, reader: RegistryReader) {
-        guard let (poll, viewer) = admit(request, idText, response, reader: reader) else { return }
+        guard let (poll, viewer, _) = admit(request, idText, response, reader: reader) else { return }
         let pollID = poll.id
         var lastFrame: Int?
         response.startEventStream { events in
@@ -115,20 +137,23 @@ extension NativeAPI {
         }
     }
 
-    /// The poll and who is looking, or nil after answering why not (unknown poll, bad credential,
-    /// private poll without its token). Organizers need no poll token.
+    /// The poll, who is looking and the voter's identity if any, or nil after answering why not
+    /// (unknown poll, bad credential, private poll without its token). Organizers need no poll token.
     private func admit(
         _ request: Request, _ idText: UnsafeRawBufferPointer, _ response: ResponseWriter, reader: RegistryReader
-    ) -> (Poll, Viewer)? {
+    ) -> (Poll, Viewer, VoterIdentity?)? {
         guard let pollID = PollIDs.parse(idText), let poll = reader.poll(pollID) else {
             response.write(VoteRejection.unknownPoll)
             return nil
         }
         var viewer = Viewer(isOrganizer: access.isOrganizer(request))
+        var voter: VoterIdentity?
         if !viewer.isOrganizer {
             let check = access.voter(request, now: WallClock.now() / 1_000_000)
             switch check {
-            case .voter(let identity): viewer.voter = identity.key
+            case .voter(let identity):
+                viewer.voter = identity.key
+                voter = identity
             case .missing: break
             case .invalid, .expired:
                 response.write(check)
@@ -140,6 +165,6 @@ extension NativeAPI {
                 return nil
             }
         }
-        return (poll, viewer)
+        return (poll, viewer, voter)
     }
 }
