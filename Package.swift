@@ -103,7 +103,7 @@ let package = Package(
         .testTarget(name: "TallyHTTPTests", dependencies: ["TallyHTTP", "TallyTestSupport"]),
         .testTarget(name: "TallyLoadTests", dependencies: ["tally-load"]),
         .testTarget(name: "TallyCloserTests", dependencies: ["TallyCloser", "TallyCore", "TallyStore", "TallyTestSupport"]),
-        .testTarget(name: "TallyStoreTests", dependencies: ["TallyStore", "TallyHTTP", "CLibUV", "TallyTestSupport"]),
+        .testTarget(name: "TallyStoreTests", dependencies: ["TallyStore", "TallyCore", "TallyHTTP", "CLibUV", "TallyTestSupport"]),
         // The real daemon over real sockets (depends on tallyd and tally-load so they are built first).
         .testTarget(name: "EndToEndTests", dependencies: ["tallyd", "tally-load", "TallyAPI", "TallyTestSupport"]),
         // In-process throughput of the validated vote path (release builds only).

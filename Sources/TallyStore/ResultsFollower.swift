@@ -9,6 +9,10 @@ import TallyCore
 /// this thread reads the tallies of each poll viewed lately, every `interval`, with pipelined
 /// `HMGET`s, and records them in the poll's follower slot. Results are therefore at most about one
 /// interval behind the store, and never behind this daemon's own acknowledged votes.
+///
+/// Bounded: at most `pollsPerRefresh` polls per interval, those refreshed longest ago first, so
+/// that a daemon showing very many polls costs Redis a steady few thousand reads a second; beyond
+/// that, each poll is refreshed less often.
 public final class ResultsFollower: @unchecked Sendable {
     private let host: String
     private let port: Int
@@ -18,17 +22,21 @@ public final class ResultsFollower: @unchecked Sendable {
     private let viewedWindow: Timestamp = 10_000_000
     private let stopping = DispatchSemaphore(value: 0)
     private let finished = DispatchSemaphore(value: 0)
+    private let pollsPerRefresh: Int
     private var redis: BlockingRedis?
     private var hadProblem = false
+    /// When each poll was last read back (follower thread only).
+    private var refreshedAt: [PollID: Timestamp] = [:]
 
     /// Called on the follower's thread with what went wrong, for the log (once per outage).
     public var onProblem: @Sendable (String) -> Void = { _ in }
 
-    public init(host: String, port: Int, registry: PollRegistry, intervalMilliseconds: Int = 250) {
+    public init(host: String, port: Int, registry: PollRegistry, intervalMilliseconds: Int = 250, pollsPerRefresh: Int = 1_000) {
         self.host = host
         self.port = port
         self.registry = registry
         intervalMicroseconds = Timestamp(intervalMilliseconds) * 1_000
+        self.pollsPerRefresh = pollsPerRefresh
     }
 
     public func start() {
@@ -48,8 +56,14 @@ public final class ResultsFollower: @unchecked Sendable {
 
     /// Reads and records the tallies of every poll viewed lately.
     func refresh() {
-        let viewed = registry.polls(viewedSince: WallClock.now() - viewedWindow)
-        guard !viewed.isEmpty else { return }
+        let now = WallClock.now()
+        var viewed = registry.polls(viewedSince: now - viewedWindow)
+        guard !viewed.isEmpty else { return refreshedAt.removeAll() }
+        if viewed.count > pollsPerRefresh {
+            viewed.sort { refreshedAt[$0.id, default: 0] < refreshedAt[$1.id, default: 0] }
+            viewed.removeLast(viewed.count - pollsPerRefresh)
+        }
+        if refreshedAt.count > 4 * pollsPerRefresh { refreshedAt = refreshedAt.filter { now - $0.value < viewedWindow } }
         do throws(StoreError) {
             if redis == nil {
                 redis = try BlockingRedis(host: host, port: port)
@@ -68,6 +82,7 @@ public final class ResultsFollower: @unchecked Sendable {
                     }
                 }
                 for poll in chunk {
+                    refreshedAt[poll.id] = now
                     try redis!.receive { tallies in
                         guard tallies.count >= 2, let version = tallies[0].decimal else { return }
                         poll.recordStoredTallies(version: version, voters: tallies[1].decimal ?? 0, slot: poll.followerSlot) { option in
