@@ -171,9 +171,12 @@ import Testing
         let redis = try RedisServer()
         let first = try NativeFixture(config: WriteThroughTests.config, redis: redis)
         let second = try NativeFixture(config: WriteThroughTests.config, redis: redis)
+        let third = try NativeFixture(config: WriteThroughTests.config, redis: redis)
         let poll = try first.create(#""visibility":"afterVote""#)
-        let deadline = Date().addingTimeInterval(5)
-        while second.client.request("GET", "/v1/polls/\(poll)")?.status != 200 && Date() < deadline { usleep(10_000) }
+        for other in [second, third] {
+            let deadline = Date().addingTimeInterval(5)
+            while other.client.request("GET", "/v1/polls/\(poll)")?.status != 200 && Date() < deadline { usleep(10_000) }
+        }
         #expect(first.vote(poll, "ann", #"{"choices":[2]}"#).status == 200)
 
         // The second daemon asks Redis for ann's ballot: her results are visible, her choice shown.
@@ -182,7 +185,12 @@ import Testing
         #expect(seen.json?["ownChoices"] as? [Int] == [2])
         let stranger = second.results(poll, as: "dan")
         #expect(stranger.json?["resultsVisible"] as? Bool == false && stranger.json?["ownChoices"] as? [Int] == [])
-        // Now it knows her: a second vote is refused without a trip to Redis, as on the first daemon.
+        // Her results stream on a third daemon, which has never seen her either, shows them too.
+        let screen = try third.daemon.client()
+        screen.send("GET /v1/polls/\(poll)/results/stream HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer \(NativeFixture.voterToken("ann"))\r\n\r\n")
+        let frame = ResultsStreamTests().frames("results", in: screen.receiveAll(timeout: 0.8)).first
+        #expect(frame?["resultsVisible"] as? Bool == true && frame?["ownChoices"] as? [Int] == [2], "\(String(describing: frame))")
+        // Now the second knows her: a second vote is refused without a trip to Redis, as on the first.
         let again = second.vote(poll, "ann", #"{"choices":[1]}"#)
         #expect(again.status == 409 && again.json?["code"] as? String == "already_voted", "\(again)")
     }

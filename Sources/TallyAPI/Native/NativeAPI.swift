@@ -31,7 +31,7 @@ public final class NativeAPI: Sendable {
             show(request, parameters[0], response, reader: reader, store: store, resultsOnly: true)
         }
         router.add(.get, "/v1/polls/{id}/results/stream") { [self] request, parameters, response in
-            streamResults(request, parameters[0], response, reader: reader)
+            streamResults(request, parameters[0], response, reader: reader, store: store)
         }
         router.add(.post, "/v1/polls") { [self] request, _, response in
             organizer(request, response) { create(request, response, store) }

@@ -90,20 +90,12 @@ extension NativeAPI {
         resultsOnly: Bool
     ) {
         guard let (poll, viewer, identity) = admit(request, idText, response, reader: reader) else { return }
-        // A voter this daemon has not seen vote may have voted through another one: their ballot
-        // decides what they see (`afterVote`) and is shown to them, so Redis is asked first.
-        if let identity, !poll.knowsBallot(of: identity.key), store.isConnected {
-            let deferred = response.deferred()
+        if let identity, NativeAPI.mayHaveVotedElsewhere(identity, poll, store) {
             let pollID = poll.id
-            identity.withBytes { id in
-                store.lookUpBallot(poll: pollID, voterID: id, voter: identity.key) {
-                    deferred.complete { response in
-                        guard let poll = reader.poll(pollID) else { return response.write(VoteRejection.unknownPoll) }
-                        NativeAPI.writeShow(poll, viewer, response, resultsOnly: resultsOnly)
-                    }
-                }
+            return lookUp(identity, in: poll, response, store) { response in
+                guard let poll = reader.poll(pollID) else { return response.write(VoteRejection.unknownPoll) }
+                NativeAPI.writeShow(poll, viewer, response, resultsOnly: resultsOnly)
             }
-            return
         }
         NativeAPI.writeShow(poll, viewer, response, resultsOnly: resultsOnly)
     }
@@ -122,18 +114,42 @@ extension NativeAPI {
     /// `GET /v1/polls/{id}/results/stream`: Server-Sent Events for stage screens. An `event:
     /// results` frame (the `/results` document) now and whenever the results change, at most every
     /// 250 ms; `event: deleted` and the end of the stream if the poll is deleted.
-    func streamResults(_ request: Request, _ idText: UnsafeRawBufferPointer, _ response: ResponseWriter, reader: RegistryReader) {
-        guard let (poll, viewer, _) = admit(request, idText, response, reader: reader) else { return }
+    func streamResults(
+        _ request: Request, _ idText: UnsafeRawBufferPointer, _ response: ResponseWriter, reader: RegistryReader, store: LoopStore
+    ) {
+        guard let (poll, viewer, identity) = admit(request, idText, response, reader: reader) else { return }
         let pollID = poll.id
-        var lastFrame: Int?
-        response.startEventStream { events in
-            guard let poll = reader.poll(pollID) else {
-                events.send(event: "deleted") { json in json.object { $0.key("poll"); PollJSON.id(pollID, &$0) } }
-                return false
+        let stream: (ResponseWriter) -> Void = { response in
+            var lastFrame: Int?
+            response.startEventStream { events in
+                guard let poll = reader.poll(pollID) else {
+                    events.send(event: "deleted") { json in json.object { $0.key("poll"); PollJSON.id(pollID, &$0) } }
+                    return false
+                }
+                let results = poll.results(for: viewer, now: WallClock.now())
+                lastFrame = events.send(event: "results", unlessHash: lastFrame) { json in PollJSON.results(poll, results, &json) }
+                return true
             }
-            let results = poll.results(for: viewer, now: WallClock.now())
-            lastFrame = events.send(event: "results", unlessHash: lastFrame) { json in PollJSON.results(poll, results, &json) }
-            return true
+        }
+        guard let identity, NativeAPI.mayHaveVotedElsewhere(identity, poll, store) else { return stream(response) }
+        lookUp(identity, in: poll, response, store, then: stream)
+    }
+
+    /// Whether `identity` is a voter this daemon has no record of in `poll`, who may have voted
+    /// through another daemon: their ballot decides what they see (`afterVote`) and is shown to
+    /// them, so Redis is asked first (if it can be).
+    private static func mayHaveVotedElsewhere(_ identity: VoterIdentity, _ poll: Poll, _ store: LoopStore) -> Bool {
+        !poll.knowsBallot(of: identity.key) && store.isConnected
+    }
+
+    /// Looks the voter's ballot up in Redis, then answers with `then`.
+    private func lookUp(
+        _ identity: VoterIdentity, in poll: Poll, _ response: ResponseWriter, _ store: LoopStore,
+        then answer: @escaping (ResponseWriter) -> Void
+    ) {
+        let deferred = response.deferred()
+        identity.withBytes { id in
+            store.lookUpBallot(poll: poll.id, voterID: id, voter: identity.key) { deferred.complete(answer) }
         }
     }
 
