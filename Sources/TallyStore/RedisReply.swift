@@ -26,14 +26,12 @@ public struct RedisReply {
     /// without allocating; nil otherwise (a nil reply: no such field).
     public var decimal: Int64? {
         if let integer { return integer }
-        guard pointer.pointee.type == REDIS_REPLY_STRING, let bytes, !bytes.isEmpty, bytes.count <= 19 else { return nil }
+        guard pointer.pointee.type == REDIS_REPLY_STRING, var digits = bytes else { return nil }
+        let negative = digits.first == UInt8(ascii: "-")
+        if negative { digits = UnsafeRawBufferPointer(rebasing: digits.dropFirst()) }
+        guard !digits.isEmpty, digits.count <= 18 else { return nil }  // 18 digits cannot overflow
         var value: Int64 = 0
-        var negative = false
-        for (index, byte) in bytes.enumerated() {
-            if index == 0 && byte == UInt8(ascii: "-") && bytes.count > 1 {
-                negative = true
-                continue
-            }
+        for byte in digits {
             guard byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") else { return nil }
             value = value * 10 + Int64(byte - UInt8(ascii: "0"))
         }

@@ -94,6 +94,18 @@ final class LoopHarness {
         #expect(harness.redis.replySpills == spills, "the arena is whole again after the large reply")
     }
 
+    @Test func decimalRepliesAreReadWithoutOverflowOrGuessing() throws {
+        let server = try RedisServer()
+        let harness = LoopHarness(port: server.port)
+        #expect(harness.run(until: { harness.redis.state == .ready }))
+        var values: [Int64?] = []
+        harness.redis.onReply = { _, reply in values = (0..<(reply?.count ?? 0)).map { reply![$0].decimal } }
+        let script = "return {'42', '-7', '', '-', 'x1', '123456789012345678', '1234567890123456789', 5, false}"
+        harness.send(["EVAL", script, "0"], tag: 1)
+        #expect(harness.run(until: { !values.isEmpty }))
+        #expect(values == [42, -7, nil, nil, nil, 123_456_789_012_345_678, nil, 5, nil])
+    }
+
     @Test func refusesWhileDownAndReconnectsWithBackoff() throws {
         let server = try RedisServer()
         let harness = LoopHarness(port: server.port)
