@@ -10,29 +10,19 @@ import Atomics
 /// Shard layout, in 64-bit words: [voters, option 0, option 1, …], padded to whole cache lines.
 final class OptionCounters: @unchecked Sendable {
     let optionCount: Int
-    let shardCount: Int
-    private let wordsPerShard: Int
-    private let words: UnsafeMutablePointer<Int64.AtomicRepresentation>
+    private let shards: PaddedRows
+    var shardCount: Int { shards.rowCount }
 
     init(optionCount: Int, shardCount: Int) {
-        precondition(shardCount > 0)
         self.optionCount = optionCount
-        self.shardCount = shardCount
-        wordsPerShard = (1 + optionCount + 7) / 8 * 8
-        let total = wordsPerShard * shardCount
-        words = UnsafeMutableRawPointer.allocate(byteCount: total * 8, alignment: 64)
-            .bindMemory(to: Int64.AtomicRepresentation.self, capacity: total)
-        words.initialize(repeating: Int64.AtomicRepresentation(0), count: total)
+        shards = PaddedRows(rowCount: shardCount, words: 1 + optionCount)
     }
-
-    deinit { words.deallocate() }
 
     /// Moves one voter's ballot from `old` to `new` in `shard`. Only `shard`'s own thread calls this.
     func apply(shard: Int, from old: Ballot, to new: Ballot) {
-        let base = words + shard * wordsPerShard
-        for option in Ballot(mask: old.mask & ~new.mask).options { add(-1, at: base + 1 + option) }
-        for option in Ballot(mask: new.mask & ~old.mask).options { add(1, at: base + 1 + option) }
-        if old.isEmpty != new.isEmpty { add(new.isEmpty ? -1 : 1, at: base) }
+        for option in Ballot(mask: old.mask & ~new.mask).options { add(-1, shards.word(shard, 1 + option)) }
+        for option in Ballot(mask: new.mask & ~old.mask).options { add(1, shards.word(shard, 1 + option)) }
+        if old.isEmpty != new.isEmpty { add(new.isEmpty ? -1 : 1, shards.word(shard, 0)) }
     }
 
     /// Voters with a non-empty ballot.
@@ -42,14 +32,11 @@ final class OptionCounters: @unchecked Sendable {
 
     private func sum(word: Int) -> Int64 {
         var total: Int64 = 0
-        for shard in 0..<shardCount {
-            total &+= UnsafeAtomic<Int64>(at: words + shard * wordsPerShard + word).load(ordering: .relaxed)
-        }
+        for shard in 0..<shardCount { total &+= shards.word(shard, word).load(ordering: .relaxed) }
         return total
     }
 
-    private func add(_ delta: Int64, at word: UnsafeMutablePointer<Int64.AtomicRepresentation>) {
-        let counter = UnsafeAtomic<Int64>(at: word)
+    private func add(_ delta: Int64, _ counter: UnsafeAtomic<Int64>) {
         counter.store(counter.load(ordering: .relaxed) &+ delta, ordering: .relaxed)
     }
 }

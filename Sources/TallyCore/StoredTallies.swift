@@ -12,26 +12,15 @@ import Atomics
 /// whole cache lines. The sequence is odd while its writer is mid-write.
 final class StoredTallies: @unchecked Sendable {
     let optionCount: Int
-    let slotCount: Int
-    private let wordsPerSlot: Int
-    private let words: UnsafeMutablePointer<Int64.AtomicRepresentation>
+    private let slots: PaddedRows
+    var slotCount: Int { slots.rowCount }
 
     init(optionCount: Int, slotCount: Int) {
-        precondition(slotCount > 0)
         self.optionCount = optionCount
-        self.slotCount = slotCount
-        wordsPerSlot = (3 + optionCount + 7) / 8 * 8
-        let total = wordsPerSlot * slotCount
-        words = UnsafeMutableRawPointer.allocate(byteCount: total * 8, alignment: 64)
-            .bindMemory(to: Int64.AtomicRepresentation.self, capacity: total)
-        words.initialize(repeating: Int64.AtomicRepresentation(0), count: total)
+        slots = PaddedRows(rowCount: slotCount, words: 3 + optionCount)
     }
 
-    deinit { words.deallocate() }
-
-    private func word(_ slot: Int, _ index: Int) -> UnsafeAtomic<Int64> {
-        UnsafeAtomic(at: words + slot * wordsPerSlot + index)
-    }
+    private func word(_ slot: Int, _ index: Int) -> UnsafeAtomic<Int64> { slots.word(slot, index) }
 
     /// Records tallies the store reported at `version`, unless this slot already has newer ones.
     /// Only `slot`'s own thread calls this.
