@@ -199,22 +199,29 @@ public final class LoopStore {
 
     /// The same, with arguments as raw bytes (voter ids need not be UTF-8).
     func call(bytes arguments: [[UInt8]], completion: @escaping (RedisReply?) -> Void) {
+        if !enqueue(arguments, completion) { completion(nil) }
+    }
+
+    /// Sends a command whose reply goes to `completion` later; false (and no call) if it could not
+    /// be sent.
+    private func enqueue(_ arguments: [[UInt8]], _ completion: @escaping (RedisReply?) -> Void) -> Bool {
         let tag = LoopStore.callTagBit | nextCallTag
         nextCallTag += 1
         let buffer = ByteBuffer(capacity: 256)
         RESPWriter(buffer).command(bytes: arguments)
-        guard redis.send(buffer.bytes, tag: tag) else { return completion(nil) }
+        guard redis.send(buffer.bytes, tag: tag) else { return false }
         calls[tag] = completion
+        return true
     }
 
     /// Whether Redis is connected (reads may ask it).
     public var isConnected: Bool { redis.state == .ready }
 
     /// Looks up a voter's stored ballot in `poll` (a voter who may have voted through another
-    /// daemon), takes it into this daemon's ledger and counts, then calls `completion`, also when
-    /// Redis could not answer. Call only when `isConnected`.
-    public func lookUpBallot(poll: PollID, voterID: UnsafeRawBufferPointer, voter: VoterKey, completion: @escaping () -> Void) {
-        call(bytes: [Array("HGET".utf8), Array(KeySchema.ballots(poll).utf8), Array(voterID)]) { [unowned self] reply in
+    /// daemon), takes it into this daemon's ledger and counts, then calls `completion` (also when
+    /// Redis went away before answering). False, and no call, if the lookup could not be sent.
+    public func lookUpBallot(poll: PollID, voterID: UnsafeRawBufferPointer, voter: VoterKey, completion: @escaping () -> Void) -> Bool {
+        enqueue([Array("HGET".utf8), Array(KeySchema.ballots(poll).utf8), Array(voterID)]) { [unowned self] reply in
             if let reply, let stored = VerdictText.ballot(reply), !stored.isEmpty { reader.adopt(poll: poll, voter: voter, stored: stored) }
             completion()
         }

@@ -142,15 +142,17 @@ extension NativeAPI {
         !poll.knowsBallot(of: identity.key) && store.isConnected
     }
 
-    /// Looks the voter's ballot up in Redis, then answers with `then`.
+    /// Looks the voter's ballot up in Redis, then answers with `then` (at once if the lookup cannot
+    /// be sent; its reply never comes before this handler returns).
     private func lookUp(
         _ identity: VoterIdentity, in poll: Poll, _ response: ResponseWriter, _ store: LoopStore,
         then answer: @escaping (ResponseWriter) -> Void
     ) {
-        let deferred = response.deferred()
-        identity.withBytes { id in
-            store.lookUpBallot(poll: poll.id, voterID: id, voter: identity.key) { deferred.complete(answer) }
+        var deferred: DeferredResponse?
+        let sent = identity.withBytes { id in
+            store.lookUpBallot(poll: poll.id, voterID: id, voter: identity.key) { deferred?.complete(answer) }
         }
+        if sent { deferred = response.deferred() } else { answer(response) }
     }
 
     /// The poll, who is looking and the voter's identity if any, or nil after answering why not
