@@ -161,11 +161,9 @@ public final class LoopStore {
     private func settleGroup(_ first: Int, reply: RedisReply?) {
         // The poll's tallies after this call, before any answer goes out: whoever reads results
         // next, on any loop of this daemon, sees these votes (and every other daemon's so far).
-        if let reply, reply.count > 0, case let tallies = reply[reply.count - 1], tallies.count >= 2,
-            let version = tallies[0].decimal
-        {
-            reader.recordStoredTallies(poll: batches[first].poll, version: version, voters: tallies[1].decimal ?? 0) { option in
-                2 + option < tallies.count ? tallies[2 + option].decimal ?? 0 : 0
+        if let reply, reply.count > 0 {
+            VerdictText.tallies(reply[reply.count - 1]) { version, voters, count in
+                reader.recordStoredTallies(poll: batches[first].poll, version: version, voters: voters, count: count)
             }
         }
         var index = 0

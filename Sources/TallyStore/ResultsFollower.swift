@@ -83,10 +83,9 @@ public final class ResultsFollower: @unchecked Sendable {
                 }
                 for poll in chunk {
                     refreshedAt[poll.id] = now
-                    try redis!.receive { tallies in
-                        guard tallies.count >= 2, let version = tallies[0].decimal else { return }
-                        poll.recordStoredTallies(version: version, voters: tallies[1].decimal ?? 0, slot: poll.followerSlot) { option in
-                            2 + option < tallies.count ? tallies[2 + option].decimal ?? 0 : 0
+                    try redis!.receive { reply in
+                        VerdictText.tallies(reply) { version, voters, count in
+                            poll.recordStoredTallies(version: version, voters: voters, slot: poll.followerSlot, count: count)
                         }
                     }
                 }

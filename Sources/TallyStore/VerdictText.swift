@@ -1,8 +1,16 @@
 import TallyCore
 
 /// The vote script's verdicts as text: `accepted:<16 hex digits>`, `unchanged`, or the name of a
-/// `VoteRejection`; and stored ballots (16 hex digits). Parsed without allocating.
+/// `VoteRejection`; stored ballots (16 hex digits); and tallies. Parsed without allocating.
 enum VerdictText {
+    /// A poll's tallies as the vote script returns them and the follower reads them:
+    /// {version, voters, option 0, option 1, …}. Calls `record` (version, voters, count of option)
+    /// unless the reply has no version (no vote was ever stored).
+    static func tallies(_ reply: RedisReply, _ record: (Int64, Int64, (Int) -> Int64) -> Void) {
+        guard reply.count >= 2, let version = reply[0].decimal else { return }
+        record(version, reply[1].decimal ?? 0) { option in 2 + option < reply.count ? reply[2 + option].decimal ?? 0 : 0 }
+    }
+
     /// A ballot as `{p:ID}:ballots` stores it; a nil reply (no field) is no ballot.
     static func ballot(_ reply: RedisReply) -> Ballot? {
         if reply.isNil { return .empty }
