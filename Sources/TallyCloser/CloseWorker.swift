@@ -131,11 +131,8 @@ public final class CloseWorker: @unchecked Sendable {
     }
 
     private func connection() throws(StoreError) -> BlockingRedis {
-        if let redis { return redis }
-        let connected = try BlockingRedis(host: host, port: port)
-        connected.setReadTimeout(milliseconds: 2_000)
-        redis = connected
-        return connected
+        if redis == nil { redis = try BlockingRedis(host: host, port: port, readTimeoutMilliseconds: 2_000) }
+        return redis!
     }
 
     private func settle(_ due: [CloseScript.Due], _ verdicts: [CloseVerdict]) {

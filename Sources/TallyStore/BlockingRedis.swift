@@ -8,8 +8,9 @@ public final class BlockingRedis {
     private let context: UnsafeMutablePointer<redisContext>
     private let commandBuffer = ByteBuffer(capacity: 4 * 1024)
 
-    /// Connects, or throws with Redis' or the system's reason.
-    public init(host: String, port: Int, timeoutMilliseconds: Int = 2_000) throws(StoreError) {
+    /// Connects, or throws with Redis' or the system's reason. With `readTimeoutMilliseconds`, a
+    /// reply that takes longer is an error (workers that must not hang on a stalled Redis).
+    public init(host: String, port: Int, timeoutMilliseconds: Int = 2_000, readTimeoutMilliseconds: Int? = nil) throws(StoreError) {
         let timeout = timeval(tv_sec: timeoutMilliseconds / 1_000, tv_usec: Int(timeoutMilliseconds % 1_000) * 1_000)
         guard let context = redisConnectWithTimeout(host, Int32(port), timeout) else { throw StoreError("cannot allocate a Redis context") }
         guard context.pointee.err == 0 else {
@@ -18,6 +19,7 @@ public final class BlockingRedis {
             throw StoreError("cannot connect to Redis at \(host):\(port): \(reason)")
         }
         self.context = context
+        if let readTimeoutMilliseconds { setReadTimeout(milliseconds: readTimeoutMilliseconds) }
     }
 
     deinit { redisFree(context) }

@@ -72,7 +72,7 @@ public final class LoopStore {
     public var onConnectionChange: (RedisConnection.State) -> Void = { _ in }
 
     /// Whether a vote may be submitted now: Redis is connected and the queue has room.
-    public var isTakingVotes: Bool { redis.state == .ready && !batches.isFull }
+    public var isTakingVotes: Bool { isConnected && !batches.isFull }
 
     /// Registers how a dialect answers its stored votes; pass the returned id to `submit`.
     public func addResponder(_ respond: @escaping (StoredVote, ResponseWriter) -> Void) -> Int {

@@ -65,10 +65,7 @@ public final class ResultsFollower: @unchecked Sendable {
         }
         if refreshedAt.count > 4 * pollsPerRefresh { refreshedAt = refreshedAt.filter { now - $0.value < viewedWindow } }
         do throws(StoreError) {
-            if redis == nil {
-                redis = try BlockingRedis(host: host, port: port)
-                redis!.setReadTimeout(milliseconds: 2_000)
-            }
+            if redis == nil { redis = try BlockingRedis(host: host, port: port, readTimeoutMilliseconds: 2_000) }
             for start in stride(from: 0, to: viewed.count, by: 500) {
                 let chunk = viewed[start..<min(start + 500, viewed.count)]
                 for poll in chunk {
