@@ -1,4 +1,5 @@
 import CLibUV
+import Glibc
 import Histogram
 import TallyAPI
 
@@ -22,9 +23,13 @@ struct LoadPlan {
     var runID: String
     /// How long to wait for answers after the last arrival.
     var drainSeconds: Double = 10
+    /// The generator's clock period (µs): arrivals due within one period leave together.
+    var tickMicroseconds = 100
 }
 
-/// The open-loop generator: arrivals follow the profile on a 1 ms clock whatever the server does;
+/// The open-loop generator: arrivals follow the profile on a fine clock (a timerfd, 100 µs by
+/// default: libuv's own timers tick in whole milliseconds, which would release arrivals in lumps
+/// that queue behind each other) whatever the server does;
 /// each arrival waits for a free connection, and its latency counts from when the clock released
 /// it, waiting included (no coordinated omission). How late the clock released arrivals against
 /// their exact times is kept apart (`generatorLag`): it is this tool's granularity, not the
@@ -33,7 +38,8 @@ struct LoadPlan {
 final class LoadGenerator {
     let plan: LoadPlan
     private let loop = UnsafeMutablePointer<uv_loop_t>.allocate(capacity: 1)
-    private let clock = UnsafeMutablePointer<uv_timer_t>.allocate(capacity: 1)
+    private let clock = UnsafeMutablePointer<uv_poll_t>.allocate(capacity: 1)
+    private var clockFD: Int32 = -1
     private var address = sockaddr_in()
     private var connections: [LoadConnection] = []
     private var idle: [LoadConnection] = []
@@ -73,13 +79,27 @@ final class LoadGenerator {
         guard uv_ip4_addr(plan.host, Int32(plan.port), &address) == 0 else { throw LoadError("bad address \(plan.host):\(plan.port)") }
         start = uv_hrtime()
         for _ in 0..<plan.connections { openConnection() }
-        uv_timer_init(loop, clock)
-        clock.pointee.data = Unmanaged.passUnretained(self).toOpaque()
-        uv_timer_start(clock, { timer in
-            Unmanaged<LoadGenerator>.fromOpaque(timer!.pointee.data).takeUnretainedValue().tick()
-        }, 1, 1)
+        try startClock()
         uv_run(loop, UV_RUN_DEFAULT)
         uv_loop_close(loop)
+        close(clockFD)
+    }
+
+    /// A periodic timerfd watched by the loop; each expiry runs `tick`.
+    private func startClock() throws(LoadError) {
+        clockFD = timerfd_create(CLOCK_MONOTONIC, Int32(TFD_NONBLOCK | TFD_CLOEXEC))
+        guard clockFD >= 0 else { throw LoadError("timerfd_create failed (errno \(errno))") }
+        let period = timespec(tv_sec: plan.tickMicroseconds / 1_000_000, tv_nsec: plan.tickMicroseconds % 1_000_000 * 1_000)
+        var schedule = itimerspec(it_interval: period, it_value: period)
+        guard timerfd_settime(clockFD, 0, &schedule, nil) == 0 else { throw LoadError("timerfd_settime failed (errno \(errno))") }
+        uv_poll_init(loop, clock, clockFD)
+        clock.pointee.data = Unmanaged.passUnretained(self).toOpaque()
+        uv_poll_start(clock, Int32(UV_READABLE.rawValue)) { handle, _, _ in
+            let generator = Unmanaged<LoadGenerator>.fromOpaque(handle!.pointee.data).takeUnretainedValue()
+            var expirations: UInt64 = 0
+            _ = read(generator.clockFD, &expirations, 8)
+            generator.tick()
+        }
     }
 
     private var elapsed: Double { Double(uv_hrtime() - start) / 1e9 }
@@ -92,7 +112,7 @@ final class LoadGenerator {
         }
     }
 
-    /// Every millisecond: the arrivals due by now join the queue, each with its exact intended time.
+    /// Every clock period: the arrivals due by now join the queue, each with its exact intended time.
     private func tick() {
         let now = elapsed
         // The profile's count stops growing at the end of the run: the last tick issues the rest.
@@ -207,7 +227,7 @@ final class LoadGenerator {
     }
 
     private func finish() {
-        uv_timer_stop(clock)
+        uv_poll_stop(clock)
         uv_close(UnsafeMutableRawPointer(clock).assumingMemoryBound(to: uv_handle_t.self), nil)
         stats.unsent = waiting.count - waitingHead
         for connection in connections {

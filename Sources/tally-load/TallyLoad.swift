@@ -28,6 +28,8 @@ struct TallyLoad: ParsableCommand {
     @Option(help: "Arrival rate: steady:RATE, ramp:FROM:TO, or burst:PEAK:RISE_SECONDS (votes/s).") var profile = "steady:10000"
     @Option(help: "Share of votes that are revotes (0 to 1).") var revote = 0.1
     @Option(help: "Share of votes for an option that does not exist, answered 422 (0 to 1).") var invalid = 0.0
+    @Option(help: "The generator's clock period in microseconds: arrivals due within one period are sent together.")
+    var tickMicroseconds = 100
     @Option(help: "Write a JSON report here.") var report: String?
     @Option(help: "Check the tallies in this Redis (host:port), the system of record, instead of asking tallyd (whose results may trail the other daemons by its results_refresh_ms).")
     var checkRedis: String?
@@ -36,8 +38,8 @@ struct TallyLoad: ParsableCommand {
 
     func validate() throws {
         guard ArrivalProfile(profile) != nil else { throw ValidationError("--profile: steady:RATE, ramp:FROM:TO or burst:PEAK:RISE") }
-        guard polls > 0, options > 0, options <= 64, voters > 0, connections > 0, duration > 0, threads > 0 else {
-            throw ValidationError("--polls, --options (up to 64), --voters, --connections, --threads and --duration must be positive")
+        guard polls > 0, options > 0, options <= 64, voters > 0, connections > 0, duration > 0, threads > 0, tickMicroseconds > 0 else {
+            throw ValidationError("--polls, --options (up to 64), --voters, --connections, --threads, --duration and --tick-microseconds must be positive")
         }
         guard voters >= threads, connections >= threads else { throw ValidationError("--voters and --connections must be at least --threads") }
         guard (0...1).contains(revote), (0...1).contains(invalid) else { throw ValidationError("--revote and --invalid are shares from 0 to 1") }
@@ -52,7 +54,8 @@ struct TallyLoad: ParsableCommand {
         let plan = LoadPlan(
             host: base.host!, port: base.port!, polls: pollIDs, options: options, voters: voters, connections: connections,
             duration: duration, profile: ArrivalProfile(profile)!, revoteShare: revote, invalidShare: invalid,
-            secret: voterSecret.map { Array($0.utf8) }, runID: String(UInt32.random(in: 0...UInt32.max), radix: 36))
+            secret: voterSecret.map { Array($0.utf8) }, runID: String(UInt32.random(in: 0...UInt32.max), radix: 36),
+            tickMicroseconds: tickMicroseconds)
         let board = ProgressBoard(threads: threads) { second, figures, statuses in progress(second, figures, statuses) }
         let generators = (0..<threads).map { thread in
             var share = plan
