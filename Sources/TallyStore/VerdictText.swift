@@ -1,7 +1,8 @@
 import TallyCore
 
-/// The vote script's verdicts as text: `accepted:<16 hex digits>`, `unchanged`, or the name of a
-/// `VoteRejection`; stored ballots (16 hex digits); and tallies. Parsed without allocating.
+/// The vote script's verdicts as text: the replaced ballot (16 hex digits) for an accepted vote,
+/// `unchanged`, or the name of a `VoteRejection`; stored ballots (16 hex digits); and tallies.
+/// Parsed without allocating.
 enum VerdictText {
     /// A poll's tallies as the vote script returns them and the follower reads them:
     /// {version, voters, option 0, option 1, …}. Calls `record` (version, voters, count of option)
@@ -20,10 +21,7 @@ enum VerdictText {
 
     static func parse(_ reply: RedisReply) -> StoredVerdict {
         guard let bytes = reply.bytes, !reply.isError else { return .unknown }
-        if reply.hasPrefix("accepted:") {
-            guard bytes.count == 25, let previous = hex(UnsafeRawBufferPointer(rebasing: bytes[9...])) else { return .unknown }
-            return .accepted(previous: Ballot(mask: previous))
-        }
+        if bytes.count == 16, let previous = hex(bytes) { return .accepted(previous: Ballot(mask: previous)) }
         if reply.hasPrefix("unchanged") { return .unchanged }
         for reason in VoteRejection.allCases where reason.rawValue.utf8.elementsEqual(bytes) { return .rejected(reason) }
         return .unknown
