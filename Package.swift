@@ -105,7 +105,9 @@ let package = Package(
         .testTarget(name: "TallyCloserTests", dependencies: ["TallyCloser", "TallyCore", "TallyStore", "TallyTestSupport"]),
         .testTarget(name: "TallyStoreTests", dependencies: ["TallyStore", "TallyCore", "TallyHTTP", "CLibUV", "TallyTestSupport"]),
         // The real daemon over real sockets (depends on tallyd and tally-load so they are built first).
-        .testTarget(name: "EndToEndTests", dependencies: ["tallyd", "tally-load", "TallyAPI", "TallyTestSupport"]),
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: ["tallyd", "tally-load", "TallyAPI", "TallyTestSupport", .product(name: "Crypto", package: "swift-crypto")]),
         // In-process throughput of the validated vote path (release builds only).
         .executableTarget(
             name: "tally-bench-engine",

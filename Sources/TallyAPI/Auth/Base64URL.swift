@@ -20,26 +20,25 @@ enum Base64URL {
     /// not fit.
     static func decode(_ text: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer) -> Int? {
         guard text.count % 4 != 1 else { return nil }
-        var count = 0
-        var accumulator: UInt32 = 0
-        var bits = 0
-        for byte in text {
-            guard let value = sextet(byte) else { return nil }
-            accumulator = accumulator << 6 | UInt32(value)
-            bits += 6
-            if bits >= 8 {
-                bits -= 8
-                guard count < output.count else { return nil }
-                output[count] = UInt8(truncatingIfNeeded: accumulator >> UInt32(bits))
-                count += 1
+        // The table once per call, not once per byte (each access of the global array retains it).
+        return decodeTable.withUnsafeBufferPointer { table -> Int? in
+            var count = 0
+            var accumulator: UInt32 = 0
+            var bits = 0
+            for byte in text {
+                let value = table[Int(byte)]
+                guard value != 0xFF else { return nil }
+                accumulator = accumulator << 6 | UInt32(value)
+                bits += 6
+                if bits >= 8 {
+                    bits -= 8
+                    guard count < output.count else { return nil }
+                    output[count] = UInt8(truncatingIfNeeded: accumulator >> UInt32(bits))
+                    count += 1
+                }
             }
+            return count
         }
-        return count
-    }
-
-    private static func sextet(_ byte: UInt8) -> UInt8? {
-        let value = decodeTable[Int(byte)]
-        return value == 0xFF ? nil : value
     }
 
     /// Sextet by byte; 0xFF for bytes outside the alphabet (a table: decoding sits on the vote path).
