@@ -11,9 +11,9 @@ import Foundation
 ///                                                    option i; all zeros withdraws the ballot)
 ///     reply one verdict per vote: if accepted, the ballot it replaced (16 hex digits); else
 ///           "unchanged" or the name of a `VoteRejection` (`unknownPoll`, `closed`,
-///           `alreadyVoted`, …); then, unless the poll
-///           is unknown, its tallies after the batch: {version, voters, option 0, option 1, …}
-///           (`version` grows with every batch that changed a ballot)
+///           `alreadyVoted`, …); then, unless the poll is unknown, its tallies after the batch:
+///           {version, voters, option 0, option 1, …} (`version` grows with every batch that
+///           changed a ballot)
 ///
 /// Time is Redis's own (`TIME`), so every daemon's votes meet one clock at the deadline.
 ///
@@ -55,8 +55,8 @@ public enum VoteScript {
         local chunk = 1000  -- arguments per command: unpack() is limited to a few thousand values
 
         -- The options of a ballot: {list = {option, …}, has = {option = true}, top = highest option or
-        -- -1}, or false if the ballot is not 16 lowercase hex digits. Remembered for the batch: its voters
-        -- choose among few ballots. string.find skips a ballot's zeros at once (most of its digits).
+        -- -1}, or false if the ballot is not 16 hex digits. Remembered for the batch: its voters choose
+        -- among few ballots. string.find skips a ballot's zeros at once (most of its digits).
         local parsed = {[none] = {list = {}, has = {}, top = -1}}
         local function parse(ballot)
           if #ballot ~= 16 then return false end
