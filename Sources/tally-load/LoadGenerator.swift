@@ -24,12 +24,13 @@ struct LoadPlan {
     /// How long to wait for answers after the last arrival.
     var drainSeconds: Double = 10
     /// The generator's clock period (µs): arrivals due within one period leave together.
-    var tickMicroseconds = 100
+    var tickMicroseconds = 250
 }
 
-/// The open-loop generator: arrivals follow the profile on a fine clock (a timerfd, 100 µs by
+/// The open-loop generator: arrivals follow the profile on a fine clock (a timerfd, 250 µs by
 /// default: libuv's own timers tick in whole milliseconds, which would release arrivals in lumps
-/// that queue behind each other) whatever the server does;
+/// that queue behind each other; finer ticks cost CPU the server under test shares) whatever the
+/// server does;
 /// each arrival waits for a free connection, and its latency counts from when the clock released
 /// it, waiting included (no coordinated omission). How late the clock released arrivals against
 /// their exact times is kept apart (`generatorLag`): it is this tool's granularity, not the
@@ -51,8 +52,11 @@ final class LoadGenerator {
     private var lastTick: Double = 0
     private var nextNewVoter = 0
     private var voted: [Int] = []
-    private var tokens: [String?]
-    private let tokenMaker: VoterTokens?
+    /// Each poll's request line and Host header, as bytes.
+    private let requestHeads: [[UInt8]]
+    /// Each voter's `Authorization` header line (tokens minted before the clock starts, as an event
+    /// backend hands them out before the show); empty when voters are named by `X-Voter-Id`.
+    private var credentials: [[UInt8]] = []
     private var random = SystemRandomNumberGenerator()
 
     private(set) var ledger: VoteLedger
@@ -64,8 +68,18 @@ final class LoadGenerator {
         self.plan = plan
         ledger = VoteLedger(voters: plan.voters)
         stats = LoadStats(seconds: Int(plan.duration.rounded(.up)) + Int(plan.drainSeconds) + 1)
-        tokens = Array(repeating: nil, count: plan.voters)
-        tokenMaker = plan.secret.map { VoterTokens(secret: $0) }
+        requestHeads = plan.polls.map { Array("POST /v1/polls/\($0)/votes HTTP/1.1\r\nHost: \(plan.host)\r\n".utf8) }
+    }
+
+    /// Tokens for every voter the run can reach (one per arrival at most), so that minting them
+    /// does not take the generator's CPU during the run.
+    private func mintTokens() {
+        guard let secret = plan.secret else { return }
+        let tokens = VoterTokens(secret: secret)
+        let reachable = min(plan.voters, Int(plan.profile.arrivals(by: plan.duration, of: plan.duration).rounded(.up)) + 1)
+        credentials = (0..<reachable).map { voter in
+            Array("Authorization: Bearer \(tokens.mint(voter: "load-\(plan.runID)-\(voter)", expiresAt: 4_102_444_800))\r\n".utf8)
+        }
     }
 
     deinit {
@@ -77,6 +91,7 @@ final class LoadGenerator {
     func run() throws(LoadError) {
         uv_loop_init(loop)
         guard uv_ip4_addr(plan.host, Int32(plan.port), &address) == 0 else { throw LoadError("bad address \(plan.host):\(plan.port)") }
+        mintTokens()
         start = uv_hrtime()
         for _ in 0..<plan.connections { openConnection() }
         try startClock()
@@ -168,35 +183,40 @@ final class LoadGenerator {
 
     /// A new voter, or with the revote share one who voted before; never one with a vote in flight.
     private func nextVoter() -> Int? {
-        let wantsRevote = !voted.isEmpty && (nextNewVoter == plan.voters || Double.random(in: 0..<1, using: &random) < plan.revoteShare)
+        let newVoters = plan.secret == nil ? plan.voters : credentials.count
+        let wantsRevote = !voted.isEmpty && (nextNewVoter == newVoters || Double.random(in: 0..<1, using: &random) < plan.revoteShare)
         if wantsRevote {
             for _ in 0..<8 {
                 let voter = voted[Int.random(in: 0..<voted.count, using: &random)]
                 if !ledger.isBusy(voter) { return voter }
             }
         }
-        guard nextNewVoter < plan.voters else { return nil }
+        guard nextNewVoter < newVoters else { return nil }
         defer { nextNewVoter += 1 }
         voted.append(nextNewVoter)
         return nextNewVoter
     }
 
+    /// Writes the vote request into the connection's buffer, piece by piece (no string building:
+    /// this runs for every vote, on the core the server under test shares).
     private func write(voter: Int, poll: Int, choice: Int, into connection: LoadConnection) {
-        let id = "load-\(plan.runID)-\(voter)"
-        let credential: String
-        if let tokenMaker {
-            if tokens[voter] == nil { tokens[voter] = tokenMaker.mint(voter: id, expiresAt: Int64(Double(start) / 1e9) + 86_400 * 365 * 100) }
-            credential = "Authorization: Bearer \(tokens[voter]!)"
+        var request = RequestBytes(connection.requestBytes)
+        request.append(requestHeads[poll])
+        if credentials.isEmpty {
+            request.append("X-Voter-Id: load-")
+            request.append(plan.runID)
+            request.append("-")
+            request.append(decimal: voter)
+            request.append("\r\n")
         } else {
-            credential = "X-Voter-Id: \(id)"
+            request.append(credentials[voter])
         }
-        let body = #"{"choices":[\#(choice)]}"#
-        let request = "POST /v1/polls/\(plan.polls[poll])/votes HTTP/1.1\r\nHost: \(plan.host)\r\n\(credential)\r\n"
-            + "Content-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
-        connection.requestLength = request.utf8.withContiguousStorageIfAvailable { bytes in
-            connection.requestBytes.update(from: bytes.baseAddress!, count: bytes.count)
-            return bytes.count
-        } ?? 0
+        request.append("Content-Type: application/json\r\nContent-Length: ")
+        request.append(decimal: #"{"choices":[]}"#.utf8.count + (choice < 10 ? 1 : 2))
+        request.append("\r\n\r\n{\"choices\":[")
+        request.append(decimal: choice)
+        request.append("]}")
+        connection.requestLength = request.count
     }
 
     // MARK: - From connections
@@ -234,6 +254,42 @@ final class LoadGenerator {
             if let request = connection.inFlight { record(request, status: nil) }  // no answer in the drain time
             connection.close()
         }
+    }
+}
+
+/// Appends bytes to a request buffer (a connection's 8 KiB `requestBytes`).
+struct RequestBytes {
+    let base: UnsafeMutablePointer<UInt8>
+    private(set) var count = 0
+
+    init(_ base: UnsafeMutablePointer<UInt8>) { self.base = base }
+
+    mutating func append(_ bytes: [UInt8]) {
+        bytes.withUnsafeBufferPointer { (base + count).update(from: $0.baseAddress!, count: $0.count) }
+        count += bytes.count
+    }
+
+    mutating func append(_ text: StaticString) {
+        (base + count).update(from: text.utf8Start, count: text.utf8CodeUnitCount)
+        count += text.utf8CodeUnitCount
+    }
+
+    mutating func append(_ text: String) {
+        for byte in text.utf8 {
+            base[count] = byte
+            count += 1
+        }
+    }
+
+    mutating func append(decimal value: Int) {
+        var digits = 1, rest = value / 10
+        while rest > 0 { digits += 1; rest /= 10 }
+        var remaining = value
+        for index in stride(from: count + digits - 1, through: count, by: -1) {
+            base[index] = UInt8(ascii: "0") + UInt8(remaining % 10)
+            remaining /= 10
+        }
+        count += digits
     }
 }
 

@@ -29,7 +29,7 @@ struct TallyLoad: ParsableCommand {
     @Option(help: "Share of votes that are revotes (0 to 1).") var revote = 0.1
     @Option(help: "Share of votes for an option that does not exist, answered 422 (0 to 1).") var invalid = 0.0
     @Option(help: "The generator's clock period in microseconds: arrivals due within one period are sent together.")
-    var tickMicroseconds = 100
+    var tickMicroseconds = 250
     @Option(help: "Write a JSON report here.") var report: String?
     @Option(help: "Check the tallies in this Redis (host:port), the system of record, instead of asking tallyd (whose results may trail the other daemons by its results_refresh_ms).")
     var checkRedis: String?
