@@ -67,6 +67,10 @@ struct TallyLoad: ParsableCommand {
             generator.onSecond = { stats in board.post(stats) }
             return generator
         }
+        if voterSecret != nil {
+            let reachable = min(voters, Int(plan.profile.arrivals(by: duration, of: duration).rounded(.up)))
+            FileHandle.standardError.write(Data("minting tokens for up to \(reachable) voters before the clock starts\n".utf8))
+        }
         try runAll(generators)
         var stats = generators[0].stats
         for other in generators.dropFirst() { stats.add(other.stats) }
