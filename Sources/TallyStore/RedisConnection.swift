@@ -85,7 +85,7 @@ public final class RedisConnection {
     /// Writes what `send` queued now, instead of when the loop next polls: the end of a loop
     /// iteration is the moment to send a batch.
     public func writeNow() {
-        if state == .ready, let context { redisAsyncHandleWrite(context) }
+        if state == .ready, let context { LibuvAdapter.write(context) }
     }
 
     /// Closes the connection for good (waiting commands get nil replies) and the retry timer;

@@ -133,6 +133,24 @@ final class LoopHarness {
 }
 
 extension RedisConnectionTests {
+    /// Commands are written before the loop waits, not on writability; a socket that takes only
+    /// part of them must still get the rest once Redis reads again.
+    @Test func commandsLargerThanTheSocketTakesAreWrittenWhenRedisDrainsIt() throws {
+        let server = try RedisServer()
+        let harness = LoopHarness(port: server.port)
+        harness.redis.commandTimeoutMilliseconds = 10_000
+        #expect(harness.run(until: { harness.redis.state == .ready }))
+        server.pause()
+        let value = String(repeating: "v", count: 8 << 20)
+        for tag in 1...4 { #expect(harness.send(["SET", "big\(tag)", value], tag: UInt64(tag))) }
+        harness.run(until: { false }, timeout: 0.3)
+        #expect(harness.replies.isEmpty && harness.redis.inFlight == 4, "32 MB cannot all be in the socket yet")
+        server.resume()
+        #expect(harness.run(until: { harness.replies.count == 4 }, timeout: 20))
+        #expect(harness.replies.map(\.text) == ["OK", "OK", "OK", "OK"])
+        #expect(harness.call(["STRLEN", "big4"]) == "\(8 << 20)")
+    }
+
     @Test func aRedisThatStopsAnsweringIsGivenUpOnAndRejoinedWhenBack() throws {
         let server = try RedisServer()
         let harness = LoopHarness(port: server.port)
