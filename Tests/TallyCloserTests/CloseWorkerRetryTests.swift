@@ -36,6 +36,22 @@ import Testing
         #expect(rules == "closed\n3\n[0,2,1]")
     }
 
+    /// The close script trims the events stream once per call (to about the number it is given).
+    @Test func theEventsStreamIsTrimmedToAboutWhatIsKept() throws {
+        let redis = try RedisServer()
+        let closesAt = WallClock.now() - 1_000
+        let definition = PollDefinition(question: "Q", options: ["a", "b"], rules: PollRules(closesAt: closesAt))
+        let store = try BlockingRedis(host: "127.0.0.1", port: redis.port)
+        let ids = 1...PollID(300)
+        for id in ids { try store.command(StoredPoll.saveCommand(id: id, definition: definition, lifecycle: .open)) { _ in } }
+        let keys = ids.map { KeySchema.poll($0) }
+        let perPoll = ids.flatMap { ["\($0)", "\(closesAt)", "2"] }
+        let verdicts = try redis.cli(["EVAL", CloseScript.source, "\(1 + ids.count)", KeySchema.closedEvents] + keys + ["10"] + perPoll)
+        #expect(verdicts.split(separator: "\n").allSatisfy { $0 == "finalized" })
+        let kept = Int(try redis.cli(["XLEN", KeySchema.closedEvents])) ?? -1
+        #expect(kept >= 10 && kept < 300, "\(kept) events kept")
+    }
+
     @Test func aPollDueWhileRedisIsDownIsFinalizedOnceRedisIsBack() throws {
         let redis = try RedisServer(appendOnly: true)
         let registry = PollRegistry(shardCount: 1, readers: 1)
