@@ -12,10 +12,10 @@ import TallyCore
 ///
 /// Three commands per poll (read the poll with its tallies, flip and freeze, append the event),
 /// and one trim of the stream per call: each costs Redis a few microseconds, half of it for being
-/// called from Lua, and a burst of polls ending together is bound by them (callgrind, AOF on:
-/// ~98 k instructions per poll: 44 k to read and check, 26 k to flip and freeze, 28 k to append,
-/// each write counting its AOF entry). Sent with its source (EVAL): a few microseconds per call of
-/// 200 polls, and no NOSCRIPT to handle.
+/// called from Lua, and a burst of polls ending together is bound by them (`Benchmarks/run-scripts`,
+/// AOF on: ~98 k instructions per poll, of which ~44 k read and check, ~26 k flip and freeze, ~28 k
+/// append, each write with its AOF entry). Sent with its source (EVAL): a few microseconds per call
+/// of 200 polls, and no NOSCRIPT to handle.
 public enum CloseScript {
     /// Polls per call: each costs Redis ~10–20 µs (measured), so a call holds Redis a few ms, and
     /// votes wait behind it; smaller calls would add round trips to a burst.

@@ -19,9 +19,9 @@ import Foundation
 ///
 /// Written for Redis' Lua, where converting between numbers and strings is what costs (each
 /// `tostring`, `tonumber` or number passed to `redis.call` formats or parses one): field names and
-/// ±1 deltas are string constants, and ballots pass through as text. `Benchmarks/run-vote-script`
-/// counts its instructions in Redis: 174 k per call of 1 vote, 373 k of 9, 823 k of 50 (216 k,
-/// 448 k and 912 k before these choices).
+/// ±1 deltas are string constants, and ballots pass through as text. `Benchmarks/run-scripts`
+/// counts its instructions in Redis (AOF on): 196 k per call of 1 vote, 422 k of 9, 912 k of 50
+/// (238 k, 498 k and 1 012 k before these choices).
 public enum VoteScript {
     /// The script's SHA-1, as EVALSHA names it.
     public static let sha1: String = Insecure.SHA1.hash(data: Array(source.utf8)).map { String(format: "%02x", $0) }.joined()
