@@ -25,17 +25,19 @@ struct LoadPlan {
     var drainSeconds: Double = 10
     /// The generator's clock period (µs): arrivals due within one period leave together.
     var tickMicroseconds = 250
+
+    /// Voters the run can reach: a new voter comes with an arrival at most.
+    var reachableVoters: Int { min(voters, Int(profile.arrivals(by: duration, of: duration).rounded(.up)) + 1) }
 }
 
-/// The open-loop generator: arrivals follow the profile on a fine clock (a timerfd, 250 µs by
-/// default: libuv's own timers tick in whole milliseconds, which would release arrivals in lumps
-/// that queue behind each other; finer ticks cost CPU the server under test shares) whatever the
-/// server does;
-/// each arrival waits for a free connection, and its latency counts from when the clock released
-/// it, waiting included (no coordinated omission). How late the clock released arrivals against
-/// their exact times is kept apart (`generatorLag`): it is this tool's granularity, not the
-/// server's latency, and it shows when the generator itself falls behind. One libuv loop, on the
-/// calling thread.
+/// The open-loop generator: arrivals follow the profile whatever the server does, on a fine clock
+/// (a timerfd, 250 µs by default: libuv's own timers tick in whole milliseconds, which would
+/// release arrivals in lumps that queue behind each other; finer ticks cost CPU the server under
+/// test shares). Each arrival waits for a free connection, and its latency counts from when the
+/// clock released it, waiting included (no coordinated omission). How late the clock released
+/// arrivals against their exact times is kept apart (`generatorLag`): it is this tool's
+/// granularity, not the server's latency, and it shows when the generator itself falls behind.
+/// One libuv loop, on the calling thread.
 final class LoadGenerator {
     let plan: LoadPlan
     private let loop = UnsafeMutablePointer<uv_loop_t>.allocate(capacity: 1)
@@ -71,13 +73,12 @@ final class LoadGenerator {
         requestHeads = plan.polls.map { Array("POST /v1/polls/\($0)/votes HTTP/1.1\r\nHost: \(plan.host)\r\n".utf8) }
     }
 
-    /// Tokens for every voter the run can reach (one per arrival at most), so that minting them
-    /// does not take the generator's CPU during the run.
+    /// Tokens for every voter the run can reach, so that minting them does not take the
+    /// generator's CPU during the run.
     private func mintTokens() {
         guard let secret = plan.secret else { return }
         let tokens = VoterTokens(secret: secret)
-        let reachable = min(plan.voters, Int(plan.profile.arrivals(by: plan.duration, of: plan.duration).rounded(.up)) + 1)
-        credentials = (0..<reachable).map { voter in
+        credentials = (0..<plan.reachableVoters).map { voter in
             Array("Authorization: Bearer \(tokens.mint(voter: "load-\(plan.runID)-\(voter)", expiresAt: 4_102_444_800))\r\n".utf8)
         }
     }
@@ -212,7 +213,8 @@ final class LoadGenerator {
             request.append(credentials[voter])
         }
         request.append("Content-Type: application/json\r\nContent-Length: ")
-        request.append(decimal: #"{"choices":[]}"#.utf8.count + (choice < 10 ? 1 : 2))
+        let digits = choice < 10 ? 1 : 2  // a poll has at most 64 options
+        request.append(decimal: #"{"choices":[]}"#.utf8.count + digits)
         request.append("\r\n\r\n{\"choices\":[")
         request.append(decimal: choice)
         request.append("]}")

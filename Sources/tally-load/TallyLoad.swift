@@ -68,8 +68,7 @@ struct TallyLoad: ParsableCommand {
             return generator
         }
         if voterSecret != nil {
-            let reachable = min(voters, Int(plan.profile.arrivals(by: duration, of: duration).rounded(.up)))
-            FileHandle.standardError.write(Data("minting tokens for up to \(reachable) voters before the clock starts\n".utf8))
+            FileHandle.standardError.write(Data("minting tokens for up to \(plan.reachableVoters) voters before the clock starts\n".utf8))
         }
         try runAll(generators)
         var stats = generators[0].stats
