@@ -29,7 +29,7 @@ public struct ResponseWriter {
         }
         write(status: 405, contentType: "application/json; charset=utf-8", body: body.bytes) {
             output.append("Allow: ")
-            output.append(allow)
+            output.append(string: allow)
             output.append("\r\n")
         }
     }

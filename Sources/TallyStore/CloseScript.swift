@@ -29,9 +29,9 @@ public enum CloseScript {
     public static func write(_ polls: some Collection<Due>, to writer: RESPWriter) {
         writer.begin(arguments: 5 + 4 * polls.count)
         writer.argument("EVAL")
-        writer.argument(source)
+        writer.argument(string: source)
         writer.argument(decimal: Int64(1 + polls.count))
-        writer.argument(KeySchema.closedEvents)
+        writer.argument(string: KeySchema.closedEvents)
         for poll in polls { writer.key(.poll, poll.id) }
         writer.argument(decimal: Int64(KeySchema.closedEventsKept))
         for poll in polls {

@@ -116,7 +116,7 @@ public final class LoopStore {
         let writer = RESPWriter(commands)
         writer.begin(arguments: 5 + 2 * count)
         writer.argument(withSource ? "EVAL" : "EVALSHA")
-        writer.argument(withSource ? VoteScript.source : VoteScript.sha1)
+        writer.argument(string: withSource ? VoteScript.source : VoteScript.sha1)
         writer.argument("2")
         writer.key(.poll, poll)
         writer.key(.ballots, poll)

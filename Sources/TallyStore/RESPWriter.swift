@@ -26,7 +26,9 @@ public struct RESPWriter {
         argument(UnsafeRawBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
     }
 
-    public func argument(_ text: String) {
+    /// Labelled for the same reason as `ByteBuffer.append(string:)`: literals take the
+    /// `StaticString` overload.
+    public func argument(string text: String) {
         var text = text
         text.withUTF8 { argument(UnsafeRawBufferPointer($0)) }
     }
