@@ -87,7 +87,7 @@ let package = Package(
         .executableTarget(
             name: "tally-load",
             dependencies: [
-                "CLibUV", "CHTTPParser", "TallyAPI", "TallyCore", "TallyStore",
+                "CLibUV", "CHTTPParser", "TallyAPI", "TallyCore", "TallyHTTP", "TallyStore",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]

@@ -1,5 +1,6 @@
 import CHTTPParser
 import CLibUV
+import TallyHTTP
 
 /// One keep-alive connection of the load generator: one request in flight at a time, its answer
 /// parsed by http_parser (so chunked or proxied answers work too).
@@ -17,8 +18,7 @@ final class LoadConnection {
     private let writeRequest = UnsafeMutablePointer<uv_write_t>.allocate(capacity: 1)
     private let parser = UnsafeMutablePointer<http_parser>.allocate(capacity: 1)
     /// The request being written (kept until libuv is done with it) and the read buffer.
-    let requestBytes = UnsafeMutablePointer<UInt8>.allocate(capacity: 8 * 1024)
-    var requestLength = 0
+    let request = ByteBuffer(capacity: 1024)
     let readBuffer = UnsafeMutablePointer<UInt8>.allocate(capacity: 64 * 1024)
     var inFlight: InFlight?
     private(set) var isOpen = false
@@ -35,7 +35,6 @@ final class LoadConnection {
         connectRequest.deallocate()
         writeRequest.deallocate()
         parser.deallocate()
-        requestBytes.deallocate()
         readBuffer.deallocate()
     }
 
@@ -65,10 +64,10 @@ final class LoadConnection {
         generator.becameIdle(self)
     }
 
-    /// Writes the request in `requestBytes` for `inFlight`.
-    func send(_ request: InFlight) {
-        inFlight = request
-        var buffer = uv_buf_init(UnsafeMutableRawPointer(requestBytes).assumingMemoryBound(to: CChar.self), UInt32(requestLength))
+    /// Writes the request in `request` for `inFlight`.
+    func send(_ vote: InFlight) {
+        inFlight = vote
+        var buffer = uv_buf_init(request.base.assumingMemoryBound(to: CChar.self), UInt32(request.count))
         writeRequest.pointee.data = Unmanaged.passUnretained(self).toOpaque()
         let status = uv_write(writeRequest, stream, &buffer, 1) { request, status in
             guard status != 0 else { return }

@@ -2,6 +2,7 @@ import CLibUV
 import Glibc
 import Histogram
 import TallyAPI
+import TallyHTTP
 
 /// What a run sends: where, how many voters and polls, how fast, and which mixes.
 struct LoadPlan {
@@ -201,16 +202,17 @@ final class LoadGenerator {
     /// Writes the vote request into the connection's buffer, piece by piece (no string building:
     /// this runs for every vote, on the core the server under test shares).
     private func write(voter: Int, poll: Int, choice: Int, into connection: LoadConnection) {
-        var request = RequestBytes(connection.requestBytes)
-        request.append(requestHeads[poll])
+        let request = connection.request
+        request.removeAll()
+        requestHeads[poll].withUnsafeBytes { request.append($0) }
         if credentials.isEmpty {
             request.append("X-Voter-Id: load-")
-            request.append(plan.runID)
+            request.append(string: plan.runID)
             request.append("-")
             request.append(decimal: voter)
             request.append("\r\n")
         } else {
-            request.append(credentials[voter])
+            credentials[voter].withUnsafeBytes { request.append($0) }
         }
         request.append("Content-Type: application/json\r\nContent-Length: ")
         let digits = choice < 10 ? 1 : 2  // a poll has at most 64 options
@@ -218,7 +220,6 @@ final class LoadGenerator {
         request.append("\r\n\r\n{\"choices\":[")
         request.append(decimal: choice)
         request.append("]}")
-        connection.requestLength = request.count
     }
 
     // MARK: - From connections
@@ -256,42 +257,6 @@ final class LoadGenerator {
             if let request = connection.inFlight { record(request, status: nil) }  // no answer in the drain time
             connection.close()
         }
-    }
-}
-
-/// Appends bytes to a request buffer (a connection's 8 KiB `requestBytes`).
-struct RequestBytes {
-    let base: UnsafeMutablePointer<UInt8>
-    private(set) var count = 0
-
-    init(_ base: UnsafeMutablePointer<UInt8>) { self.base = base }
-
-    mutating func append(_ bytes: [UInt8]) {
-        bytes.withUnsafeBufferPointer { (base + count).update(from: $0.baseAddress!, count: $0.count) }
-        count += bytes.count
-    }
-
-    mutating func append(_ text: StaticString) {
-        (base + count).update(from: text.utf8Start, count: text.utf8CodeUnitCount)
-        count += text.utf8CodeUnitCount
-    }
-
-    mutating func append(_ text: String) {
-        for byte in text.utf8 {
-            base[count] = byte
-            count += 1
-        }
-    }
-
-    mutating func append(decimal value: Int) {
-        var digits = 1, rest = value / 10
-        while rest > 0 { digits += 1; rest /= 10 }
-        var remaining = value
-        for index in stride(from: count + digits - 1, through: count, by: -1) {
-            base[index] = UInt8(ascii: "0") + UInt8(remaining % 10)
-            remaining /= 10
-        }
-        count += digits
     }
 }
 
