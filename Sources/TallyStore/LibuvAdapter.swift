@@ -49,8 +49,7 @@ enum LibuvAdapter {
         state.pointee.poll.data = UnsafeMutableRawPointer(state)
         state.pointee.beforeWaiting.data = UnsafeMutableRawPointer(state)
         uv_prepare_start(State.beforeWaiting(state)) { prepare in
-            guard let state = prepare?.pointee.data?.assumingMemoryBound(to: State.self), state.pointee.wantsWrite else { return }
-            writeQueued(state)
+            prepare?.pointee.data.map { writeQueued($0.assumingMemoryBound(to: State.self)) }
         }
         context.pointee.ev.data = UnsafeMutableRawPointer(state)
         context.pointee.ev.addRead = { want($0) { $0.wantsRead = true } }
@@ -76,15 +75,14 @@ enum LibuvAdapter {
     /// Writes what hiredis has queued for `context` now (the end of a loop iteration, when a batch
     /// is complete).
     static func write(_ context: UnsafeMutablePointer<redisAsyncContext>) {
-        guard let state = context.pointee.ev.data?.assumingMemoryBound(to: State.self), state.pointee.wantsWrite else { return }
-        writeQueued(state)
+        context.pointee.ev.data.map { writeQueued($0.assumingMemoryBound(to: State.self)) }
     }
 }
 
-/// Writes what hiredis has queued, unless it waits for writability; if the socket takes only part,
-/// watches for writability until hiredis has written the rest.
+/// Writes what hiredis has queued, if anything, unless it waits for writability; if the socket
+/// takes only part, watches for writability until hiredis has written the rest.
 private func writeQueued(_ state: UnsafeMutablePointer<LibuvAdapter.State>) {
-    guard !state.pointee.writeBlocked, let context = state.pointee.context, context.pointee.c.flags & REDIS_CONNECTED != 0 else { return }
+    guard state.pointee.wantsWrite, !state.pointee.writeBlocked, let context = state.pointee.context, context.pointee.c.flags & REDIS_CONNECTED != 0 else { return }
     redisAsyncHandleWrite(context)  // calls delWrite when everything went out
     guard state.pointee.context != nil, state.pointee.wantsWrite else { return }
     state.pointee.writeBlocked = true
