@@ -35,6 +35,13 @@ final class LoopHarness {
         ticker.deallocate()
     }
 
+    /// A harness whose connection to `server` is ready.
+    static func ready(on server: RedisServer, sourceLocation: SourceLocation = #_sourceLocation) -> LoopHarness {
+        let harness = LoopHarness(port: server.port)
+        #expect(harness.run(until: { harness.redis.state == .ready }), "connected", sourceLocation: sourceLocation)
+        return harness
+    }
+
     /// Runs the loop until `condition` or `timeout` seconds; returns the condition.
     @discardableResult
     func run(until condition: () -> Bool, timeout: Double = 5) -> Bool {
@@ -70,8 +77,7 @@ final class LoopHarness {
 @Suite(.serialized) struct RedisConnectionTests {
     @Test func connectsAndAnswersInOrder() throws {
         let server = try RedisServer()
-        let harness = LoopHarness(port: server.port)
-        #expect(harness.run(until: { harness.redis.state == .ready }))
+        let harness = LoopHarness.ready(on: server)
         for tag in 1...50 { #expect(harness.send(["ECHO", "reply \(tag)"], tag: UInt64(tag))) }
         #expect(harness.run(until: { harness.replies.count == 50 }))
         #expect(harness.replies.map(\.tag) == (1...50).map(UInt64.init))
@@ -80,8 +86,7 @@ final class LoopHarness {
 
     @Test func repliesAreBuiltInTheArenaAndOnlyOversizeOnesSpillToMalloc() throws {
         let server = try RedisServer()
-        let harness = LoopHarness(port: server.port)
-        #expect(harness.run(until: { harness.redis.state == .ready }))
+        let harness = LoopHarness.ready(on: server)
         let nested = "return {'accepted:0000000000000001', 7, false, {'inner', 'x'}, redis.error_reply('NOSCRIPT no')}"
         for _ in 0..<100 { #expect(harness.call(["EVAL", nested, "0"]) == "accepted:0000000000000001 7 nil inner x ERR:NOSCRIPT no") }
         #expect(harness.redis.replySpills == 0)
@@ -96,8 +101,7 @@ final class LoopHarness {
 
     @Test func decimalRepliesAreReadWithoutOverflowOrGuessing() throws {
         let server = try RedisServer()
-        let harness = LoopHarness(port: server.port)
-        #expect(harness.run(until: { harness.redis.state == .ready }))
+        let harness = LoopHarness.ready(on: server)
         var values: [Int64?] = []
         harness.redis.onReply = { _, reply in values = (0..<(reply?.count ?? 0)).map { reply![$0].decimal } }
         let script = "return {'42', '-7', '', '-', 'x1', '123456789012345678', '1234567890123456789', 5, false}"
@@ -108,8 +112,7 @@ final class LoopHarness {
 
     @Test func refusesWhileDownAndReconnectsWithBackoff() throws {
         let server = try RedisServer()
-        let harness = LoopHarness(port: server.port)
-        #expect(harness.run(until: { harness.redis.state == .ready }))
+        let harness = LoopHarness.ready(on: server)
         server.kill()
         #expect(harness.run(until: { harness.redis.state == .down }))
         #expect(!harness.send(["PING"], tag: 1), "no command is accepted while down")
@@ -120,8 +123,7 @@ final class LoopHarness {
 
     @Test func commandsInFlightWhenRedisDiesGetNoReply() throws {
         let server = try RedisServer()
-        let harness = LoopHarness(port: server.port)
-        #expect(harness.run(until: { harness.redis.state == .ready }))
+        let harness = LoopHarness.ready(on: server)
         server.pause()  // alive but silent: commands wait
         for tag in 1...5 { harness.send(["INCR", "x"], tag: UInt64(tag)) }
         harness.run(until: { false }, timeout: 0.2)
@@ -137,9 +139,8 @@ extension RedisConnectionTests {
     /// part of them must still get the rest once Redis reads again.
     @Test func commandsLargerThanTheSocketTakesAreWrittenWhenRedisDrainsIt() throws {
         let server = try RedisServer()
-        let harness = LoopHarness(port: server.port)
+        let harness = LoopHarness.ready(on: server)
         harness.redis.commandTimeoutMilliseconds = 10_000
-        #expect(harness.run(until: { harness.redis.state == .ready }))
         server.pause()
         let value = String(repeating: "v", count: 8 << 20)
         for tag in 1...4 { #expect(harness.send(["SET", "big\(tag)", value], tag: UInt64(tag))) }
@@ -153,9 +154,8 @@ extension RedisConnectionTests {
 
     @Test func aRedisThatStopsAnsweringIsGivenUpOnAndRejoinedWhenBack() throws {
         let server = try RedisServer()
-        let harness = LoopHarness(port: server.port)
+        let harness = LoopHarness.ready(on: server)
         harness.redis.commandTimeoutMilliseconds = 300
-        #expect(harness.run(until: { harness.redis.state == .ready }))
         server.pause()
         for tag in 1...3 { harness.send(["INCR", "x"], tag: UInt64(tag)) }
         let start = Date()
@@ -175,8 +175,7 @@ extension RedisConnectionTests {
 
     init() throws {
         let server = try RedisServer()
-        let harness = LoopHarness(port: server.port)
-        harness.run(until: { harness.redis.state == .ready })
+        let harness = LoopHarness.ready(on: server)
         sha = harness.call(["SCRIPT", "LOAD", VoteScript.source]) ?? ""
         self.server = server
         self.harness = harness
