@@ -75,6 +75,8 @@ public final class CloseWorker: @unchecked Sendable {
 
     /// Sleeps until the next poll is due or the registry changes; returns the polls that changed,
     /// or nil when stopping.
+    private static let longestWait: Int64 = 3_600_000_000  // µs
+
     private func waitForWork() -> [PollID]? {
         let next = schedule.nextFireAt()
         condition.lock()
@@ -86,7 +88,9 @@ public final class CloseWorker: @unchecked Sendable {
             }
             let wait = next - WallClock.now()
             if wait <= 0 { break }
-            _ = condition.wait(until: Date(timeIntervalSinceNow: Double(wait) / 1_000_000))
+            // At most an hour at a time: Foundation traps on a deadline centuries away (an end date
+            // in the year 8682 crashed the daemon under fuzzing).
+            _ = condition.wait(until: Date(timeIntervalSinceNow: Double(min(wait, CloseWorker.longestWait)) / 1_000_000))
         }
         if stopping { return nil }
         defer { changed.removeAll(keepingCapacity: true) }

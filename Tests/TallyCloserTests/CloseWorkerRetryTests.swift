@@ -52,6 +52,30 @@ import Testing
         #expect(kept >= 10 && kept < 300, "\(kept) events kept")
     }
 
+    /// Schemathesis found this: an end date in the year 8682 made the worker's wait trap.
+    @Test func anEndDateCenturiesAwayIsWaitedForWithoutCrashing() throws {
+        let redis = try RedisServer()
+        let registry = PollRegistry(shardCount: 1, readers: 1)
+        let store = try BlockingRedis(host: "127.0.0.1", port: redis.port)
+        let farAway = PollDefinition(question: "Q", options: ["a", "b"], rules: PollRules(closesAt: 211_800_000_000_000_000))
+        try store.command(StoredPoll.saveCommand(id: 1, definition: farAway, lifecycle: .open)) { _ in }
+        try registry.install(id: 1, definition: farAway, lifecycle: .open)
+        let worker = CloseWorker(host: "127.0.0.1", port: redis.port, registry: registry)
+        let finalized = Mutex<[PollID]>([])
+        worker.onFinalized = { id, _ in finalized.withLock { $0.append(id) } }
+        worker.start()
+        defer { worker.stop() }
+        usleep(100_000)  // the worker now waits for the year 8682
+
+        let soon = PollDefinition(question: "Q", options: ["a", "b"], rules: PollRules(closesAt: WallClock.now() + 200_000))
+        try store.command(StoredPoll.saveCommand(id: 2, definition: soon, lifecycle: .open)) { _ in }
+        try registry.install(id: 2, definition: soon, lifecycle: .open)
+        let deadline = Date().addingTimeInterval(5)
+        while finalized.withLock({ $0.isEmpty }) && Date() < deadline { usleep(10_000) }
+        #expect(finalized.withLock { $0 } == [2])
+        #expect(registry.poll(1)?.lifecycle == .open)
+    }
+
     @Test func aPollDueWhileRedisIsDownIsFinalizedOnceRedisIsBack() throws {
         let redis = try RedisServer(appendOnly: true)
         let registry = PollRegistry(shardCount: 1, readers: 1)
