@@ -102,12 +102,14 @@ let package = Package(
         .target(name: "TallyTestSupport", path: "Tests/TallyTestSupport"),
         .testTarget(name: "TallyHTTPTests", dependencies: ["TallyHTTP", "TallyTestSupport"]),
         .testTarget(name: "TallyLoadTests", dependencies: ["tally-load"]),
+        .testTarget(
+            name: "TallyAPITests", dependencies: ["TallyAPI", "TallyCore", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "TallyCloserTests", dependencies: ["TallyCloser", "TallyCore", "TallyStore", "TallyTestSupport"]),
         .testTarget(name: "TallyStoreTests", dependencies: ["TallyStore", "TallyCore", "TallyHTTP", "CLibUV", "TallyTestSupport"]),
         // The real daemon over real sockets (depends on tallyd and tally-load so they are built first).
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["tallyd", "tally-load", "TallyAPI", "TallyTestSupport", .product(name: "Crypto", package: "swift-crypto")]),
+            dependencies: ["tallyd", "tally-load", "TallyAPI", "TallyTestSupport"]),
         // In-process throughput of the validated vote path (release builds only).
         .executableTarget(
             name: "tally-bench-engine",

@@ -16,8 +16,9 @@ enum Base64URL {
         return String(decoding: out, as: UTF8.self)
     }
 
-    /// Decodes into `output`; returns the byte count, or nil if the text is not base64url or does
-    /// not fit.
+    /// Decodes into `output`; returns the byte count, or nil if the text is not canonical base64url
+    /// (RFC 4648 §3.5: the bits past the last byte must be zero, so one value has one spelling) or
+    /// does not fit.
     static func decode(_ text: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer) -> Int? {
         guard text.count % 4 != 1 else { return nil }
         // The table once per call, not once per byte (each access of the global array retains it).
@@ -37,7 +38,7 @@ enum Base64URL {
                     count += 1
                 }
             }
-            return count
+            return accumulator & (1 << UInt32(bits) - 1) == 0 ? count : nil
         }
     }
 
