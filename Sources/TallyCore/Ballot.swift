@@ -37,7 +37,7 @@ public struct Ballot: Hashable, Sendable, CustomStringConvertible {
 
 /// Accumulates the options a request names, one at a time, as a dialect decodes them — without
 /// allocating — and remembers what was wrong with them for the engine to judge.
-public struct BallotInput: Sendable {
+public struct BallotInput: Sendable, Equatable {
     public private(set) var ballot = Ballot.empty
     public private(set) var hasDuplicate = false
     /// An option below 0 or at or above `Ballot.maxOptions`: out of range for any poll.

@@ -20,30 +20,12 @@ extension NativeAPI {
             stats.count(.unauthorized)
             return response.write(check)
         }
-        var input = BallotInput()
-        var sawChoices = false
-        var token = QueryString.value("token", in: request.query).map(PollToken.init(parsing:))
-        var scanner = JSONScanner(request.body)
-        let wellFormed = scanner.readObject { key, value in
-            if JSONScanner.keyIs(key, "choices") {
-                sawChoices = true
-                return value.readIntegerArray { choice in
-                    input.add(Int(clamping: choice))
-                    return true
-                }
-            }
-            if JSONScanner.keyIs(key, "token") {
-                guard let text = value.readStringBytes() else { return false }
-                token = PollToken(parsing: text)
-                return true
-            }
-            return value.skipValue()
-        }
-        guard wellFormed && sawChoices else {
+        guard let body = NativeVoteBody(parsing: request.body) else {
             stats.count(.malformed)
             return response.writeError(status: 400, code: "invalid_body", message: "expected {\"choices\":[option, ...]}")
         }
-        let outcome = context.reader.vote(input, poll: pollID, by: voter.key, token: token, now: now, counting: false)
+        let token = body.token ?? QueryString.value("token", in: request.query).map(PollToken.init(parsing:))
+        let outcome = context.reader.vote(body.input, poll: pollID, by: voter.key, token: token, now: now, counting: false)
         let previous: Ballot
         let current: Ballot
         switch outcome {
