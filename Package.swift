@@ -103,7 +103,8 @@ let package = Package(
         .testTarget(name: "TallyHTTPTests", dependencies: ["TallyHTTP", "TallyTestSupport"]),
         .testTarget(name: "TallyLoadTests", dependencies: ["tally-load"]),
         .testTarget(
-            name: "TallyAPITests", dependencies: ["TallyAPI", "TallyCore", .product(name: "Crypto", package: "swift-crypto")]),
+            name: "TallyAPITests",
+            dependencies: ["TallyAPI", "TallyCore", "TallyTestSupport", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "TallyCloserTests", dependencies: ["TallyCloser", "TallyCore", "TallyStore", "TallyTestSupport"]),
         .testTarget(name: "TallyStoreTests", dependencies: ["TallyStore", "TallyCore", "TallyHTTP", "CLibUV", "TallyTestSupport"]),
         // The real daemon over real sockets (depends on tallyd and tally-load so they are built first).

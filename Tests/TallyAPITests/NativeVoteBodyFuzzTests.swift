@@ -1,5 +1,6 @@
 import Foundation
 import TallyCore
+import TallyTestSupport
 import Testing
 
 @testable import TallyAPI
@@ -15,7 +16,7 @@ struct NativeVoteBodyFuzzTests {
         var random = SplitMix64(seed: seed)
         for round in 0..<3_000 {
             var body = Array(JSONText.voteBody(&random).utf8)
-            if round % 2 == 1 { Mutation.apply(to: &body, &random) }
+            if round % 2 == 1 { ByteMutation.apply(to: &body, favouring: JSONText.significant, &random) }
             try check(body, context: "seed \(seed), round \(round)")
         }
     }
@@ -104,6 +105,9 @@ struct NativeVoteBodyFuzzTests {
 
 /// Random, valid JSON text, with what vote bodies hold and what they might.
 enum JSONText {
+    /// Bytes that mean something to a JSON parser.
+    static let significant: [UInt8] = Array(#"{}[],:"\-+.eE0123456789u tfn"#.utf8) + [0x00, 0x1F, 0x7F, 0x80, 0xC0, 0xED, 0xF4, 0xFF]
+
     static func voteBody(_ random: inout SplitMix64) -> String {
         var members: [String] = []
         if Int.random(in: 0..<10, using: &random) < 9 {
@@ -154,23 +158,5 @@ enum JSONText {
 
     static func space(_ random: inout SplitMix64) -> String {
         ["", "", "", " ", "\n", "\t ", "\r\n"].randomElement(using: &random)!
-    }
-}
-
-/// Small random edits that make valid JSON almost valid.
-enum Mutation {
-    static let interesting: [UInt8] = Array(#"{}[],:"\-+.eE0123456789u tfn"#.utf8) + [0x00, 0x1F, 0x7F, 0x80, 0xC0, 0xED, 0xF4, 0xFF]
-
-    static func apply(to body: inout [UInt8], _ random: inout SplitMix64) {
-        for _ in 0..<Int.random(in: 1...4, using: &random) {
-            let byte = Bool.random(using: &random) ? interesting.randomElement(using: &random)! : UInt8.random(in: 0...255, using: &random)
-            let index = body.isEmpty ? 0 : Int.random(in: 0..<body.count, using: &random)
-            switch Int.random(in: 0..<4, using: &random) {
-            case 0 where !body.isEmpty: body[index] = byte
-            case 1: body.insert(byte, at: index)
-            case 2 where !body.isEmpty: body.remove(at: index)
-            default: body = Array(body.prefix(index))
-            }
-        }
     }
 }

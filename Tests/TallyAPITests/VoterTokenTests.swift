@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import TallyTestSupport
 import Testing
 
 @testable import TallyAPI
@@ -63,16 +64,7 @@ import Testing
             let voter = String((0..<Int.random(in: 1...20, using: &random)).map { _ in "ab0-é😀".randomElement(using: &random)! })
             let token = Array(tokens.mint(voter: voter, expiresAt: 2_000).utf8)
             var edited = token
-            for _ in 0..<Int.random(in: 1...3, using: &random) {
-                let byte = Bool.random(using: &random) ? letters.randomElement(using: &random)! : UInt8.random(in: 0...255, using: &random)
-                let index = Int.random(in: 0..<max(edited.count, 1), using: &random)
-                switch Int.random(in: 0..<4, using: &random) {
-                case 0 where index < edited.count: edited[index] = byte
-                case 1: edited.insert(byte, at: min(index, edited.count))
-                case 2 where index < edited.count: edited.remove(at: index)
-                default: edited = Array(edited.prefix(index))
-                }
-            }
+            ByteMutation.apply(1...3, to: &edited, favouring: letters, &random)
             if edited != token, case .voter = edited.withUnsafeBytes({ tokens.verify($0, now: 1_000) }) {
                 Issue.record("round \(round): \(String(decoding: edited, as: UTF8.self)) verifies (minted: \(String(decoding: token, as: UTF8.self)))")
             }

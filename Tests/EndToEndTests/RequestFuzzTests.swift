@@ -1,0 +1,73 @@
+import Foundation
+import TallyTestSupport
+import Testing
+
+/// Vote requests with random edits, against the real daemon: every request is answered with a
+/// status the README documents, the daemon stays up, and each poll counts exactly the votes it
+/// acknowledged (an edit may turn a request into another voter's or another poll's valid vote).
+@Suite struct RequestFuzzTests {
+    static let config = NativeFixture.config.replacingOccurrences(
+        of: "[server]\n", with: "[server]\nheader_timeout_ms = 300\nbody_timeout_ms = 300\n")
+    /// Bytes that matter to an HTTP request's parsing and routing.
+    static let significant = Array("\r\n :/?=&.%-_\"{}[],0123456789".utf8) + [0x00, 0x7F, 0x80, 0xFF]
+    static let documented: Set<Int> = [200, 400, 401, 403, 404, 405, 408, 409, 413, 422, 431, 501]
+
+    @Test func editedVoteRequestsAreAnsweredAndOnlyAcknowledgedVotesCount() throws {
+        let fixture = try NativeFixture(config: Self.config)
+        let open = try fixture.create(#""maxVotes":1"#)
+        let closedToOthers = try fixture.create(#""maxVotes":1,"private":true"#)
+        let token = try #require(fixture.asOrganizer("GET", "/v1/polls/\(closedToOthers)").json?["token"] as? String)
+        var random = SplitMix64(seed: 5)
+        var acknowledged: [String: Int] = [:]
+        var statuses: [Int: Int] = [:]
+        for round in 0..<16 {
+            // 100 connections at once, so that requests an edit left unfinished time out together.
+            let requests = (0..<100).map { _ in
+                var request = Self.request(poll: open, privateTo: (closedToOthers, token), &random)
+                if Int.random(in: 0..<5, using: &random) > 0 { ByteMutation.apply(to: &request, favouring: Self.significant, &random) }
+                return request
+            }
+            let clients = try requests.map { request in
+                let client = try fixture.daemon.client()
+                client.send(request)
+                return client
+            }
+            for (index, client) in clients.enumerated() {
+                // Cut down to nothing (or to line breaks, which HTTP skips before a request): no
+                // request, so no answer until the idle timeout closes the connection.
+                if requests[index].allSatisfy({ $0 == 0x0D || $0 == 0x0A }) { continue }
+                let shown = "round \(round): \(String(decoding: requests[index], as: UTF8.self).debugDescription)"
+                guard let response = client.response(timeout: 3) else {
+                    Issue.record("no answer to \(shown)")
+                    continue
+                }
+                statuses[response.status, default: 0] += 1
+                #expect(Self.documented.contains(response.status), "\(response.status) for \(shown)")
+                if response.status == 200, response.json?["changed"] as? Bool == true, let poll = response.json?["poll"] as? String {
+                    acknowledged[poll, default: 0] += 1
+                }
+            }
+        }
+        #expect(fixture.client.request("GET", "/healthz")?.status == 200)
+        for poll in [open, closedToOthers] {
+            let results = fixture.asOrganizer("GET", "/v1/polls/\(poll)/results")
+            #expect(results.json?["voters"] as? Int == acknowledged[poll, default: 0], "poll \(poll): \(results)")
+            #expect(results.json?["totalVotes"] as? Int == acknowledged[poll, default: 0], "poll \(poll): \(results)")
+        }
+        // The edits must reach every part of the API's answers, not only 400.
+        #expect(statuses[200, default: 0] > 100 && statuses[400, default: 0] > 100, "\(statuses)")
+        #expect([401, 404, 409].allSatisfy { statuses[$0, default: 0] > 0 }, "\(statuses)")
+    }
+
+    /// A valid vote by one of 300 voters: a signed token or a trusted proxy's voter id, on the open
+    /// poll, or on the private one with its token in the query.
+    static func request(poll: String, privateTo: (poll: String, token: String), _ random: inout SplitMix64) -> [UInt8] {
+        let voter = "voter-\(Int.random(in: 0..<300, using: &random))"
+        let identity = Bool.random(using: &random) ? "Authorization: Bearer \(NativeFixture.voterToken(voter))" : "X-Voter-Id: \(voter)"
+        let path = Bool.random(using: &random) ? "/v1/polls/\(poll)/votes" : "/v1/polls/\(privateTo.poll)/votes?token=\(privateTo.token)"
+        let body = #"{"choices":[\#(Int.random(in: 0..<4, using: &random))]}"#
+        return Array(
+            "POST \(path) HTTP/1.1\r\nHost: tally\r\n\(identity)\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
+                .utf8)
+    }
+}
