@@ -49,6 +49,9 @@ final class Connection {
     private var heldFull = false
     private static let maxHeldBytes = 64 * 1024
     private var closeAfterWrite = false
+    /// The client closed its sending side while an answer was pending: what it sent is answered,
+    /// then the connection closes.
+    private var inputEnded = false
     private var closing = false
     /// Set while the connection streams Server-Sent Events.
     private var streamTick: EventStreamTick?
@@ -173,6 +176,7 @@ final class Connection {
             let parsed = parse(held.bytes)
             held.removeFirst(awaiting ? parsed : held.count)
         }
+        if inputEnded && !awaiting { closeAfterWrite = true }
         if heldFull && !awaiting && !writing && !closeAfterWrite {
             heldFull = false
             uv_read_start(stream, allocateReadBuffer, onRead)
@@ -180,10 +184,13 @@ final class Connection {
         parsingStopped()
     }
 
-    /// The client closed its side or the read failed.
-    func endOfInput() {
+    /// The client closed its sending side (`UV_EOF`: it may still read, so a pending answer and
+    /// the requests held behind it are still answered), or the read failed.
+    func endOfInput(_ status: Int) {
         uv_read_stop(stream)
-        if writing {
+        if awaiting && status == Int(UV_EOF.rawValue) {
+            inputEnded = true
+        } else if writing {
             closeAfterWrite = true
         } else {
             close()
@@ -361,7 +368,7 @@ final class Connection {
             return
         }
         output.removeAll()
-        if !closeAfterWrite { uv_read_start(stream, allocateReadBuffer, onRead) }
+        if !closeAfterWrite && !inputEnded { uv_read_start(stream, allocateReadBuffer, onRead) }
         wrote()
     }
 
@@ -451,7 +458,7 @@ private func onRead(_ stream: UnsafeMutablePointer<uv_stream_t>?, _ count: Int, 
         if count > 0 {
             connection.received(UnsafeRawBufferPointer(start: buffer!.pointee.base, count: count))
         } else if count < 0 {
-            connection.endOfInput()
+            connection.endOfInput(count)
         }
     }
 }

@@ -140,6 +140,16 @@ final class LaterResponses {
         #expect(client.isClosedByPeer())
     }
 
+    @Test func aClientThatHalfClosesIsAnsweredEverythingItSent() throws {
+        let server = try TestServer()
+        let client = try server.client()
+        let paths = ["/later/a", "/echo/b", "/later/c", "/echo/d"]
+        client.send(paths.map { "POST \($0) HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n" }.joined())
+        client.finishSending()
+        #expect(client.responses(paths.count).compactMap { $0.json?["name"] as? String } == ["a", "b", "c", "d"])
+        #expect(client.isClosedByPeer())
+    }
+
     @Test func requestSplitIntoSingleBytesStillWorks() throws {
         let server = try TestServer()
         let client = try server.client()

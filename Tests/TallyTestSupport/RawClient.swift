@@ -36,6 +36,10 @@ public final class RawClient {
         }
     }
 
+    /// Closes the sending side only (a half-close): the server sees the end of input, and this
+    /// client can still read.
+    public func finishSending() { shutdown(fd, Int32(SHUT_WR)) }
+
     /// Reads until `count` complete responses arrived, the peer closed, or `timeout` passed.
     public func responses(_ count: Int, timeout: Double = 5) -> [HTTPResponse] {
         var data: [UInt8] = []
