@@ -2,8 +2,8 @@ import Foundation
 import TallyTestSupport
 import Testing
 
-/// Vote requests with random edits, against the real daemon: every request is answered with a
-/// status the README documents, the daemon stays up, and each poll counts exactly the votes it
+/// Requests with random edits, against the real daemon: every request is answered with a status
+/// the README documents and the daemon stays up; for votes, each poll counts exactly the votes it
 /// acknowledged (an edit may turn a request into another voter's or another poll's valid vote).
 @Suite struct RequestFuzzTests {
     static let config = NativeFixture.config.replacingOccurrences(
@@ -57,6 +57,53 @@ import Testing
         // The edits must reach every part of the API's answers, not only 400.
         #expect(statuses[200, default: 0] > 100 && statuses[400, default: 0] > 100, "\(statuses)")
         #expect([401, 404, 409].allSatisfy { statuses[$0, default: 0] > 0 }, "\(statuses)")
+    }
+
+    @Test func editedOrganizerRequestsAreAnsweredAndTheDaemonStaysUp() throws {
+        let fixture = try NativeFixture(config: Self.config)
+        let polls = try (0..<5).map { _ in try fixture.create(#""labels":{"show":"final"}"#) }
+        var random = SplitMix64(seed: 9)
+        var statuses: [Int: Int] = [:]
+        for round in 0..<8 {
+            let requests = (0..<100).map { _ in
+                var request = Self.organizerRequest(polls.randomElement(using: &random)!, &random)
+                if Int.random(in: 0..<5, using: &random) > 0 { ByteMutation.apply(to: &request, favouring: Self.significant, &random) }
+                return request
+            }
+            let clients = try requests.map { request in
+                let client = try fixture.daemon.client()
+                client.send(request)
+                return client
+            }
+            for (index, client) in clients.enumerated() where !requests[index].allSatisfy({ $0 == 0x0D || $0 == 0x0A }) {
+                let shown = "round \(round): \(String(decoding: requests[index], as: UTF8.self).debugDescription)"
+                guard let response = client.response(timeout: 3) else {
+                    Issue.record("no answer to \(shown)")
+                    continue
+                }
+                statuses[response.status, default: 0] += 1
+                #expect(Self.documented.union([201, 204]).contains(response.status), "\(response.status) for \(shown)")
+            }
+        }
+        #expect(fixture.client.request("GET", "/healthz")?.status == 200)
+        #expect(statuses[400, default: 0] > 50 && statuses.keys.filter { $0 < 300 }.count >= 2, "\(statuses)")
+    }
+
+    /// A valid organizer call on `poll`: create, list, change, lifecycle, read or delete.
+    static func organizerRequest(_ poll: String, _ random: inout SplitMix64) -> [UInt8] {
+        let calls: [(String, String, String?)] = [
+            ("POST", "/v1/polls", #"{"question":"Q?","options":["a","b","c"],"maxVotes":2,"closesAt":"2031-01-01T00:00:00Z","labels":{"show":"final"}}"#),
+            ("GET", "/v1/polls?state=open&label.show=final", nil),
+            ("PATCH", "/v1/polls/\(poll)", #"{"question":"Now?","closesAt":"2032-05-01T10:00:00+02:00","visibility":"afterVote"}"#),
+            ("POST", "/v1/polls/\(poll)/close", nil),
+            ("POST", "/v1/polls/\(poll)/reopen", #"{"closesAt":"2033-01-01T00:00:00Z"}"#),
+            ("GET", "/v1/polls/\(poll)", nil),
+            ("DELETE", "/v1/polls/\(poll)", nil),
+        ]
+        let (method, path, body) = calls.randomElement(using: &random)!
+        var head = "\(method) \(path) HTTP/1.1\r\nHost: tally\r\nAuthorization: Bearer \(NativeFixture.organizer)\r\n"
+        if let body { head += "Content-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n" }
+        return Array((head + "\r\n" + (body ?? "")).utf8)
     }
 
     /// A valid vote by one of 300 voters: a signed token or a trusted proxy's voter id, on the open
