@@ -119,22 +119,24 @@ print(String(format: "%d polls ending in the same instant: all finalized %.0f ms
              sameInstant, percentile(burst, 1), percentile(burst, 0.5), Double(burstRedis) / 1_000, Double(burstRedis) / Double(sameInstant),
              Double(burstWorker) / 1_000, Double(burstWorker) / Double(sameInstant)))
 
+/// Creates the polls `ids`, ending at random times over `window` µs from `lead` µs on, and returns
+/// their finalization lateness, sorted.
+@MainActor func latenessOfPolls(_ ids: ClosedRange<PollID>, endingOver window: Int64, startingIn lead: Int64) throws -> [Int64] {
+    let registry = PollRegistry(shardCount: 1, readers: 1)
+    try createPolls(ids, in: registry)
+    let start = WallClock.now() + lead
+    try setEndDates(ids, { _ in start + Int64.random(in: 0..<window) }, in: registry)
+    return try finalize(ids.count, registry).lateness.sorted()
+}
+
 // 2. As many polls ending at random times within one second.
-let second = PollRegistry(shardCount: 1, readers: 1)
 let secondPolls = burstPolls.upperBound + 1...burstPolls.upperBound + PollID(sameInstant)
-try createPolls(secondPolls, in: second)
-let secondStart = WallClock.now() + 5_000_000
-try setEndDates(secondPolls, { _ in secondStart + Int64.random(in: 0..<1_000_000) }, in: second)
-let withinSecond = try finalize(sameInstant, second).lateness.sorted()
+let withinSecond = try latenessOfPolls(secondPolls, endingOver: 1_000_000, startingIn: 5_000_000)
 print(String(format: "%d polls ending at random times within one second: lateness p50 %.0f ms, p99 %.0f ms, max %.0f ms",
              sameInstant, percentile(withinSecond, 0.5), percentile(withinSecond, 0.99), percentile(withinSecond, 1)))
 
 // 3. Polls ending at random times over 5 s.
-let spread = PollRegistry(shardCount: 1, readers: 1)
 let spreadPolls = secondPolls.upperBound + 1...secondPolls.upperBound + PollID(scattered)
-try createPolls(spreadPolls, in: spread)
-let spreadStart = WallClock.now() + 500_000
-try setEndDates(spreadPolls, { _ in spreadStart + Int64.random(in: 0..<5_000_000) }, in: spread)
-let random = try finalize(scattered, spread).lateness.sorted()
+let random = try latenessOfPolls(spreadPolls, endingOver: 5_000_000, startingIn: 500_000)
 print(String(format: "%d polls ending at random times over 5 s: lateness p50 %.2f ms, p99 %.2f ms, max %.2f ms",
              scattered, percentile(random, 0.5), percentile(random, 0.99), percentile(random, 1)))
