@@ -82,12 +82,12 @@ def main():
         sha = hashlib.sha1(script_source("VoteScript.swift").encode()).hexdigest()
         commands, vote = [], 0
         for _ in range(calls):
-            arguments = []
+            voters, ballots = [], []
             for _ in range(votes):
                 vote += 1
-                voter = f"old-{vote}" if vote % 5 == 0 else f"new-{vote}"
-                arguments += [voter, f"{1 << ((vote * 7) % 4):016x}"]
-            commands.append(command("EVALSHA", sha, 2, POLL, BALLOTS, *arguments))
+                voters.append(f"old-{vote}" if vote % 5 == 0 else f"new-{vote}")
+                ballots.append(f"{1 << ((vote * 7) % 4):016x}")
+            commands.append(command("EVALSHA", sha, 2, POLL, BALLOTS, *voters, *ballots))
         redis.pipeline(commands)
     elif phase == "prepare-polls":
         redis.pipeline([command("HSET", f"{{p:{poll}}}:poll", "state", "open", "options", 4, "maxVotes", 1,

@@ -77,11 +77,16 @@ final class VoteBatches {
         groups.removeAll(keepingCapacity: true)
     }
 
-    /// The vote script's voter/ballot argument pairs for the group that starts at `first`.
+    /// The vote script's arguments for the group that starts at `first`: its voter ids, then its
+    /// ballots in the same order.
     func writeVotes(from first: Int, to writer: RESPWriter) {
         var index = first
         while index >= 0 {
             writer.argument(voterID(index))
+            index = Int(entries[index].next)
+        }
+        index = first
+        while index >= 0 {
             writer.argument(hex: entries[index].current.mask)
             index = Int(entries[index].next)
         }

@@ -7,8 +7,9 @@ import Foundation
 /// again with the source (EVAL), which loads it back.
 ///
 ///     KEYS  {p:ID}:poll (rules and tallies), {p:ID}:ballots
-///     ARGV  voter id, ballot, voter id, ballot, …   (ballot: 16 lowercase hex digits, bit i =
-///                                                    option i; all zeros withdraws the ballot)
+///     ARGV  the votes' voter ids, then their ballots in the same order (so the ids go to HMGET
+///           as they are): voter 1, …, voter n, ballot 1, …, ballot n (a ballot is 16 lowercase
+///           hex digits, bit i = option i; all zeros withdraws the ballot)
 ///     reply one verdict per vote: if accepted, the ballot it replaced (16 hex digits); else
 ///           "unchanged" or the name of a `VoteRejection` (`unknownPoll`, `closed`,
 ///           `alreadyVoted`, …); then, unless the poll is unknown, its tallies after the batch:
@@ -21,8 +22,10 @@ import Foundation
 /// `tostring`, `tonumber` or number passed to `redis.call` formats or parses one): field names are
 /// string constants, ballots pass through as text, and only the counters a batch moved are
 /// formatted, all written in one HSET (one HINCRBY each cost more: a command and an AOF entry
-/// apiece). `Benchmarks/run-scripts` counts its instructions in Redis (AOF on): 191 k per call of
-/// 1 vote, 399 k of 9, 905 k of 50 (238 k, 498 k and 1 012 k before these choices).
+/// apiece). Per vote, what costs is Lua's tables growing, so the vote loop adds one key to one
+/// hash table (`stored`) and appends to arrays. `Benchmarks/run-scripts` counts its instructions
+/// in Redis (AOF on): 185 k per call of 1 vote, 376 k of 9, 781 k of 50 (238 k, 498 k and
+/// 1 012 k before these choices).
 public enum VoteScript {
     /// The script's SHA-1, as EVALSHA names it.
     public static let sha1: String = Insecure.SHA1.hash(data: Array(source.utf8)).map { String(format: "%02x", $0) }.joined()
@@ -31,7 +34,7 @@ public enum VoteScript {
         local rules = redis.call('HMGET', KEYS[1], 'state', 'options', 'maxVotes', 'revote', 'closesAt', 'closesOnEnd')
         local verdicts = {}
         if not rules[1] then
-          for i = 1, #ARGV, 2 do verdicts[#verdicts + 1] = 'unknownPoll' end
+          for n = 1, #ARGV / 2 do verdicts[n] = 'unknownPoll' end
           return verdicts
         end
         local state, options, maxVotes = rules[1], tonumber(rules[2]), tonumber(rules[3])
@@ -89,28 +92,25 @@ public enum VoteScript {
 
         -- Every voter's stored ballot, read at once; updated below as the batch goes, so a voter who
         -- votes twice in one batch is judged against their first vote.
+        local votes = #ARGV / 2
         local stored = {}
         if state == 'open' and not expired then
-          local voters = {}
-          for i = 1, #ARGV, 2 do voters[#voters + 1] = ARGV[i] end
-          for first = 1, #voters, chunk do
-            local last = math.min(first + chunk - 1, #voters)
-            local ballots = redis.call('HMGET', KEYS[2], unpack(voters, first, last))
-            for n = first, last do stored[voters[n]] = ballots[n - first + 1] or none end
+          for first = 1, votes, chunk do
+            local last = math.min(first + chunk - 1, votes)
+            local ballots = redis.call('HMGET', KEYS[2], unpack(ARGV, first, last))
+            for n = first, last do stored[ARGV[n]] = ballots[n - first + 1] or none end
           end
         end
 
         -- What is wrong with a ballot on its own (a rejection's name), or false: judged once per
-        -- distinct ballot in the batch.
+        -- distinct ballot in the batch, and remembered in `problems` (looked up inline below: a
+        -- function call per vote costs more than the lookup).
         local problems = {}
-        local function problem(ballot)
-          local known = problems[ballot]
-          if known ~= nil then return known end
-          local new = chosen(ballot)
+        local function judge(ballot)
+          local new, known = chosen(ballot), false
           if not new or new.top >= options then known = 'optionOutOfRange'
           elseif #new.list == 0 and not revote then known = 'emptyBallot'
-          elseif #new.list > limit then known = 'tooManyOptions'
-          else known = false end
+          elseif #new.list > limit then known = 'tooManyOptions' end
           problems[ballot] = known
           return known
         end
@@ -119,10 +119,14 @@ public enum VoteScript {
         -- other, turned into counter deltas once per distinct pair below (a batch's voters choose
         -- among few ballots; per vote, this loop is the script's cost).
         local refusal = (state == 'draft' and 'notOpenYet') or (expired and 'expired') or (state == 'closed' and 'closed')
-        local moves, changed, count = {}, {}, 0
-        for i = 1, #ARGV, 2 do
-          local voter, ballot = ARGV[i], ARGV[i + 1]
-          local verdict = refusal or problem(ballot)
+        -- Accepted ballots are written in the order they came, so of a voter's votes in one batch
+        -- HSET keeps the last; a withdrawal is deleted only if it was the voter's last (below).
+        local moves, accepted = {}, 0
+        local writes, written, removals = {}, 0, {}
+        for n = 1, votes do
+          local voter, ballot = ARGV[n], ARGV[votes + n]
+          local verdict = refusal or problems[ballot]
+          if verdict == nil then verdict = judge(ballot) end
           if not verdict then
             local previous = stored[voter]
             if previous == ballot then verdict = 'unchanged'
@@ -135,12 +139,16 @@ public enum VoteScript {
               end
               to[ballot] = (to[ballot] or 0) + 1
               stored[voter] = ballot
-              changed[voter] = true
+              accepted = accepted + 1
+              if ballot == none then removals[#removals + 1] = voter
+              else
+                written = written + 2
+                writes[written - 1], writes[written] = voter, ballot
+              end
               verdict = previous  -- accepted: the ballot it replaces
             end
           end
-          count = count + 1
-          verdicts[count] = verdict
+          verdicts[n] = verdict
         end
 
         local deltas, voterDelta = {}, 0
@@ -159,21 +167,18 @@ public enum VoteScript {
           end
         end
 
-        local writes, removals = {}, {}
-        for voter in pairs(changed) do
-          local ballot = stored[voter]
-          if ballot == none then removals[#removals + 1] = voter
-          else
-            writes[#writes + 1] = voter
-            writes[#writes + 1] = ballot
-          end
-        end
         inChunks('HSET', KEYS[2], writes)
-        inChunks('HDEL', KEYS[2], removals)
+        if #removals > 0 then
+          local withdrawn = {}
+          for _, voter in ipairs(removals) do
+            if stored[voter] == none then withdrawn[#withdrawn + 1] = voter end
+          end
+          inChunks('HDEL', KEYS[2], withdrawn)
+        end
         -- The tallies after the batch, for the daemon's results (every daemon's votes): read, the
         -- batch's deltas added here, and the counters that moved written back in one HSET.
         local tallies = redis.call('HMGET', KEYS[1], 'version', 'voters', unpack(names, 1, options))
-        if next(changed) ~= nil then
+        if accepted > 0 then
           tallies[1] = string.format('%d', (tonumber(tallies[1]) or 0) + 1)
           local updates = {'version', tallies[1]}
           if voterDelta ~= 0 then

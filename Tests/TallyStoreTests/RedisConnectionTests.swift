@@ -195,12 +195,11 @@ extension RedisConnectionTests {
 
     /// The whole reply, flattened: verdicts, then the tallies (version, voters, each option).
     func call(_ poll: UInt64, _ votes: [(String, [Int])]) -> [String] {
-        var arguments = ["EVALSHA", sha, "2", KeySchema.poll(poll), KeySchema.ballots(poll)]
-        for (voter, options) in votes {
-            let mask = options.reduce(UInt64(0)) { $0 | (1 << UInt64($1)) }
-            let hex = String(mask, radix: 16)
-            arguments += [voter, String(repeating: "0", count: 16 - hex.count) + hex]
+        let ballots = votes.map { _, options in
+            let hex = String(options.reduce(UInt64(0)) { $0 | (1 << UInt64($1)) }, radix: 16)
+            return String(repeating: "0", count: 16 - hex.count) + hex
         }
+        let arguments = ["EVALSHA", sha, "2", KeySchema.poll(poll), KeySchema.ballots(poll)] + votes.map(\.0) + ballots
         return (harness.call(arguments) ?? "").split(separator: " ").map(String.init)
     }
 
@@ -245,6 +244,21 @@ extension RedisConnectionTests {
         #expect(vote(2, [("ann", [])]) == ["8000000000000002"])
         #expect(counts(2) == ["0": 0, "1": 0, "63": 0, "voters": 0])
         #expect(harness.call(["HLEN", KeySchema.ballots(2)]) == "0")
+    }
+
+    @Test func aVoterWhoVotesSeveralTimesInOneCallEndsWithTheLastBallot() {
+        setRules(11, maxVotes: 0, revote: true)
+        #expect(vote(11, [("dan", [3])]) == ["0000000000000000"])
+        let verdicts = vote(11, [
+            ("ann", [0]), ("ann", []), ("bob", [1]), ("bob", []), ("bob", [2]), ("cat", []), ("cat", [1]), ("dan", []), ("dan", [0]),
+        ])
+        #expect(verdicts == [
+            "0000000000000000", "0000000000000001", "0000000000000000", "0000000000000002", "0000000000000000", "unchanged",
+            "0000000000000000", "0000000000000008", "0000000000000000",
+        ])
+        let stored = ["ann", "bob", "cat", "dan"].map { harness.call(["HGET", KeySchema.ballots(11), $0]) ?? "" }
+        #expect(stored == ["nil", "0000000000000004", "0000000000000002", "0000000000000001"])
+        #expect(counts(11) == ["0": 1, "1": 1, "2": 1, "3": 0, "voters": 3])
     }
 
     @Test func theReplyEndsWithTheTalliesVersionedByChange() {
