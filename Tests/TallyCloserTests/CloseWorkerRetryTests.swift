@@ -52,6 +52,26 @@ import Testing
         #expect(kept >= 10 && kept < 300, "\(kept) events kept")
     }
 
+    /// One call freezes each poll's own counts, whatever the option counts of the polls before it.
+    @Test func pollsOfDifferentSizesInOneCallEachFreezeTheirOwnCounts() throws {
+        let redis = try RedisServer()
+        let closesAt = WallClock.now() - 1_000
+        let store = try BlockingRedis(host: "127.0.0.1", port: redis.port)
+        let options: [PollID: [String]] = [1: ["a", "b", "c", "d"], 2: ["a", "b"], 3: ["a", "b", "c"]]
+        for (id, titles) in options {
+            let definition = PollDefinition(question: "Q", options: titles, rules: PollRules(closesAt: closesAt))
+            try store.command(StoredPoll.saveCommand(id: id, definition: definition, lifecycle: .open)) { _ in }
+        }
+        try store.command(["HSET", KeySchema.poll(1), "0", "4", "3", "1", "voters", "5"]) { _ in }
+        try store.command(["HSET", KeySchema.poll(2), "1", "7", "voters", "7"]) { _ in }
+        let ids: [PollID] = [1, 2, 3]
+        let perPoll = ids.flatMap { ["\($0)", "\(closesAt)", "\(options[$0]!.count)"] }
+        let verdicts = try redis.cli(["EVAL", CloseScript.source, "4", KeySchema.closedEvents] + ids.map { KeySchema.poll($0) } + ["10"] + perPoll)
+        #expect(verdicts == "finalized\nfinalized\nfinalized")
+        let frozen = try ids.map { try redis.cli(["HMGET", KeySchema.poll($0), "finalVoters", "finalCounts"]) }
+        #expect(frozen == ["5\n[4,0,0,1]", "7\n[0,7]", "0\n[0,0,0]"])
+    }
+
     /// Schemathesis found this: an end date in the year 8682 made the worker's wait trap.
     @Test func anEndDateCenturiesAwayIsWaitedForWithoutCrashing() throws {
         let redis = try RedisServer()
