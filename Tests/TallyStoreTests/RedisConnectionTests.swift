@@ -290,18 +290,22 @@ extension RedisConnectionTests {
         #expect(counts(8) == ["0": 325, "1": 325, "2": 325, "3": 325, "voters": 1_300])
     }
 
-    @Test func randomBatchesKeepCountsEqualToTheStoredBallots() {
-        setRules(7, options: 6, maxVotes: 3, revote: true)
+    /// Batches of 20 votes by 15 voters (so most voters vote more than once in a call), choosing up
+    /// to `maxVotes` (0: up to 8) of `options` options: every option of a 64-bit ballot is reached.
+    @Test(arguments: [(poll: UInt64(7), options: 6, maxVotes: 3), (poll: UInt64(8), options: 64, maxVotes: 0)])
+    func randomBatchesKeepCountsEqualToTheStoredBallots(poll: UInt64, options: Int, maxVotes: Int) {
+        setRules(poll, options: options, maxVotes: maxVotes, revote: true)
         var generator = SystemRandomNumberGenerator()
         for _ in 0..<40 {
             let batch = (0..<20).map { _ in
-                ("v\(Int.random(in: 0..<15, using: &generator))", Array(Set((0..<Int.random(in: 0...3, using: &generator)).map { _ in Int.random(in: 0..<6, using: &generator) })))
+                let chosen = (0..<Int.random(in: 0...(maxVotes == 0 ? 8 : maxVotes), using: &generator)).map { _ in Int.random(in: 0..<options, using: &generator) }
+                return ("v\(Int.random(in: 0..<15, using: &generator))", Array(Set(chosen)))
             }
-            _ = vote(7, batch)
+            _ = vote(poll, batch)
         }
-        let ballots = (harness.call(["HVALS", KeySchema.ballots(7)]) ?? "").split(separator: " ").compactMap { UInt64($0, radix: 16) }
-        let actual = counts(7)
-        for option in 0..<6 {
+        let ballots = (harness.call(["HVALS", KeySchema.ballots(poll)]) ?? "").split(separator: " ").compactMap { UInt64($0, radix: 16) }
+        let actual = counts(poll)
+        for option in 0..<options {
             #expect(actual["\(option)", default: 0] == ballots.filter { $0 & (1 << UInt64(option)) != 0 }.count, "option \(option)")
         }
         #expect(actual["voters", default: 0] == ballots.count)
