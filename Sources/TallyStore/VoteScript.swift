@@ -118,7 +118,7 @@ public enum VoteScript {
         local refusal = (state == 'draft' and 'notOpenYet') or (expired and 'expired') or (state == 'closed' and 'closed')
         -- Accepted ballots are written in the order they came, so of a voter's votes in one batch
         -- HSET keeps the last; a withdrawal is deleted only if it was the voter's last (below).
-        local moves, accepted = {}, 0
+        local moves = {}
         local writes, written, removals = {}, 0, {}
         for n = 1, votes do
           local voter, ballot = ARGV[n], ARGV[votes + n]
@@ -136,7 +136,6 @@ public enum VoteScript {
               end
               to[ballot] = (to[ballot] or 0) + 1
               stored[voter] = ballot
-              accepted = accepted + 1
               if ballot == none then removals[#removals + 1] = voter
               else
                 written = written + 2
@@ -171,7 +170,7 @@ public enum VoteScript {
         -- The tallies after the batch, for the daemon's results (every daemon's votes): read, the
         -- batch's deltas added here, and the counters that moved written back in one HSET.
         local tallies = redis.call('HMGET', KEYS[1], 'version', 'voters', unpack(names, 1, options))
-        if accepted > 0 then
+        if next(moves) ~= nil then  -- some vote was accepted
           tallies[1] = string.format('%d', (tonumber(tallies[1]) or 0) + 1)
           local updates = {'version', tallies[1]}
           if voterDelta ~= 0 then
