@@ -73,10 +73,11 @@ public final class CloseWorker: @unchecked Sendable {
         finished.signal()
     }
 
+    /// The longest single wait, µs (see `waitForWork`).
+    private static let longestWait: Int64 = 3_600_000_000
+
     /// Sleeps until the next poll is due or the registry changes; returns the polls that changed,
     /// or nil when stopping.
-    private static let longestWait: Int64 = 3_600_000_000  // µs
-
     private func waitForWork() -> [PollID]? {
         let next = schedule.nextFireAt()
         condition.lock()
