@@ -9,8 +9,11 @@ public final class LoopStats: @unchecked Sendable {
         case latencySumMicroseconds, latencyBuckets
     }
 
-    /// Upper bounds of the latency histogram's buckets, in microseconds (then +Inf).
-    public static let latencyBucketBounds: [Int64] = [50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 100_000, 1_000_000]
+    /// Upper bounds of the latency histogram's buckets, in microseconds (then +Inf): fine below
+    /// 2 ms, where a vote's answer falls (a Redis round trip), so that a p99 can be read from them.
+    public static let latencyBucketBounds: [Int64] = [
+        50, 100, 150, 200, 300, 400, 500, 750, 1_000, 1_500, 2_500, 5_000, 10_000, 25_000, 100_000, 1_000_000,
+    ]
     private static let wordCount = Word.latencyBuckets.rawValue + latencyBucketBounds.count + 1
 
     init() {
