@@ -24,8 +24,8 @@ import Foundation
 /// formatted, all written in one HSET (one HINCRBY each cost more: a command and an AOF entry
 /// apiece). Per vote, what costs is Lua's tables growing, so the vote loop adds one key to one
 /// hash table (`stored`) and appends to arrays; a ballot is parsed into one array of options.
-/// `Benchmarks/run-scripts` counts its instructions in Redis (AOF on): 177 k per call of 1 vote,
-/// 353 k of 9, 763 k of 50 (238 k, 498 k and 1 012 k before these choices).
+/// `Benchmarks/run-scripts` counts its instructions in Redis (AOF on): 178 k per call of 1 vote,
+/// 354 k of 9, 755 k of 50 (238 k, 498 k and 1 012 k before these choices).
 public enum VoteScript {
     /// The script's SHA-1, as EVALSHA names it.
     public static let sha1: String = Insecure.SHA1.hash(data: Array(source.utf8)).map { String(format: "%02x", $0) }.joined()
@@ -54,17 +54,19 @@ public enum VoteScript {
           '57', '58', '59', '60', '61', '62', '63'}
         local chunk = 1000  -- arguments per command: unpack() is limited to a few thousand values
 
-        -- The options of a ballot, highest first ({} for none), or false if the ballot is not 16 hex
-        -- digits. Remembered for the batch: its voters choose among few ballots. string.find skips a
-        -- ballot's zeros at once (most of its digits).
+        -- The options of a ballot, highest first ({} for none), or false if the ballot is not 16
+        -- lowercase hex digits (as the daemon writes and reads them). Remembered for the batch: its
+        -- voters choose among few ballots. string.find skips a ballot's zeros at once (most of its
+        -- digits).
         local parsed = {[none] = {}}
         local function parse(ballot)
           if #ballot ~= 16 then return false end
           local list, count = {}, 0
           local position = string.find(ballot, '[^0]')
           while position do
-            local nibble = tonumber(string.sub(ballot, position, position), 16)
-            if not nibble then return false end
+            local digit = string.sub(ballot, position, position)
+            local nibble = tonumber(digit, 16)
+            if not nibble or nibble > 9 and digit < 'a' then return false end  -- tonumber reads 'A' too
             -- The digit's bits, highest first: 8, 4, 2, 1 are options top, top - 1, top - 2, top - 3.
             local top = (16 - position) * 4 + 3
             if nibble >= 8 then count = count + 1; list[count] = top; nibble = nibble - 8 end

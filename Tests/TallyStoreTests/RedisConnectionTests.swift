@@ -229,7 +229,8 @@ extension RedisConnectionTests {
 
     @Test func aBallotThatIsNot16HexDigitsIsRefusedAndCountsNothing() {
         setRules(10)
-        for ballot in ["00000000000000g1", "0000000000000001x", "1", "000000000000000 "] {
+        // Uppercase too: the daemon reads stored ballots as lowercase only.
+        for ballot in ["00000000000000g1", "0000000000000001x", "1", "000000000000000 ", "000000000000000A"] {
             let reply = harness.call(["EVALSHA", sha, "2", KeySchema.poll(10), KeySchema.ballots(10), "ann", ballot]) ?? ""
             #expect(reply.hasPrefix("optionOutOfRange "), "\(ballot): \(reply)")
         }
