@@ -190,10 +190,10 @@ final class NativeFixture: @unchecked Sendable {
         #expect(metrics.text.contains(#"tally_votes_rejected_total{reason="alreadyVoted"} 1"#))
         #expect(metrics.text.contains(#"tally_polls{state="open"} 1"#))
         // The latency histogram is cumulative up to +Inf, which counts every request answered before.
-        let buckets = metrics.text.split(separator: "\n").filter { $0.hasPrefix("tally_http_request_duration_seconds_bucket") }
-            .compactMap { line in line.split(separator: " ").last.flatMap { Int($0) } }
-        let count = metrics.text.split(separator: "\n").first { $0.hasPrefix("tally_http_request_duration_seconds_count ") }
-            .flatMap { $0.split(separator: " ").last.flatMap { Int($0) } }
+        let lines = metrics.text.split(separator: "\n")
+        func value(_ line: Substring) -> Int? { line.split(separator: " ").last.flatMap { Int($0) } }
+        let buckets = lines.filter { $0.hasPrefix("tally_http_request_duration_seconds_bucket") }.compactMap(value)
+        let count = lines.first { $0.hasPrefix("tally_http_request_duration_seconds_count ") }.flatMap(value)
         #expect(buckets.count == LoopStats.latencyBucketBounds.count + 1 && buckets == buckets.sorted(), "\(buckets)")
         #expect(count == buckets.last && (count ?? 0) >= 3, "\(String(describing: count)) \(buckets)")
         #expect(f.client.request("GET", "/healthz")?.status == 200 && f.client.request("GET", "/readyz")?.status == 200)
