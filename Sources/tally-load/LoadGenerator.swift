@@ -60,7 +60,7 @@ final class LoadGenerator {
     /// Each voter's `Authorization` header line (tokens minted before the clock starts, as an event
     /// backend hands them out before the show); empty when voters are named by `X-Voter-Id`.
     private var credentials: [[UInt8]] = []
-    private var random = SystemRandomNumberGenerator()
+    private var random = SplitMix64()
 
     private(set) var ledger: VoteLedger
     private(set) var stats: LoadStats

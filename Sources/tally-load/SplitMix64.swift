@@ -1,0 +1,18 @@
+/// A fast pseudo-random generator (SplitMix64, Steele, Lea and Flood 2014) seeded once from the
+/// system's: the generator draws up to three numbers per request, and the system generator makes a
+/// `getrandom` syscall for each, on the core the server under test shares. Not for secrets.
+struct SplitMix64: RandomNumberGenerator {
+    private var state: UInt64
+
+    init(seed: UInt64 = UInt64.random(in: .min ... .max)) {
+        state = seed
+    }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
