@@ -169,7 +169,7 @@ final class Connection {
         awaiting = false
         guard !closing else { return }
         body(writer(isHead: isHead))
-        loop.stats.observe(microseconds: Int64((uv_hrtime() - startedAt) / 1_000))
+        loop.stats.latency.observe(microseconds: Int64((uv_hrtime() - startedAt) / 1_000))
         guard !closeAfterWrite else { return flush() }
         http_parser_pause(parser, 0)
         if let held, held.count > 0 {
@@ -288,7 +288,7 @@ final class Connection {
         if output.count == before && !isStreaming {
             writer(isHead: false).writeError(status: 500, code: "no_response", message: "the handler wrote no response")
         }
-        loop.stats.observe(microseconds: Int64((uv_hrtime() - startedAt) / 1_000))
+        loop.stats.latency.observe(microseconds: Int64((uv_hrtime() - startedAt) / 1_000))
         if closeAfterWrite || isStreaming {
             http_parser_pause(parser, 1)  // nothing after this request is read as a request
         }

@@ -33,6 +33,9 @@ public final class LoopStore {
     private var unresolved: [(poll: PollID, voterID: [UInt8], voter: VoterKey)] = []
     /// Batching off (benchmark baseline): each vote is sent alone at once.
     private let batching: Bool
+    /// When each script call in flight was sent (`uv_hrtime`), by its first entry (its tag).
+    private let sentAt: UnsafeMutablePointer<UInt64>
+    public let stats = StoreStats()
 
     /// - Parameters:
     ///   - capacity: votes that may wait for Redis at once on this loop.
@@ -47,6 +50,7 @@ public final class LoopStore {
         self.reader = reader
         self.batching = batching
         batches = VoteBatches(capacity: capacity)
+        sentAt = .allocate(capacity: capacity)
         flushCheck = .allocate(capacity: 1)
         uv_check_init(context.uvLoop, flushCheck)
         flushCheck.pointee.data = Unmanaged.passUnretained(self).toOpaque()
@@ -66,7 +70,10 @@ public final class LoopStore {
         context.onStop { [unowned self] in stop() }
     }
 
-    deinit { flushCheck.deallocate() }
+    deinit {
+        flushCheck.deallocate()
+        sentAt.deallocate()
+    }
 
     /// Called on the loop's thread whenever the Redis connection goes up or down.
     public var onConnectionChange: (RedisConnection.State) -> Void = { _ in }
@@ -124,6 +131,8 @@ public final class LoopStore {
         let tag = UInt64(first) | (withSource ? LoopStore.sourceTagBit : 0)
         guard redis.send(commands.bytes, tag: tag) else { return false }
         scriptCallsInFlight += 1
+        sentAt[first] = uv_hrtime()
+        stats.sent(votes: count)
         return true
     }
 
@@ -147,6 +156,7 @@ public final class LoopStore {
         } else {
             scriptCallsInFlight -= 1
             let first = Int(tag & ~LoopStore.sourceTagBit)
+            if reply != nil { stats.roundTrip.observe(microseconds: Int64((uv_hrtime() - sentAt[first]) / 1_000)) }
             // Redis lost the script (restarted without it, SCRIPT FLUSH): nothing of the call ran,
             // so the same votes go again, once, with the source. Later batches wait for them, so a
             // voter's votes still reach Redis in order.

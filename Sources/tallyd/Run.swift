@@ -40,6 +40,7 @@ struct Run: ParsableCommand {
         let native = NativeAPI(registry: registry, access: access)
         let ops = OpsAPI(registry: registry, native: native)
         let server: HTTPServer
+        var storeStats: [StoreStats] = []
         do {
             server = try HTTPServer(host: config.listenHost, port: config.listenPort, loopCount: config.loops, limits: config.limits) { loop in
                 let router = Router()
@@ -48,6 +49,7 @@ struct Run: ParsableCommand {
                     context: loop, host: redisHost, port: config.redisPort, reader: reader, capacity: config.maxPendingVotes,
                     timeoutMilliseconds: config.redisTimeoutMilliseconds, batching: config.batching)
                 stores.watch(store, loop: loop.index)
+                storeStats.append(store.stats)
                 native.install(on: router, reader: reader, store: store)
                 ops.install(on: router)
                 return router
@@ -56,6 +58,7 @@ struct Run: ParsableCommand {
             throw ValidationError("cannot listen: \(error)")
         }
         ops.transportStats = server.stats
+        ops.storeStats = storeStats
         ops.isReady = { stores.allReady }
         let closer = CloseWorker(host: redisHost, port: config.redisPort, registry: registry)
         closer.onProblem = { line in FileHandle.standardError.write(Data((line + "\n").utf8)) }

@@ -189,13 +189,17 @@ final class NativeFixture: @unchecked Sendable {
         #expect(metrics.text.contains(#"tally_votes_total{outcome="accepted"} 1"#))
         #expect(metrics.text.contains(#"tally_votes_rejected_total{reason="alreadyVoted"} 1"#))
         #expect(metrics.text.contains(#"tally_polls{state="open"} 1"#))
-        // The latency histogram is cumulative up to +Inf, which counts every request answered before.
+        // Each histogram is cumulative up to +Inf, which counts every observation. Three requests
+        // were answered before this one; one vote went to Redis (the second was refused in memory).
         let lines = metrics.text.split(separator: "\n")
         func value(_ line: Substring) -> Int? { line.split(separator: " ").last.flatMap { Int($0) } }
-        let buckets = lines.filter { $0.hasPrefix("tally_http_request_duration_seconds_bucket") }.compactMap(value)
-        let count = lines.first { $0.hasPrefix("tally_http_request_duration_seconds_count ") }.flatMap(value)
-        #expect(buckets.count == LoopStats.latencyBucketBounds.count + 1 && buckets == buckets.sorted(), "\(buckets)")
-        #expect(count == buckets.last && (count ?? 0) >= 3, "\(String(describing: count)) \(buckets)")
+        func sample(_ name: String) -> Int? { lines.first { $0.hasPrefix(name + " ") }.flatMap(value) }
+        for (name, observations) in [("tally_http_request_duration_seconds", 3...Int.max), ("tally_redis_vote_call_duration_seconds", 1...1)] {
+            let buckets = lines.filter { $0.hasPrefix(name + "_bucket") }.compactMap(value)
+            #expect(buckets.count == LatencyHistogram.bucketBounds.count + 1 && buckets == buckets.sorted(), "\(name) \(buckets)")
+            #expect(sample(name + "_count") == buckets.last && observations.contains(buckets.last ?? 0), "\(name) \(buckets)")
+        }
+        #expect(sample("tally_redis_vote_calls_total") == 1 && sample("tally_redis_votes_sent_total") == 1)
         #expect(f.client.request("GET", "/healthz")?.status == 200 && f.client.request("GET", "/readyz")?.status == 200)
     }
 

@@ -1,6 +1,7 @@
 import Foundation
 import TallyCore
 import TallyHTTP
+import TallyStore
 
 /// `/healthz` (the process answers), `/readyz` (it should get traffic) and `/metrics` (Prometheus
 /// text format).
@@ -9,6 +10,8 @@ public final class OpsAPI: @unchecked Sendable {
     private let native: NativeAPI
     /// Set once, before the server starts (thread start orders it before every read).
     public var transportStats: [LoopStats] = []
+    /// Each loop's vote writes to Redis; set once, like `transportStats`.
+    public var storeStats: [StoreStats] = []
     /// Whether this daemon should get traffic; false while draining (and, with Redis, while the
     /// store is unreachable).
     public var isReady: () -> Bool = { true }
@@ -44,6 +47,18 @@ public final class OpsAPI: @unchecked Sendable {
             out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
             for sample in samples { out += "\(name)\(sample.labels) \(sample.value)\n" }
         }
+        // Cumulative buckets up to +Inf, as Prometheus reads them; the loops' histograms summed.
+        func histogram(_ name: String, _ help: String, _ parts: [LatencyHistogram]) {
+            out += "# HELP \(name) \(help)\n# TYPE \(name) histogram\n"
+            var cumulative: Int64 = 0
+            for index in 0...LatencyHistogram.bucketBounds.count {
+                cumulative += parts.reduce(0) { $0 + $1.bucket(index) }
+                let bound = index < LatencyHistogram.bucketBounds.count ? "\(Double(LatencyHistogram.bucketBounds[index]) / 1_000_000)" : "+Inf"
+                out += "\(name)_bucket{le=\"\(bound)\"} \(cumulative)\n"
+            }
+            out += "\(name)_sum \(Double(parts.reduce(0) { $0 + $1.sumMicroseconds }) / 1_000_000)\n"
+            out += "\(name)_count \(cumulative)\n"
+        }
         let loops = transportStats
         func sum(_ value: (LoopStats) -> Int64) -> Int64 { loops.reduce(0) { $0 + value($1) } }
         metric(
@@ -53,17 +68,13 @@ public final class OpsAPI: @unchecked Sendable {
         metric("tally_http_connections_accepted_total", "counter", "Client connections accepted.", [("", sum(\.acceptedConnections))])
         metric("tally_http_request_timeouts_total", "counter", "Requests answered 408 for arriving too slowly.", [("", sum(\.timeouts))])
 
-        out += "# HELP tally_http_request_duration_seconds Time from a request's first byte to its response.\n"
-        out += "# TYPE tally_http_request_duration_seconds histogram\n"
-        var cumulative: Int64 = 0
-        for (index, bound) in LoopStats.latencyBucketBounds.enumerated() {
-            cumulative += sum { $0.latencyBucket(index) }
-            out += "tally_http_request_duration_seconds_bucket{le=\"\(Double(bound) / 1_000_000)\"} \(cumulative)\n"
-        }
-        cumulative += sum { $0.latencyBucket(LoopStats.latencyBucketBounds.count) }
-        out += "tally_http_request_duration_seconds_bucket{le=\"+Inf\"} \(cumulative)\n"
-        out += "tally_http_request_duration_seconds_sum \(Double(sum(\.latencySumMicroseconds)) / 1_000_000)\n"
-        out += "tally_http_request_duration_seconds_count \(cumulative)\n"
+        histogram("tally_http_request_duration_seconds", "Time from a request's first byte to its response.", loops.map(\.latency))
+        let stores = storeStats
+        metric("tally_redis_vote_calls_total", "counter", "Vote-script calls sent to Redis (one per poll per loop iteration).",
+            [("", stores.reduce(0) { $0 + $1.scriptCalls })])
+        metric("tally_redis_votes_sent_total", "counter", "Votes carried by those calls (divided by the calls: the batch size).",
+            [("", stores.reduce(0) { $0 + $1.votesSent })])
+        histogram("tally_redis_vote_call_duration_seconds", "Time from a vote-script call sent to its reply.", stores.map(\.roundTrip))
 
         let votes = native.voteStats
         metric(
