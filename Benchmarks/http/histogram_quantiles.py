@@ -1,12 +1,14 @@
-"""p50 and p99 of the requests tallyd answered between two reads of its /metrics, from the histogram
-`tally_http_request_duration_seconds` (linear within a bucket, as Prometheus' histogram_quantile).
+"""p50 and p99 of what tallyd observed between two reads of its /metrics, from one of its histograms
+(linear within a bucket, as Prometheus' histogram_quantile): by default
+`tally_http_request_duration_seconds`, a request's first byte read to its answer ready.
 
-    histogram_quantiles.py BEFORE AFTER     prints "p50 X ms, p99 Y ms"
+    histogram_quantiles.py BEFORE AFTER [HISTOGRAM]     prints "p50 X ms, p99 Y ms"
 """
 import re
 import sys
 
-BUCKET = re.compile(r'^tally_http_request_duration_seconds_bucket\{le="([^"]+)"\} (\d+)$', re.M)
+NAME = sys.argv[3] if len(sys.argv) > 3 else "tally_http_request_duration_seconds"
+BUCKET = re.compile(rf'^{NAME}_bucket\{{le="([^"]+)"\}} (\d+)$', re.M)
 
 
 def buckets(path):
