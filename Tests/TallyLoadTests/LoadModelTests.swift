@@ -39,3 +39,18 @@ struct VoteLedgerTests {
         #expect(ledger.uncertain.count == 2)
     }
 }
+
+struct SplitMix64Tests {
+    @Test func matchesTheReferenceSequence() {
+        // The first outputs of the reference implementation (Vigna's splitmix64.c) seeded with 0.
+        var generator = SplitMix64(seed: 0)
+        #expect([generator.next(), generator.next(), generator.next()] == [0xE220_A839_7B1D_CDAF, 0x6E78_9E6A_A1B9_65F4, 0x06C4_5D18_8009_454F])
+    }
+
+    @Test func drawsSpreadOverARange() {
+        var generator = SplitMix64(seed: 42)
+        var counts = [Int](repeating: 0, count: 4)
+        for _ in 0..<40_000 { counts[Int.random(in: 0..<4, using: &generator)] += 1 }
+        #expect(counts.allSatisfy { (9_000...11_000).contains($0) }, "\(counts)")
+    }
+}
