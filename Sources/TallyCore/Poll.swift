@@ -45,6 +45,22 @@ public final class Poll: @unchecked Sendable {
             lifecycle.destroy()
             lastViewed.destroy()
         }
+
+        // The vote path reaches the ledger and the counters through these, unretained (this object
+        // holds them): Swift otherwise retains and releases each around the call, which measured
+        // a fifth of the engine's time per vote.
+
+        /// `ledger.record(for:create:)`.
+        @inline(__always)
+        func record(for voter: VoterKey, create: Bool) -> UnsafeAtomic<UInt64>? {
+            Unmanaged.passUnretained(ledger)._withUnsafeGuaranteedRef { $0.record(for: voter, create: create) }
+        }
+
+        /// `counters.apply(shard:from:to:)`.
+        @inline(__always)
+        func count(shard: Int, from previous: Ballot, to current: Ballot) {
+            Unmanaged.passUnretained(counters)._withUnsafeGuaranteedRef { $0.apply(shard: shard, from: previous, to: current) }
+        }
     }
 
     init(id: PollID, definition: PollDefinition, live: LiveState) {
@@ -107,7 +123,7 @@ public final class Poll: @unchecked Sendable {
         if ballot.isEmpty && !rules.revote { return .rejected(.emptyBallot) }
         if ballot.count > definition.ballotLimit { return .rejected(.tooManyOptions) }
 
-        guard let record = live.ledger.record(for: voter, create: !ballot.isEmpty) else {
+        guard let record = live.record(for: voter, create: !ballot.isEmpty) else {
             // An empty ballot from a voter with no record clears nothing.
             return ballot.isEmpty ? .unchanged(.empty) : .rejected(.ledgerFull)
         }
@@ -118,7 +134,7 @@ public final class Poll: @unchecked Sendable {
             let (exchanged, found) = record.compareExchange(
                 expected: previous, desired: ballot.mask, ordering: .acquiringAndReleasing)
             if exchanged {
-                if counting { live.counters.apply(shard: shard, from: Ballot(mask: previous), to: ballot) }
+                if counting { live.count(shard: shard, from: Ballot(mask: previous), to: ballot) }
                 return .accepted(previous: Ballot(mask: previous), current: ballot)
             }
             previous = found
@@ -132,11 +148,11 @@ public final class Poll: @unchecked Sendable {
     public func settle(voter: VoterKey, previous: Ballot, current: Ballot, verdict: StoredVerdict, shard: Int) {
         switch verdict {
         case .accepted(let storedPrevious):
-            live.counters.apply(shard: shard, from: storedPrevious, to: current)
+            live.count(shard: shard, from: storedPrevious, to: current)
         case .unchanged:
             break
         case .rejected, .unknown:
-            guard previous != current, let record = live.ledger.record(for: voter, create: false) else { return }
+            guard previous != current, let record = live.record(for: voter, create: false) else { return }
             _ = record.compareExchange(expected: current.mask, desired: previous.mask, ordering: .acquiringAndReleasing)
         }
     }
