@@ -211,12 +211,14 @@ public final class PollSnapshot: Sendable {
     public let polls: [PollID: Poll]
     /// The same polls without reference counting, for the vote path: `polls` keeps them alive, and
     /// borrowing one costs no atomic increment on an object that every loop shares.
-    nonisolated(unsafe) let unretained: [PollID: Unmanaged<Poll>]
+    nonisolated(unsafe) let unretained: PollIndex
 
     init(polls: [PollID: Poll]) {
         self.polls = polls
-        unretained = polls.mapValues { Unmanaged.passUnretained($0) }
+        unretained = PollIndex(polls)
     }
+
+    deinit { unretained.deallocate() }
 }
 
 /// One thread's lock-free view of the registry: a lookup costs one atomic load of the thread's own
@@ -225,8 +227,9 @@ public final class RegistryReader {
     private let registry: PollRegistry  // keeps the mailbox alive
     private let mailbox: SnapshotMailboxes.Mailbox
     private var snapshot: PollSnapshot
-    /// `snapshot.unretained`, held here so a lookup touches no reference count.
-    private var polls: [PollID: Unmanaged<Poll>]
+    /// `snapshot.unretained` (`snapshot` keeps it alive), held here so a lookup touches no
+    /// reference count.
+    private var polls: PollIndex
     /// The counter shard this reader votes into (-1 for readers that do not vote).
     public let shard: Int
 
