@@ -1,11 +1,12 @@
 // In-process throughput of the validated vote path: registry lookup, rule checks, ledger
 // compare-and-swap and counter update, exactly as an event loop calls it. Release builds only:
 //
-//   swift run -c release tally-bench-engine [voters] [rounds]
+//   swift run -c release tally-bench-engine [voters] [rounds] [threads, e.g. 1,2]
 //
-// For 1 and 2 threads, and a ledger grown from its default size or presized, prints votes/s for
-// first votes (ledger inserts), revotes (ballot CAS), identical re-sends, and every thread voting
-// for the same voters; then the ledger's bytes per ballot.
+// For 1 and 2 threads (or those given), and a ledger grown from its default size or presized,
+// prints votes/s for first votes (ledger inserts), revotes (ballot CAS), identical re-sends, and
+// every thread voting for the same voters; then the ledger's bytes per ballot. One thread runs the
+// same instructions every time, so callgrind can count them where a shared machine's clock cannot.
 import Atomics
 import Dispatch
 import TallyCore
@@ -16,6 +17,7 @@ import Glibc
 
 let voterCount = CommandLine.arguments.dropFirst().first.flatMap(Int.init) ?? 1_000_000
 let rounds = CommandLine.arguments.dropFirst(2).first.flatMap(Int.init) ?? 5
+let threadCounts = CommandLine.arguments.dropFirst(3).first.map { $0.split(separator: ",").compactMap { Int($0) } } ?? [1, 2]
 let keys = (0..<voterCount).map { VoterKey(id: "voter-\($0)") }
 let optionCount = 8
 
@@ -74,7 +76,7 @@ func millions(_ rate: Double) -> String {
 }
 
 print("voters \(voterCount), rounds \(rounds), \(optionCount) options, single choice, revote on")
-for threads in [1, 2] {
+for threads in threadCounts {
     for presized in [false, true] {
         let registry = PollRegistry(shardCount: threads, readers: threads)
         try! registry.create(
