@@ -73,20 +73,11 @@ final class Ledger: @unchecked Sendable {
     func record(for voter: VoterKey, create: Bool) -> UnsafeAtomic<UInt64>? {
         while true {
             let newest = generationCount.load(ordering: .acquiring) - 1
-            // One generation (a presized ledger, or before it first grows): a claiming probe finds
-            // the voter's record or claims the slot its lookup would have ended on, in one walk.
-            if create && newest == 0 {
-                switch probe(0, voter, mode: .claim) {
-                case .found(let mask): return mask
-                case .absent: preconditionFailure("a claim either finds, claims or retries")
-                case .retry:
-                    if !waitForGeneration(after: 0) { return nil }
-                    continue
-                }
-            }
             // Newest first: each generation is twice the one before, so it holds about half the
-            // records. Freezing in older ones is correct in any order.
-            if case .found(let mask) = probe(newest, voter, mode: .lookup) { return mask }
+            // records. Freezing in older ones is correct in any order. With one generation (a
+            // presized ledger, or before it first grows) the claiming probe below also finds an
+            // existing record, so a vote walks the slots once.
+            if !(create && newest == 0), case .found(let mask) = probe(newest, voter, mode: .lookup) { return mask }
             for generation in stride(from: newest - 1, through: 0, by: -1) {
                 if case .found(let mask) = probe(generation, voter, mode: create ? .freeze : .lookup) {
                     return mask
