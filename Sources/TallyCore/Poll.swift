@@ -46,7 +46,7 @@ public final class Poll: @unchecked Sendable {
             lastViewed.destroy()
         }
 
-        // The vote path reaches the ledger and the counters through these, unretained (this object
+        // The poll reaches the ledger and the counters through these, unretained (this object
         // holds them): Swift otherwise retains and releases each around the call, which measured
         // a fifth of the engine's time per vote.
 
@@ -160,16 +160,16 @@ public final class Poll: @unchecked Sendable {
     /// Takes the store's word for a voter's ballot after a vote's fate was unknown: the record
     /// becomes `stored`, and the counts move by the difference.
     public func adopt(voter: VoterKey, stored: Ballot, shard: Int) {
-        guard let record = live.ledger.record(for: voter, create: !stored.isEmpty) else { return }
+        guard let record = live.record(for: voter, create: !stored.isEmpty) else { return }
         let old = Ballot(mask: record.exchange(stored.mask, ordering: .acquiringAndReleasing))
-        live.counters.apply(shard: shard, from: old, to: stored)
+        live.count(shard: shard, from: old, to: stored)
     }
 
     /// Loads a stored ballot (recovery on start): the record and the counts, before any vote.
     public func restore(voter: VoterKey, ballot: Ballot) -> Bool {
-        guard let record = live.ledger.record(for: voter, create: true) else { return false }
+        guard let record = live.record(for: voter, create: true) else { return false }
         let previous = Ballot(mask: record.exchange(ballot.mask, ordering: .acquiringAndReleasing))
-        live.counters.apply(shard: 0, from: previous, to: ballot)
+        live.count(shard: 0, from: previous, to: ballot)
         return true
     }
 
@@ -192,11 +192,11 @@ public final class Poll: @unchecked Sendable {
 
     /// Whether this daemon has a record of the voter in this poll (a ballot, or one withdrawn):
     /// without one, the voter may still have voted through another daemon.
-    public func knowsBallot(of voter: VoterKey) -> Bool { live.ledger.record(for: voter, create: false) != nil }
+    public func knowsBallot(of voter: VoterKey) -> Bool { live.record(for: voter, create: false) != nil }
 
     /// The voter's current ballot (empty if none).
     public func ballot(of voter: VoterKey) -> Ballot {
-        guard let record = live.ledger.record(for: voter, create: false) else { return .empty }
+        guard let record = live.record(for: voter, create: false) else { return .empty }
         return Ballot(mask: record.load(ordering: .acquiring))
     }
 
