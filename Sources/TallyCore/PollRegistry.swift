@@ -282,8 +282,9 @@ public final class RegistryReader {
     @inline(__always)
     private func refresh() {
         if let newer = mailbox.take() {
-            snapshot = newer
+            // The index first: replacing the snapshot may free the old one's index.
             polls = newer.unretained
+            snapshot = newer
         }
     }
 }
