@@ -15,6 +15,7 @@ import sys
 
 SOURCES = pathlib.Path(__file__).resolve().parents[2] / "Sources/TallyStore"
 POLL, BALLOTS = "{p:bench}:poll", "{p:bench}:ballots"
+VOTES_SENT = "{p:bench}:votes-sent"  # numbers the votes across runs, so no run re-sends another's voters
 ENDED = 1_000_000  # µs since the epoch: long past
 
 
@@ -59,6 +60,11 @@ class Redis:
             return [self._read() for _ in range(max(int(rest), 0))]
         return rest
 
+    def call(self, *arguments):
+        """One command's reply."""
+        self.connection.sendall(command(*arguments))
+        return self._read()
+
     def load(self, source):
         """Loads (compiles) a script before anything is counted."""
         self.pipeline([command("SCRIPT", "LOAD", source)])
@@ -80,7 +86,7 @@ def main():
     elif phase == "votes":
         votes, calls = int(sys.argv[3]), int(sys.argv[4])
         sha = hashlib.sha1(script_source("VoteScript.swift").encode()).hexdigest()
-        commands, vote = [], 0
+        commands, vote = [], int(redis.call("INCRBY", VOTES_SENT, votes * calls)) - votes * calls
         for _ in range(calls):
             voters, ballots = [], []
             for _ in range(votes):
