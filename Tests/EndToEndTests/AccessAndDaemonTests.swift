@@ -116,22 +116,15 @@ import Testing
 }
 
 @Suite(.serialized) struct ConnectionLoadTests {
-    func residentKilobytes(_ pid: Int32) -> Int {
-        let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
-        let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") } ?? ""
-        return Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0
-    }
-
     @Test func thousandsOfIdleAndSlowConnectionsStayCheapAndAreClosed() throws {
         var limit = rlimit()
         getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
         limit.rlim_cur = limit.rlim_max  // the test and the daemon (which inherits it) hold 2000 sockets
         setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
         let daemon = try Daemon(config: NativeFixture.config.replacingOccurrences(of: "loops = 2", with: "loops = 1\nheader_timeout_ms = 1500"))
-        let pid = daemon.process.processIdentifier
         let probe = try daemon.client()
         _ = probe.request("GET", "/healthz")
-        let before = residentKilobytes(pid)
+        let before = daemon.residentKilobytes
 
         var idle: [RawClient] = []
         var slow: [RawClient] = []
@@ -144,7 +137,7 @@ import Testing
             slow.append(loris)
         }
         for client in idle { #expect(client.response()?.status == 200) }
-        let after = residentKilobytes(pid)
+        let after = daemon.residentKilobytes
         let perConnection = Double(after - before) * 1024 / 2000
         #expect(perConnection < 16 * 1024, "\(Int(perConnection)) bytes per open connection (RSS \(before) → \(after) kB)")
 

@@ -126,6 +126,49 @@ import Testing
         #expect(NativeFixture.votes(results) == (0..<4).map { counts["\($0)"] ?? 0 })
     }
 
+    /// The votes waiting for Redis are bounded: with Redis stalled, a loop holds `max_pending_votes`
+    /// and refuses the rest at once with 503, its memory flat however many come; once Redis is back,
+    /// the held votes are stored and acknowledged, and no refused vote was stored.
+    @Test func votesBeyondThePendingLimitAreRefusedAtOnceAndMemoryStaysFlat() throws {
+        let redis = try RedisServer()
+        let config = NativeFixture.config.replacingOccurrences(of: "loops = 2", with: "loops = 1")
+            + "\n[redis]\naddress = \"127.0.0.1:\(redis.port)\"\ntimeout_ms = 30000\nmax_pending_votes = 8\n"
+        let f = try NativeFixture(config: config, redis: redis)
+        let poll = try f.create()
+        func vote(_ voter: String) -> String {
+            RawClient.requestText("POST", "/v1/polls/\(poll)/votes", headers: ["X-Voter-Id": voter], body: #"{"choices":[1]}"#)
+        }
+        redis.pause()
+        defer { redis.resume() }
+
+        // 20 voters, a connection each: 8 wait for Redis, 12 are refused.
+        let voters = try (0..<20).map { (id: "held-\($0)", client: try f.daemon.client()) }
+        for voter in voters { voter.client.send(vote(voter.id)) }
+        let firstAnswers = voters.map { $0.client.response(timeout: 0.2) }
+        let refused = firstAnswers.compactMap { $0 }
+        #expect(refused.count == 12, "\(refused.map(\.status))")
+        #expect(refused.allSatisfy { $0.status == 503 && $0.headers["retry-after"] != nil })
+
+        // Many more, pipelined 200 at a time: every one refused, and the daemon does not grow.
+        let flood = try f.daemon.client()
+        func refusedOf(_ voters: Range<Int>) -> Int {
+            stride(from: voters.lowerBound, to: voters.upperBound, by: 200).reduce(0) { refused, first in
+                flood.send((first..<first + 200).map { vote("flood-\($0)") }.joined())
+                return refused + flood.responses(200).filter { $0.status == 503 }.count
+            }
+        }
+        #expect(refusedOf(0..<2_000) == 2_000)  // its buffers grow to their working size
+        let before = f.daemon.residentKilobytes
+        #expect(refusedOf(2_000..<42_000) == 40_000)
+        let growth = f.daemon.residentKilobytes - before
+        #expect(growth < 1_024, "resident memory grew \(growth) kB over 40 000 refused votes")
+
+        redis.resume()
+        let held = voters.indices.filter { firstAnswers[$0] == nil }.map { voters[$0] }
+        for voter in held { #expect(voter.client.response(timeout: 10)?.status == 200, "\(voter.id)") }
+        #expect(Set(try WriteThroughTests.storedBallots(redis, poll).keys) == Set(held.map(\.id)), "stored: the held votes only")
+    }
+
     @Test func votesMeetingAFlushedScriptAreSentAgainWithItsSourceNot503() throws {
         let redis = try RedisServer()
         let f = try NativeFixture(config: WriteThroughTests.config, redis: redis)

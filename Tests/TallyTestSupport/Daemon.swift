@@ -50,6 +50,13 @@ public final class Daemon: @unchecked Sendable {
 
     public func client() throws -> RawClient { try RawClient(port: port) }
 
+    /// The daemon's resident memory (VmRSS), in kB.
+    public var residentKilobytes: Int {
+        let status = (try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8)) ?? ""
+        let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") } ?? ""
+        return Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0
+    }
+
     /// SIGKILL: gone at once, as in a crash.
     public func kill() {
         Foundation.kill(process.processIdentifier, SIGKILL)
@@ -95,10 +102,15 @@ extension RawClient {
     public func request(
         _ method: String, _ path: String, headers: [String: String] = [:], body: String? = nil
     ) -> HTTPResponse? {
+        send(RawClient.requestText(method, path, headers: headers, body: body))
+        return response()
+    }
+
+    /// A request as sent: `body`, if any, as JSON.
+    public static func requestText(_ method: String, _ path: String, headers: [String: String] = [:], body: String? = nil) -> String {
         var head = "\(method) \(path) HTTP/1.1\r\nHost: tally\r\n"
         for (name, value) in headers { head += "\(name): \(value)\r\n" }
         if let body { head += "Content-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n" }
-        send(head + "\r\n" + (body ?? ""))
-        return response()
+        return head + "\r\n" + (body ?? "")
     }
 }
