@@ -1,0 +1,120 @@
+"""scripts/run with no Redis configured starts a redis-server of its own (AOF on, data in .tally/redis),
+so one command gives a working daemon whose votes survive a restart.
+
+The script runs from a copy of the repository's layout in a temporary folder, with the tallyd that
+`swift test` built in place of its release build (a `swift` on PATH that does nothing stands in
+for the build step)."""
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import stat
+import subprocess
+import time
+import urllib.request
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+ORGANIZER = "organizer-token-for-run-test-01"
+
+
+def tallyd_binary() -> str:
+    for build in ("debug", "release"):
+        path = os.path.join(ROOT, ".build", build, "tallyd")
+        if os.path.exists(path):
+            return path
+    raise RuntimeError("build tallyd first (swift build)")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def request(port, method, path, body=None, headers=None):
+    data = json.dumps(body).encode() if body is not None else None
+    call = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=data, method=method,
+                                  headers={"Content-Type": "application/json", **(headers or {})})
+    with urllib.request.urlopen(call, timeout=5) as response:
+        return response.status, json.loads(response.read() or b"null")
+
+
+def redis_cli(port, *arguments):
+    return subprocess.run(["redis-cli", "-p", str(port), *arguments], capture_output=True, text=True).stdout.strip()
+
+
+class RunScript:
+    """`scripts/run config.toml` in `folder`; its local Redis' port as the script announces it."""
+
+    def __init__(self, folder, port, environment):
+        self.port = port
+        self.process = subprocess.Popen(["bash", "scripts/run", "config.toml"], cwd=folder, env=environment,
+                                         stderr=subprocess.PIPE, text=True, start_new_session=True)
+        announced = None
+        while announced is None:
+            line = self.process.stderr.readline()
+            assert line, f"scripts/run ended before starting Redis (exit {self.process.wait()})"
+            announced = re.search(r"local redis-server on 127\.0\.0\.1:(\d+), data in \.tally/redis", line)
+        self.redis_port = int(announced.group(1))
+        deadline = time.time() + 20
+        while True:
+            try:
+                if request(port, "GET", "/readyz")[0] == 200:
+                    return
+            except OSError:
+                pass
+            assert time.time() < deadline, "tallyd did not become ready"
+            time.sleep(0.1)
+
+    def stop(self) -> int:
+        """SIGTERM, as systemd or Ctrl-C sends it; the script's exit status."""
+        self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout=20)
+
+
+def test_without_a_configured_redis_the_run_command_starts_one_and_keeps_the_votes(tmp_path):
+    folder = tmp_path / "tally"
+    (folder / "scripts").mkdir(parents=True)
+    shutil.copy(os.path.join(ROOT, "scripts", "run"), folder / "scripts" / "run")
+    (folder / ".build" / "release").mkdir(parents=True)
+    os.symlink(tallyd_binary(), folder / ".build" / "release" / "tallyd")
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    (tools / "swift").write_text("#!/bin/sh\nexit 0\n")
+    (tools / "swift").chmod(stat.S_IRWXU)
+    port = free_port()
+    (folder / "config.toml").write_text(f"""
+[server]
+listen = "127.0.0.1:{port}"
+loops = 1
+[auth]
+organizer_tokens = ["{ORGANIZER}"]
+voter_secret = "voter-secret-for-the-run-test-01"
+trusted_proxies = ["127.0.0.1"]
+""")
+    environment = {name: value for name, value in os.environ.items() if name != "TALLY_REDIS_ADDRESS"}
+    environment["PATH"] = f"{tools}:{environment['PATH']}"
+    organizer = {"Authorization": f"Bearer {ORGANIZER}"}
+
+    run = RunScript(folder, port, environment)
+    try:
+        status, poll = request(port, "POST", "/v1/polls", {"question": "Encore?", "options": ["yes", "no"]}, organizer)
+        assert status == 201
+        assert request(port, "POST", f"/v1/polls/{poll['id']}/votes", {"choices": [1]}, {"X-Voter-Id": "ann"})[0] == 200
+        assert redis_cli(run.redis_port, "CONFIG", "GET", "appendonly").split() == ["appendonly", "yes"]
+        assert redis_cli(run.redis_port, "HGET", f"{{p:{poll['id']}}}:ballots", "ann") == f"{1 << 1:016x}"
+    finally:
+        status = run.stop()
+    assert status == 0
+    assert redis_cli(run.redis_port, "PING") != "PONG", "the script stops its Redis with tallyd"
+    assert (folder / ".tally" / "redis" / "appendonlydir").is_dir()
+
+    run = RunScript(folder, port, environment)  # the same command again: the data is where it was
+    try:
+        status, results = request(port, "GET", f"/v1/polls/{poll['id']}/results", headers=organizer)
+        assert status == 200
+        assert [option["votes"] for option in results["options"]] == [0, 1]
+    finally:
+        assert run.stop() == 0
