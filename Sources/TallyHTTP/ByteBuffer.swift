@@ -40,10 +40,15 @@ public final class ByteBuffer {
         base = .allocate(byteCount: limit, alignment: 16)
     }
 
-    public func reserve(_ additional: Int) {
-        guard count + additional > capacity else { return }
+    /// Makes room for `additional` more bytes: the check is inlined into every append (several
+    /// dozen a request), growing (rare) is not.
+    @inline(__always) public func reserve(_ additional: Int) {
+        if count + additional > capacity { grow(toHold: count + additional) }
+    }
+
+    @inline(never) private func grow(toHold needed: Int) {
         var newCapacity = capacity * 2
-        while newCapacity < count + additional { newCapacity *= 2 }
+        while newCapacity < needed { newCapacity *= 2 }
         let grown = UnsafeMutableRawPointer.allocate(byteCount: newCapacity, alignment: 16)
         grown.copyMemory(from: base, byteCount: count)
         base.deallocate()
