@@ -9,7 +9,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import stat
 import subprocess
 import time
@@ -19,18 +18,7 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 ORGANIZER = "organizer-token-for-run-test-01"
 
 
-def tallyd_binary() -> str:
-    for build in ("debug", "release"):
-        path = os.path.join(ROOT, ".build", build, "tallyd")
-        if os.path.exists(path):
-            return path
-    raise RuntimeError("build tallyd first (swift build)")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+TALLYD = os.path.join(ROOT, ".build", "debug", "tallyd")  # as `swift test` builds it
 
 
 def request(port, method, path, body=None, headers=None):
@@ -46,27 +34,30 @@ def redis_cli(port, *arguments):
 
 
 class RunScript:
-    """`scripts/run config.toml` in `folder`; its local Redis' port as the script announces it."""
+    """`scripts/run config.toml` in `folder`: the ports of its Redis and of tallyd, as they log them."""
 
-    def __init__(self, folder, port, environment):
-        self.port = port
+    def __init__(self, folder, environment):
         self.process = subprocess.Popen(["bash", "scripts/run", "config.toml"], cwd=folder, env=environment,
                                          stderr=subprocess.PIPE, text=True, start_new_session=True)
-        announced = None
-        while announced is None:
-            line = self.process.stderr.readline()
-            assert line, f"scripts/run ended before starting Redis (exit {self.process.wait()})"
-            announced = re.search(r"local redis-server on 127\.0\.0\.1:(\d+), data in \.tally/redis", line)
-        self.redis_port = int(announced.group(1))
+        self.redis_port = int(self.logged(r"local redis-server on 127\.0\.0\.1:(\d+), data in \.tally/redis"))
+        self.port = int(self.logged(r"listening on 127\.0\.0\.1:(\d+)"))
         deadline = time.time() + 20
         while True:
             try:
-                if request(port, "GET", "/readyz")[0] == 200:
+                if request(self.port, "GET", "/readyz")[0] == 200:
                     return
             except OSError:
                 pass
             assert time.time() < deadline, "tallyd did not become ready"
             time.sleep(0.1)
+
+    def logged(self, pattern) -> str:
+        """The first group of the next line that matches."""
+        while True:
+            line = self.process.stderr.readline()
+            assert line, f"scripts/run ended before logging {pattern!r} (exit {self.process.wait()})"
+            if found := re.search(pattern, line):
+                return found.group(1)
 
     def stop(self) -> int:
         """SIGTERM, as systemd or Ctrl-C sends it; the script's exit status."""
@@ -79,15 +70,14 @@ def test_without_a_configured_redis_the_run_command_starts_one_and_keeps_the_vot
     (folder / "scripts").mkdir(parents=True)
     shutil.copy(os.path.join(ROOT, "scripts", "run"), folder / "scripts" / "run")
     (folder / ".build" / "release").mkdir(parents=True)
-    os.symlink(tallyd_binary(), folder / ".build" / "release" / "tallyd")
+    os.symlink(TALLYD, folder / ".build" / "release" / "tallyd")
     tools = tmp_path / "bin"
     tools.mkdir()
     (tools / "swift").write_text("#!/bin/sh\nexit 0\n")
     (tools / "swift").chmod(stat.S_IRWXU)
-    port = free_port()
     (folder / "config.toml").write_text(f"""
 [server]
-listen = "127.0.0.1:{port}"
+listen = "127.0.0.1:0"
 loops = 1
 [auth]
 organizer_tokens = ["{ORGANIZER}"]
@@ -98,11 +88,11 @@ trusted_proxies = ["127.0.0.1"]
     environment["PATH"] = f"{tools}:{environment['PATH']}"
     organizer = {"Authorization": f"Bearer {ORGANIZER}"}
 
-    run = RunScript(folder, port, environment)
+    run = RunScript(folder, environment)
     try:
-        status, poll = request(port, "POST", "/v1/polls", {"question": "Encore?", "options": ["yes", "no"]}, organizer)
+        status, poll = request(run.port, "POST", "/v1/polls", {"question": "Encore?", "options": ["yes", "no"]}, organizer)
         assert status == 201
-        assert request(port, "POST", f"/v1/polls/{poll['id']}/votes", {"choices": [1]}, {"X-Voter-Id": "ann"})[0] == 200
+        assert request(run.port, "POST", f"/v1/polls/{poll['id']}/votes", {"choices": [1]}, {"X-Voter-Id": "ann"})[0] == 200
         assert redis_cli(run.redis_port, "CONFIG", "GET", "appendonly").split() == ["appendonly", "yes"]
         assert redis_cli(run.redis_port, "HGET", f"{{p:{poll['id']}}}:ballots", "ann") == f"{1 << 1:016x}"
     finally:
@@ -111,9 +101,9 @@ trusted_proxies = ["127.0.0.1"]
     assert redis_cli(run.redis_port, "PING") != "PONG", "the script stops its Redis with tallyd"
     assert (folder / ".tally" / "redis" / "appendonlydir").is_dir()
 
-    run = RunScript(folder, port, environment)  # the same command again: the data is where it was
+    run = RunScript(folder, environment)  # the same command again: the data is where it was
     try:
-        status, results = request(port, "GET", f"/v1/polls/{poll['id']}/results", headers=organizer)
+        status, results = request(run.port, "GET", f"/v1/polls/{poll['id']}/results", headers=organizer)
         assert status == 200
         assert [option["votes"] for option in results["options"]] == [0, 1]
     finally:
