@@ -151,8 +151,8 @@ import Testing
 
         // Many more, pipelined 200 at a time: every one refused, and the daemon does not grow.
         let flood = try f.daemon.client()
-        func refusedOf(_ voters: Range<Int>) -> Int {
-            stride(from: voters.lowerBound, to: voters.upperBound, by: 200).reduce(0) { refused, first in
+        func refusedOf(_ flooders: Range<Int>) -> Int {
+            stride(from: flooders.lowerBound, to: flooders.upperBound, by: 200).reduce(0) { refused, first in
                 flood.send((first..<first + 200).map { vote("flood-\($0)") }.joined())
                 return refused + flood.responses(200).filter { $0.status == 503 }.count
             }
