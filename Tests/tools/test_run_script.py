@@ -16,8 +16,6 @@ import urllib.request
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 ORGANIZER = "organizer-token-for-run-test-01"
-
-
 TALLYD = os.path.join(ROOT, ".build", "debug", "tallyd")  # as `swift test` builds it
 
 
