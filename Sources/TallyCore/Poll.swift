@@ -151,7 +151,7 @@ public final class Poll: @unchecked Sendable {
             live.count(shard: shard, from: storedPrevious, to: current)
         case .unchanged:
             break
-        case .rejected, .unknown:
+        case .rejected, .notStored, .unknown:
             guard previous != current, let record = live.record(for: voter, create: false) else { return }
             _ = record.compareExchange(expected: current.mask, desired: previous.mask, ordering: .acquiringAndReleasing)
         }

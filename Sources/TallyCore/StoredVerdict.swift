@@ -6,6 +6,9 @@ public enum StoredVerdict: Equatable, Sendable {
     case unchanged
     /// The store refused it (e.g. the voter voted through another daemon, or the poll closed there).
     case rejected(VoteRejection)
+    /// Not stored, and never will be: it was never sent, or the store ran it after the deadline
+    /// its daemon gave it, or a look-up after that deadline found another ballot.
+    case notStored
     /// No answer (the connection dropped or timed out): maybe stored, maybe not.
     case unknown
 }

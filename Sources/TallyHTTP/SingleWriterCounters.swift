@@ -17,6 +17,9 @@ public struct SingleWriterCounters: @unchecked Sendable {
     public subscript(index: Int) -> Int64 { UnsafeAtomic<Int64>(at: words + index).load(ordering: .relaxed) }
 
     /// Only from the writing thread.
+    public func set(_ index: Int, _ value: Int64) { UnsafeAtomic<Int64>(at: words + index).store(value, ordering: .relaxed) }
+
+    /// Only from the writing thread.
     public func add(_ index: Int, _ delta: Int64) {
         let counter = UnsafeAtomic<Int64>(at: words + index)
         counter.store(counter.load(ordering: .relaxed) &+ delta, ordering: .relaxed)

@@ -55,11 +55,12 @@ public final class BlockingRedis {
         }
     }
 
-    /// Waits for the reply to the oldest command sent and not yet received.
-    public func receive<T>(_ read: (RedisReply) throws(StoreError) -> T) throws(StoreError) -> T {
+    /// Waits for the reply to the oldest command sent and not yet received; an error reply throws
+    /// unless `acceptingErrors`.
+    public func receive<T>(acceptingErrors: Bool = false, _ read: (RedisReply) throws(StoreError) -> T) throws(StoreError) -> T {
         var raw: UnsafeMutableRawPointer?
         guard redisGetReply(context, &raw) == REDIS_OK else { throw StoreError("Redis: \(BlockingRedis.errorText(context))") }
-        return try consume(raw, read)
+        return try consume(raw, acceptingErrors: acceptingErrors, read)
     }
 
     /// Waits for the next reply (a subscription's message); nil after the read timeout.
@@ -75,11 +76,13 @@ public final class BlockingRedis {
         return try consume(raw, read)
     }
 
-    private func consume<T>(_ raw: UnsafeMutableRawPointer?, _ read: (RedisReply) throws(StoreError) -> T) throws(StoreError) -> T {
+    private func consume<T>(
+        _ raw: UnsafeMutableRawPointer?, acceptingErrors: Bool = false, _ read: (RedisReply) throws(StoreError) -> T
+    ) throws(StoreError) -> T {
         guard let raw else { throw StoreError("Redis: \(BlockingRedis.errorText(context))") }
         defer { freeReplyObject(raw) }
         let reply = RedisReply(UnsafeMutablePointer<redisReply>(OpaquePointer(raw)))
-        if reply.isError { throw StoreError("Redis: \(reply.string ?? "error")") }
+        if reply.isError && !acceptingErrors { throw StoreError("Redis: \(reply.string ?? "error")") }
         return try read(reply)
     }
 

@@ -15,10 +15,20 @@ import TallyHTTP
 ///
 /// Bounded: at most `capacity` votes wait; beyond, and while Redis is not connected, `isTakingVotes`
 /// is false and dialects answer 503 before touching the engine.
+///
+/// Checked: after every (re)connect, votes wait until Redis' persistence settings are read (a
+/// Redis without an append-only file takes none unless `allowVolatile`) and its clock is known.
+///
+/// A 503 means not stored. Every vote call carries its deadline in Redis' time (`VoteScript`,
+/// `RedisClock`): the moment the connection may be given up on. A call that gets no verdicts (the
+/// connection dropped or timed out) is held, not answered: once Redis answers again and the
+/// deadline has passed, after which Redis stores nothing of that call, its votes are looked up
+/// and answered 200 or 503 as Redis has them (`LoopStore+Held.swift`).
 public final class LoopStore {
     private let redis: RedisConnection
-    private let reader: RegistryReader
-    private let batches: VoteBatches
+    let reader: RegistryReader
+    let batches: VoteBatches
+    let loop: UnsafeMutablePointer<uv_loop_t>
     private let commands = ByteBuffer(capacity: 16 * 1024)
     private let flushCheck: UnsafeMutablePointer<uv_check_t>
     private var responders: [(StoredVote, ResponseWriter) -> Void] = []
@@ -28,44 +38,63 @@ public final class LoopStore {
     private var unsent: [Int] = []
     /// Vote-script calls sent and not yet answered; while there are any, the next batch waits.
     private var scriptCallsInFlight = 0
-    /// Votes whose fate is unknown (no reply): looked up once Redis is back, so that this daemon
-    /// counts them if Redis stored them after all.
+    /// Votes answered 503 with their fate unknown (held past `holdLimit`): looked up once Redis is
+    /// back, so that this daemon counts them if Redis stored them after all.
     private var unresolved: [(poll: PollID, voterID: [UInt8], voter: VoterKey)] = []
+    /// Vote-script calls without verdicts, waiting to be looked up (`LoopStore+Held.swift`).
+    var held: [HeldCall] = []
+    let resolveTimer: UnsafeMutablePointer<uv_timer_t>
     /// Batching off (benchmark baseline): each vote is sent alone at once.
     private let batching: Bool
+    /// Votes may go to a Redis without an append-only file.
+    private let allowVolatile: Bool
+    /// This connection's persistence settings allow votes, and Redis' clock is known.
+    private(set) var verified = false
+    private var clock = RedisClock()
     /// When each script call in flight was sent (`uv_hrtime`), by its first entry (its tag).
     private let sentAt: UnsafeMutablePointer<UInt64>
+    /// Each script call's deadline (`uv_now` milliseconds), by its first entry.
+    private let deadlines: UnsafeMutablePointer<UInt64>
     public let stats = StoreStats()
 
     /// - Parameters:
     ///   - capacity: votes that may wait for Redis at once on this loop.
     ///   - timeoutMilliseconds: a command unanswered this long fails (its votes get 503).
     ///   - batching: false sends every vote as its own script call, as soon as it is submitted.
+    ///   - allowVolatile: take votes even when Redis has no append-only file.
     public init(
         context: LoopContext, host: String, port: Int, reader: RegistryReader, capacity: Int = 16_384,
-        timeoutMilliseconds: Int = 1_000, batching: Bool = true
+        timeoutMilliseconds: Int = 1_000, batching: Bool = true, allowVolatile: Bool = false
     ) {
+        loop = context.uvLoop
         redis = RedisConnection(host: host, port: port, loop: context.uvLoop)
         redis.commandTimeoutMilliseconds = UInt64(timeoutMilliseconds)
         self.reader = reader
         self.batching = batching
+        self.allowVolatile = allowVolatile
         batches = VoteBatches(capacity: capacity)
         sentAt = .allocate(capacity: capacity)
+        deadlines = .allocate(capacity: capacity)
+        resolveTimer = .allocate(capacity: 1)
         flushCheck = .allocate(capacity: 1)
         uv_check_init(context.uvLoop, flushCheck)
         flushCheck.pointee.data = Unmanaged.passUnretained(self).toOpaque()
+        uv_timer_init(context.uvLoop, resolveTimer)
+        resolveTimer.pointee.data = Unmanaged.passUnretained(self).toOpaque()
         uv_check_start(flushCheck) { check in
             Unmanaged<LoopStore>.fromOpaque(check!.pointee.data).takeUnretainedValue().flush()
         }
         unsent.reserveCapacity(64)
         redis.onReply = { [unowned self] tag, reply in replied(tag, reply) }
-        // The first command of every connection; EVALSHA comes after it on the same connection.
+        // The first commands of every connection; EVALSHA comes after them on the same connection.
         redis.onStateChange = { [unowned self] state in
             if state == .ready {
                 loadScript()
+                verify()
                 resolveUnknownVotes()
+            } else {
+                setVerified(false)
             }
-            onConnectionChange(state)
         }
         context.onStop { [unowned self] in stop() }
     }
@@ -73,13 +102,18 @@ public final class LoopStore {
     deinit {
         flushCheck.deallocate()
         sentAt.deallocate()
+        deadlines.deallocate()
+        resolveTimer.deallocate()
     }
 
-    /// Called on the loop's thread whenever the Redis connection goes up or down.
-    public var onConnectionChange: (RedisConnection.State) -> Void = { _ in }
+    /// Called on the loop's thread whenever `isTakingVotes` changes for a reason other than a full
+    /// queue: Redis connected and checked, or lost.
+    public var onReadinessChange: (Bool) -> Void = { _ in }
+    /// Called on the loop's thread with Redis' persistence settings after every (re)connect.
+    public var onDurability: (RedisDurability) -> Void = { _ in }
 
-    /// Whether a vote may be submitted now: Redis is connected and the queue has room.
-    public var isTakingVotes: Bool { isConnected && !batches.isFull }
+    /// Whether a vote may be submitted now: Redis is connected and checked, and the queue has room.
+    public var isTakingVotes: Bool { verified && !batches.isFull }
 
     /// Registers how a dialect answers its stored votes; pass the returned id to `submit`.
     public func addResponder(_ respond: @escaping (StoredVote, ResponseWriter) -> Void) -> Int {
@@ -111,7 +145,7 @@ public final class LoopStore {
         batches.sendGroups { poll, firstEntry, count in
             if !sendGroup(poll: poll, first: firstEntry, count: count, withSource: false) { unsent.append(firstEntry) }
         }
-        for first in unsent { settleGroup(first, reply: nil) }
+        for first in unsent { settleGroup(first) { _, _ in .notStored } }
         unsent.removeAll(keepingCapacity: true)
         redis.writeNow()
     }
@@ -119,19 +153,23 @@ public final class LoopStore {
     /// Sends one poll's votes as a vote-script call: by its SHA-1 (EVALSHA), or with the script's
     /// source (EVAL, which also loads it) when Redis answered NOSCRIPT.
     private func sendGroup(poll: PollID, first: Int, count: Int, withSource: Bool) -> Bool {
+        let giveUp = redis.earliestGiveUp
+        guard verified, let deadline = clock.redisMicroseconds(atLoopMilliseconds: giveUp) else { return false }
         commands.removeAll()
         let writer = RESPWriter(commands)
-        writer.begin(arguments: 5 + 2 * count)
+        writer.begin(arguments: 6 + 2 * count)
         writer.argument(withSource ? "EVAL" : "EVALSHA")
         writer.argument(string: withSource ? VoteScript.source : VoteScript.sha1)
         writer.argument("2")
         writer.key(.poll, poll)
         writer.key(.ballots, poll)
+        writer.argument(decimal: deadline)
         batches.writeVotes(from: first, to: writer)
         let tag = UInt64(first) | (withSource ? LoopStore.sourceTagBit : 0)
         guard redis.send(commands.bytes, tag: tag) else { return false }
         scriptCallsInFlight += 1
         sentAt[first] = uv_hrtime()
+        deadlines[first] = giveUp
         stats.sent(votes: count)
         return true
     }
@@ -150,38 +188,68 @@ public final class LoopStore {
 
     private func loadScript() { call(["SCRIPT", "LOAD", VoteScript.source]) { _ in } }
 
+    /// Reads Redis' persistence settings, then its clock; votes flow once both are known (and the
+    /// settings allow them). A reply lost to a dropped connection is asked again on the next one.
+    private func verify() {
+        call(RedisDurability.query) { [unowned self] reply in
+            guard let reply else { return }
+            let durability = RedisDurability(configReply: reply)
+            stats.record(durability)
+            onDurability(durability)
+            guard durability.hasAppendOnlyFile || allowVolatile else { return }
+            call(["TIME"]) { [unowned self] reply in
+                guard let reply, reply.count == 2, let seconds = reply[0].decimal, let microseconds = reply[1].decimal else { return }
+                clock.observe(redisMicroseconds: seconds * 1_000_000 + microseconds)
+                setVerified(true)
+            }
+        }
+    }
+
+    private func setVerified(_ value: Bool) {
+        guard value != verified else { return }
+        verified = value
+        if !value { clock.forget() }
+        onReadinessChange(value)
+    }
+
     private func replied(_ tag: UInt64, _ reply: RedisReply?) {
         if tag & LoopStore.callTagBit != 0 {
             calls.removeValue(forKey: tag)?(reply)
         } else {
             scriptCallsInFlight -= 1
             let first = Int(tag & ~LoopStore.sourceTagBit)
-            if reply != nil { stats.roundTrip.observe(microseconds: Int64((uv_hrtime() - sentAt[first]) / 1_000)) }
+            // No reply: Redis may still run the call, until its deadline.
+            guard let reply else { return hold(first, lookUpAt: deadlines[first]) }
+            stats.roundTrip.observe(microseconds: Int64((uv_hrtime() - sentAt[first]) / 1_000))
             // Redis lost the script (restarted without it, SCRIPT FLUSH): nothing of the call ran,
             // so the same votes go again, once, with the source. Later batches wait for them, so a
             // voter's votes still reach Redis in order.
-            if let reply, reply.isError, reply.hasPrefix("NOSCRIPT"), tag & LoopStore.sourceTagBit == 0 {
+            if reply.isError, reply.hasPrefix("NOSCRIPT"), tag & LoopStore.sourceTagBit == 0 {
                 if sendGroup(poll: batches[first].poll, first: first, count: batches.groupCount(from: first), withSource: true) { return }
             }
-            settleGroup(first, reply: reply)
+            // An error instead of verdicts (out of memory, …): Redis has answered, so it runs
+            // nothing of the call later; what it stored is looked up at once.
+            guard reply.isArray, reply.count >= 2 else { return hold(first, lookUpAt: uv_now(loop)) }
+            // Redis' time, then the poll's tallies after this call, before any answer goes out:
+            // whoever reads results next, on any loop of this daemon, sees these votes (and every
+            // other daemon's so far).
+            if let now = reply[reply.count - 1].integer { clock.observe(redisMicroseconds: now) }
+            VerdictText.tallies(reply[reply.count - 2]) { version, voters, count in
+                reader.recordStoredTallies(poll: batches[first].poll, version: version, voters: voters, count: count)
+            }
+            let verdicts = reply.count - 2
+            settleGroup(first) { index, _ in index < verdicts ? VerdictText.parse(reply[index]) : .unknown }
         }
     }
 
-    /// Settles every vote of one script call by its verdict, and answers it.
-    private func settleGroup(_ first: Int, reply: RedisReply?) {
-        // The poll's tallies after this call, before any answer goes out: whoever reads results
-        // next, on any loop of this daemon, sees these votes (and every other daemon's so far).
-        if let reply, reply.count > 0 {
-            VerdictText.tallies(reply[reply.count - 1]) { version, voters, count in
-                reader.recordStoredTallies(poll: batches[first].poll, version: version, voters: voters, count: count)
-            }
-        }
+    /// Settles every vote of one script call by its verdict (by its index in the call), and
+    /// answers it.
+    func settleGroup(_ first: Int, _ verdictOf: (Int, PendingVote) -> StoredVerdict) {
         var index = 0
         var entry: Int? = first
         while let current = entry {
             let vote = batches[current]
-            let verdict: StoredVerdict =
-                if let reply, index < reply.count { VerdictText.parse(reply[index]) } else { .unknown }
+            let verdict = verdictOf(index, vote)
             reader.settle(poll: vote.poll, voter: vote.voter, previous: vote.previous, current: vote.current, verdict: verdict)
             if verdict == .unknown && unresolved.count < batches.capacity {
                 unresolved.append((vote.poll, Array(batches.voterID(current)), vote.voter))
@@ -254,6 +322,7 @@ public final class LoopStore {
 
     private func stop() {
         uv_close(UnsafeMutablePointer<uv_handle_t>(OpaquePointer(flushCheck)), nil)
+        uv_close(UnsafeMutablePointer<uv_handle_t>(OpaquePointer(resolveTimer)), nil)
         redis.stop()
     }
 }
@@ -273,7 +342,7 @@ public struct StoredVote {
         case .accepted(let previous): outcome = .accepted(previous: previous, current: vote.current)
         case .unchanged: outcome = .unchanged(vote.current)
         case .rejected(let reason): outcome = .rejected(reason)
-        case .unknown: outcome = nil
+        case .notStored, .unknown: outcome = nil
         }
     }
 }

@@ -82,6 +82,11 @@ public final class RedisConnection {
         return true
     }
 
+    /// The earliest moment (`uv_now` milliseconds) at which a command sent now may be given up
+    /// on: the watchdog drops the connection when its oldest waiting command is
+    /// `commandTimeoutMilliseconds` old, and that is this one or an older one.
+    public var earliestGiveUp: UInt64 { (pending.oldestSentAt ?? uv_now(loop)) + commandTimeoutMilliseconds }
+
     /// Writes what `send` queued now, instead of when the loop next polls: the end of a loop
     /// iteration is the moment to send a batch.
     public func writeNow() {

@@ -38,6 +38,8 @@ public struct RedisReply {
         return negative ? -value : value
     }
 
+    public var isArray: Bool { pointer.pointee.type == REDIS_REPLY_ARRAY }
+
     /// The elements of an array reply (empty for other replies).
     public var count: Int { pointer.pointee.type == REDIS_REPLY_ARRAY ? Int(pointer.pointee.elements) : 0 }
 

@@ -1,6 +1,7 @@
 import Atomics
 
-/// Whether every loop's Redis connection is up, for `/readyz` (read from any thread).
+/// Whether every loop can store votes (its Redis connection is up and checked), for `/readyz`
+/// (read from any thread).
 public final class StoreReadiness: Sendable {
     private let ready: [ManagedAtomic<Bool>]
 
@@ -9,7 +10,7 @@ public final class StoreReadiness: Sendable {
     /// Follows `store`'s connection state (on its loop's thread).
     public func watch(_ store: LoopStore, loop index: Int) {
         let flag = ready[index]
-        store.onConnectionChange = { state in flag.store(state == .ready, ordering: .relaxed) }
+        store.onReadinessChange = { ready in flag.store(ready, ordering: .relaxed) }
     }
 
     public var allReady: Bool { ready.allSatisfy { $0.load(ordering: .relaxed) } }

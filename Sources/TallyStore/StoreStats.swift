@@ -1,10 +1,10 @@
 import TallyHTTP
 
 /// One loop's vote writes to Redis, for `/metrics`: how many script calls, how many votes they
-/// carried (their ratio is the group-commit batch size), and each call's round trip. Written by the
-/// loop's thread only.
+/// carried (their ratio is the group-commit batch size), each call's round trip, and the durability
+/// its Redis connection promises. Written by the loop's thread only.
 public final class StoreStats: @unchecked Sendable {
-    private let counters = SingleWriterCounters(count: 2)
+    private let counters = SingleWriterCounters(count: 3)
     /// From a vote-script call sent (written at the end of that loop iteration) to its reply read.
     public let roundTrip = LatencyHistogram()
 
@@ -14,6 +14,10 @@ public final class StoreStats: @unchecked Sendable {
 
     public var scriptCalls: Int64 { counters[0] }
     public var votesSent: Int64 { counters[1] }
+    /// As last read from Redis (`unknown` before the first reading).
+    public var durability: RedisDurability { RedisDurability(rawValue: Int(counters[2])) ?? .unknown }
+
+    func record(_ durability: RedisDurability) { counters.set(2, Int64(durability.rawValue)) }
 
     func sent(votes: Int) {
         counters.add(0, 1)

@@ -1,7 +1,7 @@
 import TallyCore
 
 /// The vote script's verdicts as text: the replaced ballot (16 hex digits) for an accepted vote,
-/// `unchanged`, or the name of a `VoteRejection`; stored ballots (16 hex digits); and tallies.
+/// `unchanged`, `late`, or the name of a `VoteRejection`; stored ballots (16 hex digits); and tallies.
 /// Parsed without allocating.
 enum VerdictText {
     /// A poll's tallies as the vote script returns them and the follower reads them:
@@ -23,6 +23,7 @@ enum VerdictText {
         guard let bytes = reply.bytes, !reply.isError else { return .unknown }
         if bytes.count == 16, let previous = hex(bytes) { return .accepted(previous: Ballot(mask: previous)) }
         if reply.hasPrefix("unchanged") { return .unchanged }
+        if reply.hasPrefix("late") { return .notStored }
         for reason in VoteRejection.allCases where reason.rawValue.utf8.elementsEqual(bytes) { return .rejected(reason) }
         return .unknown
     }

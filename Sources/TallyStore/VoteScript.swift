@@ -7,16 +7,22 @@ import Foundation
 /// again with the source (EVAL), which loads it back.
 ///
 ///     KEYS  {p:ID}:poll (rules and tallies), {p:ID}:ballots
-///     ARGV  the votes' voter ids, then their ballots in the same order (so the ids go to HMGET
-///           as they are): voter 1, …, voter n, ballot 1, …, ballot n (a ballot is 16 lowercase
-///           hex digits, bit i = option i; all zeros withdraws the ballot)
+///     ARGV  the call's deadline (Redis' time in µs), then the votes' voter ids, then their
+///           ballots in the same order (so the ids go to HMGET as they are): deadline, voter 1,
+///           …, voter n, ballot 1, …, ballot n (a ballot is 16 lowercase hex digits, bit i =
+///           option i; all zeros withdraws the ballot)
 ///     reply one verdict per vote: if accepted, the ballot it replaced (16 hex digits); else
-///           "unchanged" or the name of a `VoteRejection` (`unknownPoll`, `closed`,
-///           `alreadyVoted`, …); then, unless the poll is unknown, its tallies after the batch:
-///           {version, voters, option 0, option 1, …} (`version` grows with every batch that
-///           changed a ballot)
+///           "unchanged", "late" or the name of a `VoteRejection` (`unknownPoll`, `closed`,
+///           `alreadyVoted`, …); then the poll's tallies after the batch: {version, voters,
+///           option 0, option 1, …} (`version` grows with every batch that changed a ballot;
+///           empty if the poll is unknown); then Redis' time (µs), from which the daemon learns
+///           its clock
 ///
-/// Time is Redis's own (`TIME`), so every daemon's votes meet one clock at the deadline.
+/// Time is Redis's own (`TIME`), so every daemon's votes meet one clock at a poll's end date.
+/// The deadline makes a 503 mean "not stored": a daemon gives up on a call (and answers its
+/// votes 503) once it has waited `timeout_ms`, but a stalled Redis may still run the call when it
+/// resumes. The daemon sends the moment it may give up, in Redis' clock (`RedisClock`), and a
+/// call run at or after it stores nothing and answers every vote "late".
 ///
 /// Written for Redis' Lua, where converting between numbers and strings is what costs (each
 /// `tostring`, `tonumber` or number passed to `redis.call` formats or parses one): field names are
@@ -32,20 +38,25 @@ public enum VoteScript {
     public static let sha1: String = Insecure.SHA1.hash(data: Array(source.utf8)).map { String(format: "%02x", $0) }.joined()
 
     public static let source = #"""
-        local rules = redis.call('HMGET', KEYS[1], 'state', 'options', 'maxVotes', 'revote', 'closesAt', 'closesOnEnd')
+        local votes = (#ARGV - 1) / 2
         local verdicts = {}
+        local time = redis.call('TIME')
+        local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
+        if now >= tonumber(ARGV[1]) then
+          for n = 1, votes do verdicts[n] = 'late' end
+          verdicts[votes + 1], verdicts[votes + 2] = {}, now
+          return verdicts
+        end
+        local rules = redis.call('HMGET', KEYS[1], 'state', 'options', 'maxVotes', 'revote', 'closesAt', 'closesOnEnd')
         if not rules[1] then
-          for n = 1, #ARGV / 2 do verdicts[n] = 'unknownPoll' end
+          for n = 1, votes do verdicts[n] = 'unknownPoll' end
+          verdicts[votes + 1], verdicts[votes + 2] = {}, now
           return verdicts
         end
         local state, options, maxVotes = rules[1], tonumber(rules[2]), tonumber(rules[3])
         local revote, closesAt, closesOnEnd = rules[4] == '1', rules[5], rules[6] == '1'
         local limit = maxVotes == 0 and options or maxVotes
-        local expired = false
-        if closesOnEnd and closesAt ~= '' then
-          local time = redis.call('TIME')
-          expired = tonumber(time[1]) * 1000000 + tonumber(time[2]) >= tonumber(closesAt)
-        end
+        local expired = closesOnEnd and closesAt ~= '' and now >= tonumber(closesAt)
         local none = '0000000000000000'
         -- Field names of options 0 to 63, as strings: passing numbers to redis.call, or tostring, costs a
         -- number formatting each.
@@ -92,11 +103,10 @@ public enum VoteScript {
 
         -- Every voter's stored ballot, read at once; updated below as the batch goes, so a voter who
         -- votes twice in one batch is judged against their first vote.
-        local votes = #ARGV / 2
         local stored = {}
         if state == 'open' and not expired then
-          for first = 1, votes, chunk do
-            local last = math.min(first + chunk - 1, votes)
+          for first = 2, votes + 1, chunk do
+            local last = math.min(first + chunk - 1, votes + 1)
             local ballots = redis.call('HMGET', KEYS[2], unpack(ARGV, first, last))
             for n = first, last do stored[ARGV[n]] = ballots[n - first + 1] or none end
           end
@@ -124,7 +134,7 @@ public enum VoteScript {
         local moves = {}
         local writes, written, removals = {}, 0, {}
         for n = 1, votes do
-          local voter, ballot = ARGV[n], ARGV[votes + n]
+          local voter, ballot = ARGV[n + 1], ARGV[votes + n + 1]
           local verdict = refusal or problems[ballot]
           if verdict == nil then verdict = judge(ballot) end
           if not verdict then
@@ -189,7 +199,7 @@ public enum VoteScript {
           end
           redis.call('HSET', KEYS[1], unpack(updates))
         end
-        verdicts[#verdicts + 1] = tallies
+        verdicts[votes + 1], verdicts[votes + 2] = tallies, now
         return verdicts
         """#
 }

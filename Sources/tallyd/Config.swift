@@ -21,6 +21,8 @@ struct TallyConfig {
     var redisTimeoutMilliseconds = 1_000
     /// How often viewed polls' results are read back from Redis (0: never).
     var resultsRefreshMilliseconds = 250
+    /// Take votes even from a Redis without an append-only file.
+    var allowVolatile = false
 
     /// Reads `path` (if any) and the environment. Errors name the key, the problem and the line.
     static func load(path: String?, environment: [String: String] = ProcessInfo.processInfo.environment) throws(ConfigError) -> TallyConfig {
@@ -72,6 +74,17 @@ struct TallyConfig {
             }
         }
     }
+
+    /// The keys that still hold `config.example.toml`'s placeholders ("change-me-…"): anyone who
+    /// read the example could sign voter tokens or act as an organizer.
+    var placeholderKeys: [String] {
+        let placeholder = "change-me"
+        return (organizerTokens.contains { $0.hasPrefix(placeholder) } ? ["[auth] organizer_tokens"] : [])
+            + (String(decoding: voterSecret, as: UTF8.self).hasPrefix(placeholder) ? ["[auth] voter_secret"] : [])
+    }
+
+    /// Whether `listen` is reachable from this machine only (127.0.0.0/8 or ::1).
+    var listensOnLoopbackOnly: Bool { listenHost.hasPrefix("127.") || listenHost == "::1" }
 
     private func validate() throws(ConfigError) {
 
@@ -207,6 +220,9 @@ struct ConfigKey: Sendable {
         },
         ConfigKey(section: "redis", name: "results_refresh_ms") { config, value throws(ConfigProblem) in
             config.resultsRefreshMilliseconds = try value.integer(0...60_000)
+        },
+        ConfigKey(section: "redis", name: "allow_volatile") { config, value throws(ConfigProblem) in
+            config.allowVolatile = try value.boolean()
         },
     ]
 

@@ -13,6 +13,15 @@ struct Run: ParsableCommand {
 
     func run() throws {
         let config = try config.load()
+        if !config.placeholderKeys.isEmpty {
+            let keys = config.placeholderKeys.joined(separator: " and ")
+            guard config.listensOnLoopbackOnly else {
+                throw ValidationError(
+                    "\(keys) still hold the placeholders of config.example.toml, and [server] listen (\(config.listenHost)) "
+                        + "is reachable from other machines: set your own secrets (e.g. openssl rand -hex 32)")
+            }
+            log("tallyd: WARNING: \(keys) still hold the placeholders of config.example.toml; fine on loopback, refused elsewhere")
+        }
         signal(SIGPIPE, SIG_IGN)
         // Block the stop signals before any loop thread starts, so threads inherit the mask and
         // this thread alone receives them (sigwait below): no handler needs to be signal-safe.
@@ -27,6 +36,18 @@ struct Run: ParsableCommand {
             throw ValidationError(
                 "[redis] address: set it (or TALLY_REDIS_ADDRESS) to the host:port of the Redis that stores votes; "
                     + "scripts/run starts a local one when it is not set")
+        }
+        let redisAddress = "\(redisHost):\(config.redisPort)"
+        let durability: RedisDurability
+        do { durability = try RedisDurability.read(host: redisHost, port: config.redisPort) } catch {
+            throw ValidationError("cannot read Redis' persistence settings: \(error)")
+        }
+        log("tallyd: Redis at \(redisAddress): \(durability.promise)")
+        if !durability.hasAppendOnlyFile && !config.allowVolatile {
+            throw ValidationError(
+                "Redis at \(redisAddress) has no append-only file: a restart of Redis would lose acknowledged votes. "
+                    + "Turn it on (appendonly yes, appendfsync always: see deploy/redis.conf), "
+                    + "or set [redis] allow_volatile = true for a throwaway rehearsal")
         }
         // Recovery: every poll and ballot Redis holds, before any vote is taken.
         let sync = PollSync(host: redisHost, port: config.redisPort, registry: registry)
@@ -47,8 +68,17 @@ struct Run: ParsableCommand {
                 let reader = registry.reader(loop.index)
                 let store = LoopStore(
                     context: loop, host: redisHost, port: config.redisPort, reader: reader, capacity: config.maxPendingVotes,
-                    timeoutMilliseconds: config.redisTimeoutMilliseconds, batching: config.batching)
+                    timeoutMilliseconds: config.redisTimeoutMilliseconds, batching: config.batching,
+                    allowVolatile: config.allowVolatile)
                 stores.watch(store, loop: loop.index)
+                store.onDurability = { [allowVolatile = config.allowVolatile] durability in
+                    if durability.hasAppendOnlyFile || allowVolatile {
+                        log("tallyd: loop \(loop.index) connected to Redis at \(redisAddress): \(durability.promise)")
+                    } else {
+                        log("tallyd: loop \(loop.index): Redis at \(redisAddress) has no append-only file; "
+                            + "votes are refused (503) until it has one and tallyd reconnects")
+                    }
+                }
                 storeStats.append(store.stats)
                 native.install(on: router, reader: reader, store: store)
                 ops.install(on: router)
@@ -82,7 +112,9 @@ struct Run: ParsableCommand {
         log("tallyd: stopped")
     }
 
-    private func log(_ line: String) {
-        FileHandle.standardError.write(Data((line + "\n").utf8))
-    }
+}
+
+/// One line to standard error (the daemon's log), from any thread.
+func log(_ line: String) {
+    FileHandle.standardError.write(Data((line + "\n").utf8))
 }

@@ -16,24 +16,32 @@ import Testing
         let retryAfter: Bool
     }
 
-    /// Votes from `threads` connections, voter names `prefix-thread-n`, choice n % 4, until `stop()`.
+    /// Votes from `threads` connections at once (a thread each), voter names `prefix-thread-n`,
+    /// choice n % 4, until `stop()`.
     static func voteUntil(
         port: Int, poll: String, prefix: String, threads: Int = 4, perThread: Int = 100_000, stop: @escaping @Sendable () -> Bool
     ) -> [Sent] {
         let results = Mutex<[Sent]>([])
-        DispatchQueue.concurrentPerform(iterations: threads) { thread in
-            var sent: [Sent] = []
-            var client = try? RawClient(port: port)
-            for n in 0..<perThread where !stop() {
-                let voter = "\(prefix)-\(thread)-\(n)"
-                guard let connection = client else { break }
-                let response = connection.request(
-                    "POST", "/v1/polls/\(poll)/votes", headers: ["X-Voter-Id": voter], body: #"{"choices":[\#(n % 4)]}"#)
-                sent.append(Sent(voter: voter, choice: n % 4, status: response?.status, retryAfter: response?.headers["retry-after"] != nil))
-                if response == nil { client = try? RawClient(port: port) }  // the daemon closed or went away
-            }
-            results.withLock { $0 += sent }
+        let finished = DispatchGroup()
+        for thread in 0..<threads {
+            finished.enter()
+            Thread {
+                defer { finished.leave() }
+                var sent: [Sent] = []
+                var client = try? RawClient(port: port)
+                for n in 0..<perThread where !stop() {
+                    let voter = "\(prefix)-\(thread)-\(n)"
+                    guard let connection = client else { break }
+                    let response = connection.request(
+                        "POST", "/v1/polls/\(poll)/votes", headers: ["X-Voter-Id": voter], body: #"{"choices":[\#(n % 4)]}"#)
+                    sent.append(
+                        Sent(voter: voter, choice: n % 4, status: response?.status, retryAfter: response?.headers["retry-after"] != nil))
+                    if response == nil { client = try? RawClient(port: port) }  // the daemon closed or went away
+                }
+                results.withLock { $0 += sent }
+            }.start()
         }
+        finished.wait()
         return results.withLock { $0 }
     }
 
@@ -72,12 +80,12 @@ import Testing
         let redis = try RedisServer()
         let first = try NativeFixture(config: WriteThroughTests.config, redis: redis)
         let poll = try first.create()
-        let killed = Mutex(false)
+        let killed = SharedState()
         DispatchQueue.global().asyncAfter(deadline: .now() + 0.4) {
             first.daemon.kill()
-            killed.withLock { $0 = true }
+            killed.set()
         }
-        let sent = WriteThroughTests.voteUntil(port: first.daemon.port, poll: poll, prefix: "crash") { killed.withLock { $0 } }
+        let sent = WriteThroughTests.voteUntil(port: first.daemon.port, poll: poll, prefix: "crash") { killed.isSet }
         try WriteThroughTests.expectConsistent(redis, poll, sent)
 
         // A new daemon continues where the data says: same results, same ballots.
@@ -92,26 +100,26 @@ import Testing
     }
 
     @Test func redisStalledThenKilledGets503AndTheDaemonRecoversByItself() throws {
-        let redis = try RedisServer(appendOnly: true)
+        let redis = try RedisServer()
         let f = try NativeFixture(config: WriteThroughTests.config + "\n[redis]\naddress = \"127.0.0.1:\(redis.port)\"\ntimeout_ms = 300\n", redis: redis)
         let poll = try f.create()
-        let phase = Mutex(0)  // 0 voting, 1 paused, 2 killed, 3 restarted, 4 done
+        let phase = SharedState()  // 0 voting, 1 paused, 2 killed, 3 restarted, 4 done
         let readyWhileDown = Mutex<Int?>(nil)
         DispatchQueue.global().async {
             usleep(300_000)
             redis.pause()
-            phase.withLock { $0 = 1 }
+            phase.set(1)
             usleep(600_000)
             redis.kill()
-            phase.withLock { $0 = 2 }
+            phase.set(2)
             usleep(400_000)
             readyWhileDown.withLock { $0 = (try? RawClient(port: f.daemon.port))?.request("GET", "/readyz")?.status }
             try? redis.start()
-            phase.withLock { $0 = 3 }
+            phase.set(3)
             usleep(1_500_000)
-            phase.withLock { $0 = 4 }
+            phase.set(4)
         }
-        let sent = WriteThroughTests.voteUntil(port: f.daemon.port, poll: poll, prefix: "fault", threads: 2) { phase.withLock { $0 == 4 } }
+        let sent = WriteThroughTests.voteUntil(port: f.daemon.port, poll: poll, prefix: "fault", threads: 2) { phase.value == 4 }
         let refused = sent.filter { $0.status == 503 }
         #expect(!refused.isEmpty && refused.allSatisfy(\.retryAfter), "votes during the outage get 503 with Retry-After")
         #expect(sent.allSatisfy { $0.status == 200 || $0.status == 503 }, "\(Set(sent.map(\.status)))")

@@ -97,7 +97,7 @@ import Testing
     }
 
     @Test func aPollDueWhileRedisIsDownIsFinalizedOnceRedisIsBack() throws {
-        let redis = try RedisServer(appendOnly: true)
+        let redis = try RedisServer()
         let registry = PollRegistry(shardCount: 1, readers: 1)
         let closesAt = WallClock.now() + 200_000
         let definition = PollDefinition(question: "Q", options: ["a", "b"], rules: PollRules(closesAt: closesAt))

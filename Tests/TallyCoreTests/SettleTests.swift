@@ -32,7 +32,7 @@ import Testing
     }
 
     @Test func aRefusedOrUnknownVoteIsPutBack() {
-        for verdict in [StoredVerdict.rejected(.alreadyVoted), .unknown] {
+        for verdict in [StoredVerdict.rejected(.alreadyVoted), .notStored, .unknown] {
             let f = Fixture()
             let outcome = uncounted(f, "ann", [2])
             settle(f, "ann", outcome, verdict)

@@ -67,7 +67,7 @@ final class LoopHarness {
     }
 
     static func describe(_ reply: RedisReply) -> String {
-        if reply.count > 0 { return (0..<reply.count).map { describe(reply[$0]) }.joined(separator: " ") }
+        if reply.isArray { return (0..<reply.count).map { describe(reply[$0]) }.joined(separator: " ") }
         if let integer = reply.integer { return String(integer) }
         if reply.isNil { return "nil" }
         return (reply.isError ? "ERR:" : "") + (reply.string ?? "?")
@@ -193,13 +193,18 @@ extension RedisConnectionTests {
         Array(call(poll, votes).prefix(votes.count))
     }
 
-    /// The whole reply, flattened: verdicts, then the tallies (version, voters, each option).
-    func call(_ poll: UInt64, _ votes: [(String, [Int])]) -> [String] {
+    /// The whole reply, flattened, without Redis' time at its end: verdicts, then the tallies
+    /// (version, voters, each option).
+    func call(_ poll: UInt64, _ votes: [(String, [Int])], deadline: Int64 = Int64.max / 2) -> [String] {
+        Array(callWithTime(poll, votes, deadline: deadline).dropLast())
+    }
+
+    func callWithTime(_ poll: UInt64, _ votes: [(String, [Int])], deadline: Int64) -> [String] {
         let ballots = votes.map { _, options in
             let hex = String(options.reduce(UInt64(0)) { $0 | (1 << UInt64($1)) }, radix: 16)
             return String(repeating: "0", count: 16 - hex.count) + hex
         }
-        let arguments = ["EVALSHA", sha, "2", KeySchema.poll(poll), KeySchema.ballots(poll)] + votes.map(\.0) + ballots
+        let arguments = ["EVALSHA", sha, "2", KeySchema.poll(poll), KeySchema.ballots(poll), "\(deadline)"] + votes.map(\.0) + ballots
         return (harness.call(arguments) ?? "").split(separator: " ").map(String.init)
     }
 
@@ -231,7 +236,7 @@ extension RedisConnectionTests {
         setRules(10)
         // Uppercase too: the daemon reads stored ballots as lowercase only.
         for ballot in ["00000000000000g1", "0000000000000001x", "1", "000000000000000 ", "000000000000000A"] {
-            let reply = harness.call(["EVALSHA", sha, "2", KeySchema.poll(10), KeySchema.ballots(10), "ann", ballot]) ?? ""
+            let reply = harness.call(["EVALSHA", sha, "2", KeySchema.poll(10), KeySchema.ballots(10), "\(Int64.max / 2)", "ann", ballot]) ?? ""
             #expect(reply.hasPrefix("optionOutOfRange "), "\(ballot): \(reply)")
         }
         #expect(counts(10) == [:])
@@ -268,6 +273,22 @@ extension RedisConnectionTests {
         #expect(call(9, [("ann", [0])]) == ["unchanged", "1", "2", "1", "nil", "1"], "no change, same version")
         #expect(call(9, [("ann", [1])]) == ["0000000000000001", "2", "2", "0", "1", "1"])
         #expect(call(99, [("ann", [0])]) == ["unknownPoll"], "no tallies for an unknown poll")
+    }
+
+    /// A call Redis runs at or after its deadline (a daemon that gave up on it answered 503) stores
+    /// nothing; every reply ends with Redis' time, from which daemons learn its clock.
+    @Test func aCallRunAfterItsDeadlineStoresNothing() throws {
+        setRules(12, revote: true)
+        #expect(vote(12, [("ann", [0])]) == ["0000000000000000"])
+        let now = Int64(Date().timeIntervalSince1970 * 1_000_000)
+        let late = callWithTime(12, [("ann", [1]), ("bob", [2])], deadline: now)
+        #expect(late.prefix(2) == ["late", "late"])
+        let redisTime = try #require(late.last.flatMap { Int64($0) })
+        #expect(abs(redisTime - now) < 5_000_000, "Redis' time in µs")
+        #expect(harness.call(["HGET", KeySchema.ballots(12), "ann"]) == "0000000000000001")
+        #expect(harness.call(["HEXISTS", KeySchema.ballots(12), "bob"]) == "0")
+        #expect(counts(12) == ["0": 1, "voters": 1])
+        #expect(vote(12, [("bob", [2])]) == ["0000000000000000"], "the same vote before its deadline")
     }
 
     @Test func stateAndDeadlineAreJudgedByRedis() {

@@ -10,9 +10,11 @@ public final class Daemon: @unchecked Sendable {
     /// The Redis it stores votes in.
     public let redis: RedisServer
 
-    /// The `tallyd` built next to the test bundle (`swift test` builds it: the tests depend on it).
+    /// The `tallyd` built next to the test bundle (`swift test` builds it: the tests depend on it),
+    /// or `TALLY_TEST_TALLYD` (to run the tests against another build, e.g. an earlier commit's).
     public static var binary: URL {
-        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("tallyd")
+        if let other = ProcessInfo.processInfo.environment["TALLY_TEST_TALLYD"] { return URL(fileURLWithPath: other) }
+        return URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("tallyd")
     }
 
     /// Starts `tallyd run` with `config` (TOML; `listen` is set to a free port unless given) and
@@ -37,7 +39,10 @@ public final class Daemon: @unchecked Sendable {
                 port = Int(log[range].split(separator: ":").last!) ?? 0
             }
         }
-        guard port != 0 else { throw DaemonError(message: "tallyd did not start: \(log)") }
+        guard port != 0 else {
+            if !process.isRunning { log += String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self) }
+            throw DaemonError(message: "tallyd did not start: \(log)")
+        }
     }
 
     deinit {

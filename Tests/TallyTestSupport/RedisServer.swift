@@ -2,20 +2,34 @@ import Foundation
 
 /// A real `redis-server` on a free loopback port with its own data folder, for tests; killed when
 /// released. Fault tests stop, pause and restart it.
+///
+/// It runs the shipped `deploy/redis.conf` (append-only file, `appendfsync always`), with only
+/// the address, the data folder and the log changed, plus any `settings` (e.g. `appendfsync
+/// everysec`), so the tests hold what deployments get.
 public final class RedisServer: @unchecked Sendable {
     public let port: Int
     public let directory: String
     private var process: Process?
+    /// More `--name value` arguments over the shipped file's; a change takes effect at the next
+    /// `start()`.
+    public var settings: [String]
 
-    public init(appendOnly: Bool = false) throws {
+    /// - Parameter settings: more `--name value` arguments over the shipped file's.
+    public init(settings: [String] = []) throws {
         port = try RedisServer.freePort()
         directory = NSTemporaryDirectory() + "tally-redis-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        self.appendOnly = appendOnly
+        self.settings = settings
         try start()
     }
 
-    private let appendOnly: Bool
+    /// A Redis without an append-only file, which tallyd refuses unless `allow_volatile`.
+    public static func volatile() throws -> RedisServer { try RedisServer(settings: ["--appendonly", "no"]) }
+
+    /// The repository's `deploy/redis.conf`.
+    public static let shippedConfig = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("deploy/redis.conf").path
 
     deinit {
         kill()
@@ -27,9 +41,9 @@ public final class RedisServer: @unchecked Sendable {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/redis-server")
         process.arguments = [
-            "--port", "\(port)", "--bind", "127.0.0.1", "--dir", directory, "--save", "",
-            "--appendonly", appendOnly ? "yes" : "no", "--appendfsync", "always",
-        ]
+            RedisServer.shippedConfig, "--port", "\(port)", "--bind", "127.0.0.1", "--dir", directory, "--daemonize", "no",
+            "--logfile", "",
+        ] + settings
         process.standardOutput = FileHandle.nullDevice
         try process.run()
         self.process = process
@@ -48,6 +62,9 @@ public final class RedisServer: @unchecked Sendable {
         process.waitUntilExit()
     }
 
+    /// The process id, for fault injection (e.g. strace).
+    public var processIdentifier: Int32 { process?.processIdentifier ?? 0 }
+
     /// SIGSTOP / SIGCONT: alive but not answering.
     public func pause() { if let process { Foundation.kill(process.processIdentifier, SIGSTOP) } }
     public func resume() { if let process { Foundation.kill(process.processIdentifier, SIGCONT) } }
@@ -59,7 +76,7 @@ public final class RedisServer: @unchecked Sendable {
             .output.trimmingCharacters(in: .newlines)
     }
 
-    static func freePort() throws -> Int {
+    public static func freePort() throws -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }
         var address = sockaddr_in()

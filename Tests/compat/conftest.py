@@ -46,11 +46,14 @@ def free_port() -> int:
 
 
 def start_redis():
-    """A real redis-server on a free port with a throwaway data folder; returns (process, port)."""
+    """A real redis-server run from the shipped deploy/redis.conf, on a free port with a throwaway
+    data folder; returns (process, port)."""
     port = free_port()
     directory = tempfile.mkdtemp(prefix="tally-redis-")
+    shipped = os.path.join(os.path.dirname(__file__), "..", "..", "deploy", "redis.conf")
     process = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", directory, "--save", ""],
+        ["redis-server", shipped, "--port", str(port), "--bind", "127.0.0.1", "--dir", directory, "--daemonize", "no",
+         "--logfile", ""],
         stdout=subprocess.DEVNULL)
     for _ in range(200):
         if subprocess.run(["redis-cli", "-p", str(port), "PING"], capture_output=True, text=True).stdout.strip() == "PONG":

@@ -75,6 +75,15 @@ public final class OpsAPI: @unchecked Sendable {
         metric("tally_redis_votes_sent_total", "counter", "Votes carried by those calls (divided by the calls: the batch size).",
             [("", stores.reduce(0) { $0 + $1.votesSent })])
         histogram("tally_redis_vote_call_duration_seconds", "Time from a vote-script call sent to its reply.", stores.map(\.roundTrip))
+        // The weakest promise over this daemon's connections that have read it.
+        let readings = stores.map(\.durability).filter { $0 != .unknown }
+        let durability = readings.min { $0.rawValue < $1.rawValue } ?? .unknown
+        metric(
+            "tally_redis_durability", "gauge",
+            "What a 200 survives, from Redis' appendonly and appendfsync (1 on the policy in force): always survives a Redis crash "
+                + "and a power loss; everysec may lose ~2 s on a Redis crash with a slow disk; no may lose ~30 s on a power loss; "
+                + "volatile loses everything since the last snapshot on a restart.",
+            RedisDurability.allCases.map { ("{policy=\"\($0.label)\"}", $0 == durability ? 1 : 0) })
 
         let votes = native.voteStats
         metric(
