@@ -127,7 +127,7 @@ final class Connection {
                 response.writeError(status: 413, code: "body_too_large", message: "the request body is too large")
             case (431, _), (_, HPE_HEADER_OVERFLOW):
                 response.writeError(status: 431, code: "headers_too_large", message: "the request headers are too large")
-            case (_, HPE_INVALID_METHOD):
+            case (_, HPE_INVALID_METHOD) where HTTPSyntax.isRequestLineWithUnknownMethod(bytes, failedAt: parsed):
                 response.writeError(status: 501, code: "method_not_implemented", message: "the server does not know this method")
             default:
                 response.writeError(status: 400, code: "malformed_request", message: "the request is not valid HTTP/1.1")
@@ -243,6 +243,10 @@ final class Connection {
     }
 
     func headersComplete() -> Int32 {
+        for header in headers[0..<headerCount]
+        where !HTTPSyntax.isToken(UnsafeRawBufferPointer(start: input.base + Int(header.nameStart), count: Int(header.nameCount))) {
+            return -1  // 400
+        }
         let declared = parser.pointee.content_length
         if declared != UInt64.max && declared > UInt64(loop.limits.maxBodyBytes) {
             rejection = 413
@@ -401,14 +405,18 @@ final class Connection {
         flush()
     }
 
-    /// Shutdown: close now if idle, else after the response to the request in progress; a stream
-    /// ends with its last chunk.
+    /// Between requests, with nothing to write: what the drain's idle deadline closes.
+    var isIdle: Bool { phase == .idle && !writing && !awaiting && output.count == 0 && !isStreaming }
+
+    /// Shutdown: a busy connection closes after the response to its request in progress, which
+    /// says `Connection: close`; a stream ends with its last chunk. An idle one stays open until
+    /// the drain's idle deadline (`EventLoop.beginDrain`): a busy keep-alive client whose next
+    /// request is already on its way gets it answered, with `Connection: close` (`messageComplete`),
+    /// instead of a reset.
     func drain() {
         if isStreaming {
             tickStream()
-        } else if phase == .idle && !writing && !awaiting && output.count == 0 {
-            close()
-        } else {
+        } else if !isIdle {
             closeAfterWrite = true
         }
     }

@@ -34,6 +34,11 @@ final class EventLoop {
     private(set) var draining = false
     private var finished = false
     private var drainDeadline: UInt64 = 0
+    /// While draining, connections idle at this moment are closed (`beginDrain`).
+    private var drainIdleDeadline: UInt64 = 0
+    /// How long idle connections stay open once draining starts: long enough for a request a busy
+    /// client sent as draining began to arrive, short enough for truly idle ones to go at once.
+    static let drainIdleMilliseconds: UInt64 = 200
     private var thread = pthread_t()
 
     /// Binds the listener (on the calling thread, before the loop runs, so errors surface at start).
@@ -118,9 +123,31 @@ final class EventLoop {
             connection.close()
             return
         }
+        adopt(connection)
+    }
+
+    private func adopt(_ connection: Connection) {
         connections.append(connection)
         stats.opened()
         connection.begin(rejectWith503: connections.count > maxConnections)
+    }
+
+    /// Takes the connections the kernel has completed on the listener but nobody accepted yet:
+    /// closing the listener would reset them, and their clients' first request with them.
+    private func acceptBacklog() {
+        var fd = uv_os_fd_t()
+        guard uv_fileno(handle(listener), &fd) == 0 else { return }
+        while true {
+            let client = Glibc.accept(fd, nil, nil)  // the listener is non-blocking: EAGAIN when none is left
+            guard client >= 0 else { return }
+            let connection = Connection(loop: self, slot: connections.count)
+            guard uv_tcp_open(connection.tcp, client) == 0 else {  // (makes it non-blocking)
+                Glibc.close(client)
+                connection.close()
+                continue
+            }
+            adopt(connection)
+        }
     }
 
     /// Forgets a closed connection (swap-remove).
@@ -144,6 +171,9 @@ final class EventLoop {
             for connection in connections { connection.close() }
             return
         }
+        if draining && now >= drainIdleDeadline {
+            for connection in connections where connection.isIdle { connection.close() }
+        }
         for connection in connections {
             if connection.isStreaming {
                 connection.tickStream()
@@ -153,11 +183,14 @@ final class EventLoop {
         }
     }
 
-    /// Stop accepting, close idle connections, let the others finish their request.
+    /// Stop accepting; from now on every answer says `Connection: close` and its connection closes
+    /// after it; connections still idle after `drainIdleMilliseconds` are closed.
     func beginDrain() {
         guard !draining else { return }
         draining = true
         drainDeadline = uv_now(loop) + UInt64(limits.drainTimeoutMilliseconds)
+        drainIdleDeadline = uv_now(loop) + EventLoop.drainIdleMilliseconds
+        acceptBacklog()
         uv_close(handle(listener), nil)
         for connection in connections { connection.drain() }
         if connections.isEmpty { finish() }

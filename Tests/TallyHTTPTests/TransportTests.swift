@@ -175,6 +175,51 @@ final class LaterResponses {
         #expect(client.response()?.status == 501)
     }
 
+    /// 501 is for a well-formed request line whose method is unknown; bytes that are no request
+    /// line at all (noise, a TLS ClientHello, NUL) are a malformed request: 400.
+    @Test func garbageGets400NotUnknownMethod() throws {
+        let server = try TestServer()
+        let clientHello: [UInt8] = [0x16, 0x03, 0x01, 0x00, 0xa5, 0x01, 0x00, 0x00, 0xa1, 0x03, 0x03] + Array(repeating: 0x42, count: 32)
+        let garbage: [[UInt8]] = [
+            clientHello, [0, 0, 0, 0], Array("\u{1}\u{2}GET / HTTP/1.1\r\n\r\n".utf8), Array("G@T /hello HTTP/1.1\r\n\r\n".utf8),
+            Array("QUERY\r\n\r\n".utf8), Array("hello world\r\n\r\n".utf8), [0xff, 0xfe, 0x20, 0x2f, 0x20],
+        ]
+        for bytes in garbage {
+            let client = try server.client()
+            client.send(bytes)
+            let response = try #require(client.response(), "\(bytes)")
+            #expect(response.status == 400 && response.json?["code"] as? String == "malformed_request", "\(bytes): \(response)")
+        }
+        let unknown = try server.client()
+        unknown.send("BREW /pot HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(unknown.response()?.status == 501)
+    }
+
+    /// RFC 9112 §5.1: no whitespace between a field name and its colon (a request smuggling
+    /// precondition when a proxy reads it otherwise); §6.1: Transfer-Encoding and Content-Length
+    /// together are refused.
+    @Test func fieldNamesWithWhitespaceAndAmbiguousLengthsGet400() throws {
+        let server = try TestServer()
+        let requests = [
+            "GET /hello HTTP/1.1\r\nHost : x\r\n\r\n",
+            "GET /hello HTTP/1.1\r\nHost\t: x\r\n\r\n",
+            "POST /echo/a HTTP/1.1\r\nHost: x\r\nContent-Length : 4\r\n\r\nabcd",
+            "POST /echo/a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 4\r\n\r\n4\r\nabcd\r\n0\r\n\r\n",
+            "POST /echo/a HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nabcd\r\n0\r\n\r\n",
+            " GET /hello HTTP/1.1\r\nHost: x\r\n\r\n",
+        ]
+        for text in requests {
+            let client = try server.client()
+            client.send(text)
+            let response = try #require(client.response(), "\(text)")
+            #expect(response.status == 400 && response.headers["connection"] == "close", "\(text.debugDescription): \(response)")
+            #expect(client.isClosedByPeer())
+        }
+        let fine = try server.client()
+        fine.send("POST /echo/a HTTP/1.1\r\nHost: x\r\nContent-Length:4\r\nX-Spaces:   padded   \r\n\r\nabcd")
+        #expect(fine.response()?.status == 201, "no space after the colon, spaces around the value: fine")
+    }
+
     @Test func wrongMethodNamesTheAllowedOnes() throws {
         let server = try TestServer()
         let client = try server.client()

@@ -1,0 +1,63 @@
+import Foundation
+import Synchronization
+import TallyTestSupport
+import Testing
+
+/// A rolling restart as a proxy sees it: SIGTERM while keep-alive clients vote as fast as they can.
+@Suite(.serialized) struct ShutdownTests {
+    /// From SIGTERM on, every answer says `Connection: close` and its connection closes after it,
+    /// so a well-behaved client (one that honours `Connection: close`) never has a request reset;
+    /// idle connections are closed within a moment, and the daemon exits 0.
+    @Test func drainingTellsEveryBusyClientToCloseAndResetsNone() throws {
+        let config = NativeFixture.config.replacingOccurrences(of: "loops = 2", with: "loops = 2\ndrain_timeout_ms = 3000")
+        let f = try NativeFixture(config: config)
+        let poll = try f.create(#""revote":true"#)
+        let port = f.daemon.port
+        let idle = try (0..<4).map { _ in try f.daemon.client() }
+        for client in idle { #expect(client.request("GET", "/healthz")?.status == 200) }
+
+        let counts = Mutex((answered: 0, toldToClose: 0, resets: 0))
+        let finished = DispatchGroup()
+        for thread in 0..<32 {
+            finished.enter()
+            Thread {
+                defer { finished.leave() }
+                var mine = (answered: 0, toldToClose: 0, resets: 0)
+                var client: RawClient?
+                for n in 0..<1_000_000 {
+                    if client == nil { client = try? RawClient(port: port) }
+                    guard let connection = client else { break }  // no longer accepting
+                    // Votes (answered when Redis has them) and reads (answered at once).
+                    let response =
+                        thread % 2 == 0
+                        ? connection.request(
+                            "POST", "/v1/polls/\(poll)/votes", headers: ["X-Voter-Id": "v\(thread)"], body: #"{"choices":[\#(n % 4)]}"#)
+                        : connection.request("GET", "/v1/polls/\(poll)/results")
+                    guard let response else {
+                        mine.resets += 1
+                        client = nil
+                        continue
+                    }
+                    mine.answered += 1
+                    if response.headers["connection"] == "close" {
+                        mine.toldToClose += 1
+                        client = nil
+                    }
+                }
+                counts.withLock { $0.answered += mine.answered; $0.toldToClose += mine.toldToClose; $0.resets += mine.resets }
+            }.start()
+        }
+        usleep(600_000)
+        f.daemon.process.terminate()
+        let idleClosedWithin = Date()
+        for client in idle { #expect(client.isClosedByPeer(timeout: 2), "an idle connection is closed") }
+        #expect(Date().timeIntervalSince(idleClosedWithin) < 1.5)
+        finished.wait()
+        f.daemon.process.waitUntilExit()
+        #expect(f.daemon.process.terminationStatus == 0)
+        let total = counts.withLock { $0 }
+        #expect(total.answered > 100, "the clients were busy")
+        #expect(total.resets == 0, "requests reset by the drain: \(total.resets) (\(total.toldToClose) told to close)")
+        #expect(total.toldToClose >= 32, "every busy connection was told to close: \(total.toldToClose)")
+    }
+}
