@@ -170,6 +170,9 @@ final class NativeFixture: @unchecked Sendable {
             (#"{"question":"Q","options":["a"],"closesAt":"yesterday"}"#, "'closesAt' must be an RFC 3339"),
             (#"{"question":"Q","options":["a"],"closesAt":"2001-01-01T00:00:00Z"}"#, "in the future"),
             (#"{"question":"Q","options":["a"],"closesAt":"0800-12-19T01:49:58.142417-13:20"}"#, "from 1970 to 9999"),
+            (#"{"question":"Q","options":["a"],"closesAt":"10000-01-01T00:00:00Z"}"#, "from 1970 to 9999"),
+            (#"{"question":"Q","options":["a"],"closesAt":"2099-02-30T00:00:00Z"}"#, "'closesAt' must be an RFC 3339"),
+            (#"{"question":"Q","options":["a"],"closesAt":"2099-01-01T00:00:00+25:00"}"#, "'closesAt' must be an RFC 3339"),
             (#"{"question":"Q","options":["a"],"colour":"red"}"#, "unknown field 'colour'"),
             ("[1,2]", "must be a JSON object"),
         ]
