@@ -37,6 +37,11 @@ struct CheckConfig: ParsableCommand {
 
     func run() throws {
         let loaded = try config.load()
+        for key in loaded.placeholderKeys {
+            log("WARNING: \(key) still holds the placeholder of config.example.toml: anyone who has read it can "
+                + "\(key.hasSuffix("voter_secret") ? "mint voter tokens" : "act as an organizer"). Set your own "
+                + "(e.g. openssl rand -hex 32). tallyd refuses it on an address other than loopback.")
+        }
         print("configuration OK")
         print("  listen      \(loaded.listenHost):\(loaded.listenPort), \(loaded.loops) loop(s)")
         print("  organizers  \(loaded.organizerTokens.count) token(s)")

@@ -86,6 +86,27 @@ import Testing
         #expect(try Daemon.run(["check-config", "--config", noSecret]).output.contains("voter_secret"))
     }
 
+    /// config.example.toml's secrets are placeholders: check-config says so loudly, and tallyd
+    /// refuses them where other machines can reach it.
+    @Test func thePlaceholderSecretsOfTheExampleAreFlaggedAndRefusedBeyondLoopback() throws {
+        let example = RedisServer.shippedConfig.replacingOccurrences(of: "deploy/redis.conf", with: "config.example.toml")
+        let checked = try Daemon.run(["check-config", "--config", example])
+        #expect(checked.status == 0)
+        #expect(checked.output.contains("WARNING: [auth] organizer_tokens still holds the placeholder of config.example.toml"), "\(checked.output)")
+        #expect(checked.output.contains("WARNING: [auth] voter_secret still holds the placeholder"), "\(checked.output)")
+
+        let redis = try RedisServer()
+        let refused = try Daemon.run(
+            ["run", "--config", example],
+            environment: ["TALLY_SERVER_LISTEN": "0.0.0.0:0", "TALLY_REDIS_ADDRESS": "127.0.0.1:\(redis.port)"])
+        #expect(refused.status != 0)
+        #expect(refused.output.contains("still hold the placeholders of config.example.toml, and [server] listen (0.0.0.0)"), "\(refused.output)")
+        let own = try Daemon.run(
+            ["check-config", "--config", example],
+            environment: ["TALLY_AUTH_VOTER_SECRET": "a-secret-of-our-own-0001", "TALLY_AUTH_ORGANIZER_TOKENS": "an-organizer-token-0001"])
+        #expect(own.status == 0 && !own.output.contains("WARNING"), "\(own.output)")
+    }
+
     @Test func environmentOverridesTheFile() throws {
         let path = try writeConfig("[server]\nloops = 1\n\n[auth]\nvoter_secret = \"0123456789abcdef\"\n")
         let result = try Daemon.run(

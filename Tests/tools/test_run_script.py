@@ -57,13 +57,17 @@ class RunScript:
             if found := re.search(pattern, line):
                 return found.group(1)
 
+    def redis_pid(self) -> int:
+        return int(redis_cli(self.redis_port, "INFO", "server").split("process_id:")[1].split()[0])
+
     def stop(self) -> int:
         """SIGTERM, as systemd or Ctrl-C sends it; the script's exit status."""
         self.process.send_signal(signal.SIGTERM)
         return self.process.wait(timeout=20)
 
 
-def test_without_a_configured_redis_the_run_command_starts_one_and_keeps_the_votes(tmp_path):
+def layout(tmp_path):
+    """A copy of the repository's layout for scripts/run, and the environment to run it in."""
     folder = tmp_path / "tally"
     (folder / "scripts").mkdir(parents=True)
     shutil.copy(os.path.join(ROOT, "scripts", "run"), folder / "scripts" / "run")
@@ -84,6 +88,16 @@ trusted_proxies = ["127.0.0.1"]
 """)
     environment = {name: value for name, value in os.environ.items() if name != "TALLY_REDIS_ADDRESS"}
     environment["PATH"] = f"{tools}:{environment['PATH']}"
+    return folder, environment
+
+
+def run_to_completion(folder, environment):
+    return subprocess.run(["bash", "scripts/run", "config.toml"], cwd=folder, env=environment, capture_output=True,
+                          text=True, timeout=30)
+
+
+def test_without_a_configured_redis_the_run_command_starts_one_and_keeps_the_votes(tmp_path):
+    folder, environment = layout(tmp_path)
     organizer = {"Authorization": f"Bearer {ORGANIZER}"}
 
     run = RunScript(folder, environment)
@@ -92,6 +106,7 @@ trusted_proxies = ["127.0.0.1"]
         assert status == 201
         assert request(run.port, "POST", f"/v1/polls/{poll['id']}/votes", {"choices": [1]}, {"X-Voter-Id": "ann"})[0] == 200
         assert redis_cli(run.redis_port, "CONFIG", "GET", "appendonly").split() == ["appendonly", "yes"]
+        assert redis_cli(run.redis_port, "CONFIG", "GET", "appendfsync").split() == ["appendfsync", "always"]
         assert redis_cli(run.redis_port, "HGET", f"{{p:{poll['id']}}}:ballots", "ann") == f"{1 << 1:016x}"
     finally:
         status = run.stop()
@@ -106,3 +121,34 @@ trusted_proxies = ["127.0.0.1"]
         assert [option["votes"] for option in results["options"]] == [0, 1]
     finally:
         assert run.stop() == 0
+
+
+def test_a_second_run_in_the_same_folder_is_refused_and_names_the_first(tmp_path):
+    """Two runs on one .tally/redis would be two Redis servers writing one append-only file (and
+    two daemons sharing the port): the second is refused, and told which run holds the folder."""
+    folder, environment = layout(tmp_path)
+    run = RunScript(folder, environment)
+    try:
+        second = run_to_completion(folder, environment)
+        assert second.returncode == 1
+        assert "scripts/run: already running in" in second.stderr, second.stderr
+        assert f"scripts/run (pid {run.process.pid})" in second.stderr, second.stderr
+        assert "tallyd (pid " in second.stderr and f"redis-server (pid {run.redis_pid()}) on 127.0.0.1:{run.redis_port}" in second.stderr
+        assert request(run.port, "GET", "/readyz")[0] == 200, "the first run goes on"
+    finally:
+        assert run.stop() == 0
+
+    # The lock is held by every process of a run: with the script itself killed, its tallyd and
+    # Redis still hold the folder.
+    run = RunScript(folder, environment)
+    try:
+        run.process.kill()
+        run.process.wait()
+        assert request(run.port, "GET", "/readyz")[0] == 200
+        second = run_to_completion(folder, environment)
+        assert second.returncode == 1 and "already running" in second.stderr, second.stderr
+    finally:
+        os.killpg(run.process.pid, signal.SIGTERM)  # tallyd and its Redis, left behind
+        deadline = time.time() + 10
+        while redis_cli(run.redis_port, "PING") == "PONG" and time.time() < deadline:
+            time.sleep(0.1)
