@@ -30,8 +30,9 @@ import Foundation
 /// formatted, all written in one HSET (one HINCRBY each cost more: a command and an AOF entry
 /// apiece). Per vote, what costs is Lua's tables growing, so the vote loop adds one key to one
 /// hash table (`stored`) and appends to arrays; a ballot is parsed into one array of options.
-/// `Benchmarks/run-scripts` counts its instructions in Redis (AOF on): 177 k per call of 1 vote,
-/// 370 k of 9, 825 k of 50. These choices took off about a quarter (238 k → 178 k, 498 k → 354 k,
+/// `Benchmarks/run-scripts` counts its instructions in Redis (AOF on): 195 k per call of 1 vote,
+/// 386 k of 9, 832 k of 50, of which ~17 k per call is the deadline's `TIME` (177 k, 370 k, 825 k
+/// before it). These choices took off about a quarter (238 k → 178 k, 498 k → 354 k,
 /// 1 012 k → 755 k, counted while the benchmark still re-sent some voters of its earlier sizes).
 public enum VoteScript {
     /// The script's SHA-1, as EVALSHA names it.
