@@ -52,7 +52,7 @@ func measure(
                 for voter in voters {
                     var input = BallotInput()
                     input.add(option(voter, round))
-                    if case .accepted = reader.vote(input, poll: 1, by: keys[voter], now: now) { count += 1 }
+                    if case .accepted = reader.vote(input, poll: 1, by: keys[voter], now: now, counting: true) { count += 1 }
                 }
             }
             accepted[thread] = count

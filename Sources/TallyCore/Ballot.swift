@@ -42,6 +42,10 @@ public struct BallotInput: Sendable, Equatable {
     public private(set) var hasDuplicate = false
     /// An option below 0 or at or above `Ballot.maxOptions`: out of range for any poll.
     public private(set) var hasOutOfRange = false
+    /// The options are added to the voter's ballot rather than replacing it (Mastodon: each vote
+    /// adds choices; a choice already made, or any second vote on a single-choice poll, is
+    /// `alreadyVoted`).
+    public var adds = false
 
     public init() {}
 

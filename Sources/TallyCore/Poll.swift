@@ -103,7 +103,7 @@ public final class Poll: @unchecked Sendable {
     ///   - counting: move the counters now. A daemon that writes through to Redis passes false and
     ///     counts what Redis confirms (`settle`), so results never show a vote that is not stored.
     public func vote(
-        _ input: BallotInput, by voter: VoterKey, token: PollToken? = nil, now: Timestamp, shard: Int, counting: Bool = true
+        _ input: BallotInput, by voter: VoterKey, token: PollToken? = nil, now: Timestamp, shard: Int, counting: Bool
     ) -> VoteOutcome {
         precondition(shard >= 0 && shard < live.counters.shardCount, "vote from a thread without a counter shard")
         let rules = definition.rules
@@ -129,13 +129,20 @@ public final class Poll: @unchecked Sendable {
         }
         var previous = record.load(ordering: .acquiring)
         while true {
-            if previous == ballot.mask { return .unchanged(ballot) }
-            if previous != 0 && !rules.revote { return .rejected(.alreadyVoted) }
-            let (exchanged, found) = record.compareExchange(
-                expected: previous, desired: ballot.mask, ordering: .acquiringAndReleasing)
+            let desired: UInt64
+            if input.adds {
+                if previous & ballot.mask != 0 || (previous != 0 && definition.ballotLimit == 1) { return .rejected(.alreadyVoted) }
+                desired = previous | ballot.mask
+                if desired.nonzeroBitCount > definition.ballotLimit { return .rejected(.tooManyOptions) }
+            } else {
+                if previous == ballot.mask { return .unchanged(ballot) }
+                if previous != 0 && !rules.revote { return .rejected(.alreadyVoted) }
+                desired = ballot.mask
+            }
+            let (exchanged, found) = record.compareExchange(expected: previous, desired: desired, ordering: .acquiringAndReleasing)
             if exchanged {
-                if counting { live.count(shard: shard, from: Ballot(mask: previous), to: ballot) }
-                return .accepted(previous: Ballot(mask: previous), current: ballot)
+                if counting { live.count(shard: shard, from: Ballot(mask: previous), to: Ballot(mask: desired)) }
+                return .accepted(previous: Ballot(mask: previous), current: Ballot(mask: desired))
             }
             previous = found
         }
@@ -144,11 +151,16 @@ public final class Poll: @unchecked Sendable {
     /// Applies the store's verdict on a vote this poll recorded (uncounted) as `previous` → `current`:
     /// counts what the store applied, or puts the voter's record back if the store refused it or
     /// its fate is unknown. The store is the authority: its `previous` may differ from ours when
-    /// the voter also voted through another daemon.
-    public func settle(voter: VoterKey, previous: Ballot, current: Ballot, verdict: StoredVerdict, shard: Int) {
+    /// the voter also voted through another daemon. `added`: the options of a vote that adds to the
+    /// ballot (`BallotInput.adds`), which the store added to its own previous ballot.
+    public func settle(voter: VoterKey, previous: Ballot, current: Ballot, added: Ballot, verdict: StoredVerdict, shard: Int) {
         switch verdict {
         case .accepted(let storedPrevious):
-            live.count(shard: shard, from: storedPrevious, to: current)
+            let stored = added.isEmpty ? current : Ballot(mask: storedPrevious.mask | added.mask)
+            live.count(shard: shard, from: storedPrevious, to: stored)
+            if stored != current, let record = live.record(for: voter, create: false) {
+                _ = record.compareExchange(expected: current.mask, desired: stored.mask, ordering: .acquiringAndReleasing)
+            }
         case .unchanged:
             break
         case .rejected, .notStored, .unknown:

@@ -248,8 +248,7 @@ public final class RegistryReader {
 
     /// Looks the poll up and votes, without touching any reference count.
     public func vote(
-        _ input: BallotInput, poll id: PollID, by voter: VoterKey, token: PollToken? = nil, now: Timestamp,
-        counting: Bool = true
+        _ input: BallotInput, poll id: PollID, by voter: VoterKey, token: PollToken? = nil, now: Timestamp, counting: Bool
     ) -> VoteOutcome {
         refresh()
         guard let poll = polls[id] else { return .rejected(.unknownPoll) }
@@ -258,12 +257,20 @@ public final class RegistryReader {
         }
     }
 
+    /// Runs `body` with the poll borrowed (no reference count touched; valid only during the call),
+    /// or with nil if there is none: the vote path's one lookup.
+    public func withPoll(_ id: PollID, _ body: (Poll?) -> Void) {
+        refresh()
+        guard let poll = polls[id] else { return body(nil) }
+        poll._withUnsafeGuaranteedRef { body($0) }
+    }
+
     /// The store's verdict on a vote recorded uncounted (see `Poll.settle`); nothing if the poll
     /// has been deleted meanwhile.
-    public func settle(poll id: PollID, voter: VoterKey, previous: Ballot, current: Ballot, verdict: StoredVerdict) {
+    public func settle(poll id: PollID, voter: VoterKey, previous: Ballot, current: Ballot, added: Ballot, verdict: StoredVerdict) {
         refresh()
         polls[id]?._withUnsafeGuaranteedRef {
-            $0.settle(voter: voter, previous: previous, current: current, verdict: verdict, shard: shard)
+            $0.settle(voter: voter, previous: previous, current: current, added: added, verdict: verdict, shard: shard)
         }
     }
 

@@ -87,9 +87,7 @@ final class Connection {
         peer = peerAddress()
         if full {
             closeAfterWrite = true
-            writer(isHead: false).writeError(
-                status: 503, code: "too_many_connections", message: "the server has too many connections open",
-                extraHeaders: "Retry-After: 1\r\n")
+            writeError(.tooManyConnections)
             flush()
             return
         }
@@ -121,16 +119,12 @@ final class Connection {
         } else if error != HPE_OK || parsed != bytes.count {
             closeAfterWrite = true
             uv_read_stop(stream)
-            let response = writer(isHead: false)
             switch (rejection, error) {
-            case (413, _):
-                response.writeError(status: 413, code: "body_too_large", message: "the request body is too large")
-            case (431, _), (_, HPE_HEADER_OVERFLOW):
-                response.writeError(status: 431, code: "headers_too_large", message: "the request headers are too large")
+            case (413, _): writeError(.bodyTooLarge)
+            case (431, _), (_, HPE_HEADER_OVERFLOW): writeError(.headersTooLarge)
             case (_, HPE_INVALID_METHOD) where HTTPSyntax.isRequestLineWithUnknownMethod(bytes, failedAt: parsed):
-                response.writeError(status: 501, code: "method_not_implemented", message: "the server does not know this method")
-            default:
-                response.writeError(status: 400, code: "malformed_request", message: "the request is not valid HTTP/1.1")
+                writeError(.methodNotImplemented)
+            default: writeError(.malformedRequest)
             }
         }
         return parsed
@@ -284,19 +278,26 @@ final class Connection {
             headers: UnsafeBufferPointer(rebasing: headers[0..<headerCount]))
         let before = output.count
         loop.router.dispatch(request, writer(isHead: method == .head))
+        urlCount = 0  // a later request's error before its URL arrives is not this one's path
         if awaiting {
             deadline = 0
             http_parser_pause(parser, 1)  // the next request waits for this one's response
             return 0
         }
-        if output.count == before && !isStreaming {
-            writer(isHead: false).writeError(status: 500, code: "no_response", message: "the handler wrote no response")
-        }
+        if output.count == before && !isStreaming { writeError(.noResponse) }
         loop.stats.latency.observe(microseconds: Int64((uv_hrtime() - startedAt) / 1_000))
         if closeAfterWrite || isStreaming {
             http_parser_pause(parser, 1)  // nothing after this request is read as a request
         }
         return 0
+    }
+
+    /// Answers an error in the shape of the route group the request's path (as far as it arrived)
+    /// belongs to.
+    private func writeError(_ error: HTTPError) {
+        let url = input.slice(0..<min(urlCount, input.count))
+        let path = UnsafeRawBufferPointer(rebasing: url[..<(url.firstIndex(of: UInt8(ascii: "?")) ?? url.count)])
+        loop.router.errors(for: path)(error, writer(isHead: false))
     }
 
     private func writer(isHead: Bool) -> ResponseWriter {
@@ -401,7 +402,7 @@ final class Connection {
         loop.stats.timedOut()
         closeAfterWrite = true
         uv_read_stop(stream)
-        writer(isHead: false).writeError(status: 408, code: "request_timeout", message: "the request took too long to arrive")
+        writeError(.requestTimeout)
         flush()
     }
 

@@ -113,6 +113,12 @@ public enum ASCII {
         return true
     }
 
+    /// Whether `bytes` start with `prefix` (ASCII, any case): a media type before its parameters.
+    public static func startsIgnoringCase(_ bytes: UnsafeRawBufferPointer, _ prefix: StaticString) -> Bool {
+        let wanted = UnsafeRawBufferPointer(start: prefix.utf8Start, count: prefix.utf8CodeUnitCount)
+        return bytes.count >= wanted.count && equalsIgnoringCase(UnsafeRawBufferPointer(rebasing: bytes[0..<wanted.count]), wanted)
+    }
+
     public static func equals(_ a: UnsafeRawBufferPointer, _ b: StaticString) -> Bool {
         a.elementsEqual(UnsafeRawBufferPointer(start: b.utf8Start, count: b.utf8CodeUnitCount))
     }

@@ -18,22 +18,6 @@ public struct ResponseWriter {
         }
     }
 
-    /// 405 with the Allow header RFC 9110 requires (off the hot path: builds a String).
-    func writeMethodNotAllowed(allow: String) {
-        let body = context.scratch
-        body.removeAll()
-        var json = JSONWriter(body)
-        json.object { error in
-            error.field("error", "this path does not take that method")
-            error.field("code", "method_not_allowed")
-        }
-        write(status: 405, contentType: "application/json; charset=utf-8", body: body.bytes) {
-            output.append("Allow: ")
-            output.append(string: allow)
-            output.append("\r\n")
-        }
-    }
-
     private func write(status: Int, contentType: StaticString?, body: UnsafeRawBufferPointer, headers: () -> Void) {
         // A 204 carries no Content-Length (RFC 9110 §8.6).
         writeHead(status: status, contentType: contentType, contentLength: status == 204 ? nil : body.count, headers: headers)
@@ -60,13 +44,21 @@ public struct ResponseWriter {
         output.append("\r\n")
     }
 
-    /// Writes a JSON response whose body `build` writes.
-    public func writeJSON(status: Int, extraHeaders: StaticString = "", _ build: (inout JSONWriter) -> Void) {
+    /// Writes a JSON response whose body `build` writes. `allow`: an `Allow` header's value (a 405;
+    /// RFC 9110 requires it there).
+    public func writeJSON(status: Int, extraHeaders: StaticString = "", allow: String? = nil, _ build: (inout JSONWriter) -> Void) {
         let body = context.scratch
         body.removeAll()
         var json = JSONWriter(body)
         build(&json)
-        write(status: status, contentType: "application/json; charset=utf-8", body: body.bytes, extraHeaders: extraHeaders)
+        write(status: status, contentType: "application/json; charset=utf-8", body: body.bytes) {
+            output.append(extraHeaders)
+            if let allow {
+                output.append("Allow: ")
+                output.append(string: allow)
+                output.append("\r\n")
+            }
+        }
     }
 
     /// Writes `{"error": message, "code": code}`.

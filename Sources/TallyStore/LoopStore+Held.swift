@@ -45,7 +45,8 @@ extension LoopStore {
         if held.isEmpty { uv_timer_stop(resolveTimer) }
     }
 
-    /// One HMGET of the call's voters: a vote is stored if its voter's ballot is its ballot now.
+    /// One HMGET of the call's voters: a vote is stored if its voter's ballot is its ballot now (for
+    /// a vote that adds options, if the ballot has them).
     private func lookUp(_ first: Int) {
         guard let position = held.firstIndex(where: { $0.first == first }) else { return }
         held[position].lookingUp = true
@@ -65,6 +66,10 @@ extension LoopStore {
             if held.isEmpty { uv_timer_stop(resolveTimer) }
             settleGroup(first) { index, vote in
                 guard index < reply.count, let stored = VerdictText.ballot(reply[index]) else { return .unknown }
+                if !vote.added.isEmpty {
+                    guard stored.mask & vote.added.mask == vote.added.mask else { return .notStored }
+                    return .accepted(previous: Ballot(mask: stored.mask & ~vote.added.mask))
+                }
                 if stored != vote.current { return .notStored }
                 return vote.previous == vote.current ? .unchanged : .accepted(previous: vote.previous)
             }

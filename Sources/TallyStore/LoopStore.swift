@@ -123,14 +123,16 @@ public final class LoopStore {
 
     /// Hands over a vote the engine recorded uncounted (`accepted`, or `unchanged` on a poll that
     /// allows revotes, where another daemon may have changed the ballot since). Its response is
-    /// written when Redis has judged it. Call only when `isTakingVotes`.
+    /// written when Redis has judged it. `added`: for a vote that adds options to the ballot
+    /// (`BallotInput.adds`), those options (Redis adds them to its own ballot); else empty. Call
+    /// only when `isTakingVotes`.
     public func submit(
-        poll: PollID, voterID: UnsafeRawBufferPointer, voter: VoterKey, previous: Ballot, current: Ballot,
+        poll: PollID, voterID: UnsafeRawBufferPointer, voter: VoterKey, previous: Ballot, current: Ballot, added: Ballot,
         response: DeferredResponse, responder: Int
     ) {
         batches.add(
             PendingVote(
-                poll: poll, voter: voter, previous: previous, current: current, response: response,
+                poll: poll, voter: voter, previous: previous, current: current, added: added, response: response,
                 responder: UInt16(responder)),
             voterID: voterID)
         if !batching { flush() }
@@ -250,7 +252,8 @@ public final class LoopStore {
         while let current = entry {
             let vote = batches[current]
             let verdict = verdictOf(index, vote)
-            reader.settle(poll: vote.poll, voter: vote.voter, previous: vote.previous, current: vote.current, verdict: verdict)
+            reader.settle(
+                poll: vote.poll, voter: vote.voter, previous: vote.previous, current: vote.current, added: vote.added, verdict: verdict)
             if verdict == .unknown && unresolved.count < batches.capacity {
                 unresolved.append((vote.poll, Array(batches.voterID(current)), vote.voter))
             }
@@ -298,7 +301,7 @@ public final class LoopStore {
     /// Redis went away before answering). False, and no call, if the lookup could not be sent.
     public func lookUpBallot(poll: PollID, voterID: UnsafeRawBufferPointer, voter: VoterKey, completion: @escaping () -> Void) -> Bool {
         enqueue([Array("HGET".utf8), Array(KeySchema.ballots(poll).utf8), Array(voterID)]) { [unowned self] reply in
-            if let reply, let stored = VerdictText.ballot(reply), !stored.isEmpty { reader.adopt(poll: poll, voter: voter, stored: stored) }
+            if let reply, let stored = VerdictText.ballot(reply) { reader.adopt(poll: poll, voter: voter, stored: stored) }
             completion()
         }
     }
@@ -330,19 +333,22 @@ public final class LoopStore {
 /// A vote as Redis judged it, for its dialect's responder.
 public struct StoredVote {
     public let poll: PollID
-    /// The ballot the voter asked for.
+    /// The ballot the voter asked for (for a vote that adds options, the ballot Redis now holds).
     public let ballot: Ballot
     /// What happened, as the dialect answers it; nil when Redis could not store it (answer 503).
     public let outcome: VoteOutcome?
 
     init(vote: PendingVote, verdict: StoredVerdict) {
         poll = vote.poll
-        ballot = vote.current
+        var ballot = vote.current
         switch verdict {
-        case .accepted(let previous): outcome = .accepted(previous: previous, current: vote.current)
+        case .accepted(let previous):
+            if !vote.added.isEmpty { ballot = Ballot(mask: previous.mask | vote.added.mask) }  // Redis' union
+            outcome = .accepted(previous: previous, current: ballot)
         case .unchanged: outcome = .unchanged(vote.current)
         case .rejected(let reason): outcome = .rejected(reason)
         case .notStored, .unknown: outcome = nil
         }
+        self.ballot = ballot
     }
 }

@@ -50,6 +50,16 @@ public struct RESPWriter {
     /// 16 lowercase hex digits (a ballot mask, as the vote script stores it).
     public func argument(hex value: UInt64) {
         buffer.append("$16\r\n")
+        appendHex(value)
+    }
+
+    /// `+` and 16 hex digits: options the vote script adds to the voter's ballot.
+    public func argument(addingHex value: UInt64) {
+        buffer.append("$17\r\n+")
+        appendHex(value)
+    }
+
+    private func appendHex(_ value: UInt64) {
         for shift in stride(from: 60, through: 0, by: -4) {
             buffer.append(byte: RESPWriter.hexDigits[Int((value >> UInt64(shift)) & 0xF)])
         }

@@ -7,6 +7,8 @@ struct PendingVote {
     var voter: VoterKey
     var previous: Ballot
     var current: Ballot
+    /// For a vote that adds options to the ballot (`BallotInput.adds`): those options; else empty.
+    var added: Ballot
     var response: DeferredResponse
     var responder: UInt16
     /// The next vote of the same script call (-1: last).
@@ -87,8 +89,9 @@ final class VoteBatches {
         }
         index = first
         while index >= 0 {
-            writer.argument(hex: entries[index].current.mask)
-            index = Int(entries[index].next)
+            let vote = entries[index]
+            if vote.added.isEmpty { writer.argument(hex: vote.current.mask) } else { writer.argument(addingHex: vote.added.mask) }
+            index = Int(vote.next)
         }
     }
 

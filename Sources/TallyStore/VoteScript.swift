@@ -10,7 +10,9 @@ import Foundation
 ///     ARGV  the call's deadline (Redis' time in µs), then the votes' voter ids, then their
 ///           ballots in the same order (so the ids go to HMGET as they are): deadline, voter 1,
 ///           …, voter n, ballot 1, …, ballot n (a ballot is 16 lowercase hex digits, bit i =
-///           option i; all zeros withdraws the ballot)
+///           option i; all zeros withdraws the ballot; with a `+` before them, the options are
+///           added to the voter's ballot instead, as Mastodon counts votes: a choice made already,
+///           or a second vote on a single-choice poll, is `alreadyVoted`)
 ///     reply one verdict per vote: if accepted, the ballot it replaced (16 hex digits); else
 ///           "unchanged", "late" or the name of a `VoteRejection` (`unknownPoll`, `closed`,
 ///           `alreadyVoted`, …); then the poll's tallies after the batch: {version, voters,
@@ -95,6 +97,22 @@ public enum VoteScript {
           return parsed[ballot]
         end
 
+        -- Two valid ballots' union, and whether they share an option, a hex digit at a time (Lua's
+        -- numbers hold 53 bits, a ballot 64).
+        local digits = {'0', '1', '2', '3', '4', '5', '6', '7', '8', '9', 'a', 'b', 'c', 'd', 'e', 'f'}
+        local function union(a, b)
+          if a == none then return b end
+          local out = {}
+          for i = 1, 16 do out[i] = digits[bit.bor(tonumber(string.sub(a, i, i), 16), tonumber(string.sub(b, i, i), 16)) + 1] end
+          return table.concat(out)
+        end
+        local function overlaps(a, b)
+          for i = 1, 16 do
+            if bit.band(tonumber(string.sub(a, i, i), 16), tonumber(string.sub(b, i, i), 16)) ~= 0 then return true end
+          end
+          return false
+        end
+
         -- Applies command(key, values…) to a list of values, a chunk at a time.
         local function inChunks(command, key, values)
           for first = 1, #values, chunk do
@@ -136,13 +154,21 @@ public enum VoteScript {
         local writes, written, removals = {}, 0, {}
         for n = 1, votes do
           local voter, ballot = ARGV[n + 1], ARGV[votes + n + 1]
+          local adds = string.byte(ballot) == 43  -- '+'
+          if adds then ballot = string.sub(ballot, 2) end
           local verdict = refusal or problems[ballot]
           if verdict == nil then verdict = judge(ballot) end
           if not verdict then
             local previous = stored[voter]
-            if previous == ballot then verdict = 'unchanged'
-            elseif previous ~= none and not revote then verdict = 'alreadyVoted'
-            else
+            if adds then
+              if previous ~= none and (limit == 1 or overlaps(previous, ballot)) then verdict = 'alreadyVoted'
+              else
+                ballot = union(previous, ballot)
+                if #chosen(ballot) > limit then verdict = 'tooManyOptions' end
+              end
+            elseif previous == ballot then verdict = 'unchanged'
+            elseif previous ~= none and not revote then verdict = 'alreadyVoted' end
+            if not verdict then
               local to = moves[previous]
               if not to then
                 to = {}

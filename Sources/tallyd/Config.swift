@@ -1,5 +1,6 @@
 import Foundation
 import TOMLKit
+import TallyAPI
 import TallyHTTP
 
 /// Everything `tallyd` is configured with: a TOML file (every key documented in
@@ -23,6 +24,10 @@ struct TallyConfig {
     var resultsRefreshMilliseconds = 250
     /// Take votes even from a Redis without an append-only file.
     var allowVolatile = false
+    /// Voter tokens may create polls in the dialects whose upstream lets any user do so.
+    var votersCreatePolls = false
+    /// Where each dialect is mounted, and whether it is.
+    var dialects = DialectMount.defaults
 
     /// Reads `path` (if any) and the environment. Errors name the key, the problem and the line.
     static func load(path: String?, environment: [String: String] = ProcessInfo.processInfo.environment) throws(ConfigError) -> TallyConfig {
@@ -47,8 +52,21 @@ struct TallyConfig {
             throw ConfigError("\(source): \(error)")
         }
         let locate = { (section: String, key: String?) in ConfigKey.line(of: key, in: section, text: text).map { " (line \($0))" } ?? "" }
-        for section in table.keys {
-            guard let members = table[section]?.table, ConfigKey.sections.contains(section) else {
+        // [dialects.NAME] tables are sections named "dialects.NAME".
+        var sections: [(String, TOMLTable)] = []
+        for name in table.keys {
+            guard let members = table[name]?.table else { continue }
+            if name == "dialects" {
+                for dialect in members.keys { sections.append(("dialects.\(dialect)", members[dialect]?.table ?? TOMLTable())) }
+            } else {
+                sections.append((name, members))
+            }
+        }
+        for name in table.keys where table[name]?.table == nil {
+            throw ConfigError("\(source): '\(name)' must be a section, like [server]\(locate(name, nil))")
+        }
+        for (section, members) in sections {
+            guard ConfigKey.sections.contains(section) else {
                 throw ConfigError("\(source): unknown section [\(section)]\(locate(section, nil)); known: \(ConfigKey.sections.joined(separator: ", "))")
             }
             for name in members.keys {
@@ -87,6 +105,7 @@ struct TallyConfig {
     var listensOnLoopbackOnly: Bool { listenHost.hasPrefix("127.") || listenHost == "::1" }
 
     private func validate() throws(ConfigError) {
+        if let overlap = DialectMount.overlap(in: dialects) { throw ConfigError(overlap) }
 
         guard voterSecret.count >= 16 else {
             throw ConfigError(
@@ -166,9 +185,9 @@ struct ConfigKey: Sendable {
     let name: String
     let apply: @Sendable (inout TallyConfig, ConfigValue) throws(ConfigProblem) -> Void
 
-    var environmentName: String { "TALLY_\(section.uppercased())_\(name.uppercased())" }
+    var environmentName: String { "TALLY_\(section.uppercased().replacingOccurrences(of: ".", with: "_"))_\(name.uppercased())" }
 
-    static let sections = ["server", "auth", "redis"]
+    static let sections = ["server", "auth", "redis"] + Dialect.allCases.map { "dialects.\($0.rawValue)" }
 
     static let all: [ConfigKey] = [
         ConfigKey(section: "server", name: "listen") { config, value throws(ConfigProblem) in
@@ -198,6 +217,9 @@ struct ConfigKey: Sendable {
             guard let data = FileManager.default.contents(atPath: path) else { throw ConfigProblem("cannot read \(path)") }
             config.voterSecret = Array(String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines).utf8)
         },
+        ConfigKey(section: "auth", name: "voters_create_polls") { config, value throws(ConfigProblem) in
+            config.votersCreatePolls = try value.boolean()
+        },
         ConfigKey(section: "auth", name: "trusted_proxies") { config, value throws(ConfigProblem) in
             config.trustedProxies = try value.strings().map { text throws(ConfigProblem) in
                 guard let address = PeerAddress(parsing: text) else { throw ConfigProblem("'\(text)' is not an IP address") }
@@ -224,7 +246,19 @@ struct ConfigKey: Sendable {
         ConfigKey(section: "redis", name: "allow_volatile") { config, value throws(ConfigProblem) in
             config.allowVolatile = try value.boolean()
         },
-    ]
+    ] + Dialect.allCases.flatMap { dialect in
+        [
+            ConfigKey(section: "dialects.\(dialect.rawValue)", name: "enabled") { config, value throws(ConfigProblem) in
+                config.dialects[dialect]!.enabled = try value.boolean()
+            },
+            ConfigKey(section: "dialects.\(dialect.rawValue)", name: "prefix") { config, value throws(ConfigProblem) in
+                switch DialectMount.prefix(try value.string()) {
+                case .success(let prefix): config.dialects[dialect]!.prefix = prefix
+                case .failure(let error): throw ConfigProblem(error.description)
+                }
+            },
+        ]
+    }
 
     private static func limit(_ name: String, _ range: ClosedRange<Int>, _ set: @escaping @Sendable (inout HTTPLimits, Int) -> Void) -> ConfigKey {
         ConfigKey(section: "server", name: name) { config, value throws(ConfigProblem) in set(&config.limits, try value.integer(range)) }

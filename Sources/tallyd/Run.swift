@@ -57,9 +57,11 @@ struct Run: ParsableCommand {
         sync.onProblem = { line in FileHandle.standardError.write(Data((line + "\n").utf8)) }
         let stores = StoreReadiness(count: config.loops)
         let access = AccessPolicy(
-            organizerTokens: config.organizerTokens, voterSecret: config.voterSecret, trustedProxies: config.trustedProxies)
+            organizerTokens: config.organizerTokens, voterSecret: config.voterSecret, trustedProxies: config.trustedProxies,
+            votersCreatePolls: config.votersCreatePolls)
         let native = NativeAPI(registry: registry, access: access)
-        let ops = OpsAPI(registry: registry, native: native)
+        let mastodon = config.dialects[.mastodon].flatMap { $0.enabled ? MastodonAPI(registry: registry, access: access, prefix: $0.prefix) : nil }
+        let ops = OpsAPI(registry: registry, voteStats: [("native", native.voteStats)] + (mastodon.map { [("mastodon", $0.voteStats)] } ?? []))
         let server: HTTPServer
         var storeStats: [StoreStats] = []
         do {
@@ -81,6 +83,7 @@ struct Run: ParsableCommand {
                 }
                 storeStats.append(store.stats)
                 native.install(on: router, reader: reader, store: store)
+                mastodon?.install(on: router, reader: reader, store: store)
                 ops.install(on: router)
                 return router
             }

@@ -1,8 +1,9 @@
 import ArgumentParser
+import TallyAPI
 
 @main
 struct Tallyd: ParsableCommand {
-    static let version = "0.1.0"
+    static let version = TallyVersion.current
 
     static let configuration = CommandConfiguration(
         commandName: "tallyd",
@@ -47,5 +48,9 @@ struct CheckConfig: ParsableCommand {
         print("  organizers  \(loaded.organizerTokens.count) token(s)")
         print("  redis       \(loaded.redisHost.map { "\($0):\(loaded.redisPort)" } ?? "none")")
         print("  proxies     \(loaded.trustedProxies.isEmpty ? "none (X-Voter-Id off)" : loaded.trustedProxies.map(\.description).joined(separator: ", "))")
+        let mounts = Dialect.allCases.compactMap { dialect in
+            loaded.dialects[dialect].flatMap { $0.enabled && dialect.isServed ? "\(dialect.rawValue) at \($0.prefix)" : nil }
+        }
+        print("  dialects    native at /v1\(mounts.map { ", " + $0 }.joined())")
     }
 }

@@ -189,8 +189,8 @@ final class NativeFixture: @unchecked Sendable {
         _ = f.vote(id, "ann", #"{"choices":[1]}"#)
         let metrics = f.client.request("GET", "/metrics")!
         #expect(metrics.status == 200 && metrics.headers["content-type"]?.hasPrefix("text/plain") == true)
-        #expect(metrics.text.contains(#"tally_votes_total{outcome="accepted"} 1"#))
-        #expect(metrics.text.contains(#"tally_votes_rejected_total{reason="alreadyVoted"} 1"#))
+        #expect(metrics.text.contains(#"tally_votes_total{outcome="accepted",dialect="native"} 1"#))
+        #expect(metrics.text.contains(#"tally_votes_rejected_total{reason="alreadyVoted",dialect="native"} 1"#))
         #expect(metrics.text.contains(#"tally_polls{state="open"} 1"#))
         // Each histogram is cumulative up to +Inf, which counts every observation. Three requests
         // were answered before this one; one vote went to Redis (the second was refused in memory).

@@ -51,7 +51,7 @@ import Testing
                 let choices = (0..<Int.random(in: 1...3, using: &random)).map { _ in Int.random(in: 0..<3, using: &random) }
                 var input = BallotInput()
                 for choice in Set(choices) { input.add(choice) }
-                if case .accepted = reader.vote(input, poll: 1, by: VoterKey(id: "voter \(voter)"), now: 0) {
+                if case .accepted = reader.vote(input, poll: 1, by: VoterKey(id: "voter \(voter)"), now: 0, counting: true) {
                     wins[thread * voters + voter] += 1
                 }
             }
@@ -76,7 +76,7 @@ import Testing
             for round in 0..<20_000 {
                 let voter = (round * 7919) % voters
                 let input = BallotInput(Ballot(mask: random.next() & 0b11111).options)
-                _ = reader.vote(input, poll: 1, by: VoterKey(id: "voter \(voter)"), now: 0)
+                _ = reader.vote(input, poll: 1, by: VoterKey(id: "voter \(voter)"), now: 0, counting: true)
             }
         }
         _ = expectCountersMatchBallots(poll, voters: voters)
@@ -102,7 +102,7 @@ import Testing
                 for voter in 0..<voters {
                     var input = BallotInput()
                     input.add(voter % 2)
-                    _ = reader.vote(input, poll: PollID(id), by: keys[voter], now: 0)
+                    _ = reader.vote(input, poll: PollID(id), by: keys[voter], now: 0, counting: true)
                 }
             }
         }

@@ -94,7 +94,7 @@ struct WordReader {
                     let token: PollToken? = [nil, ModelBasedTests.token, PollToken(high: 1, low: 2)][w.next(3)]
                     let reader = readers[w.next(2)]
                     let got = reader.vote(
-                        BallotInput(choices), poll: pollID, by: VoterKey(id: "v\(voter)"), token: token, now: model.now)
+                        BallotInput(choices), poll: pollID, by: VoterKey(id: "v\(voter)"), token: token, now: model.now, counting: true)
                     let (expected, newBallot) = model.vote(pollID, voter: voter, choices: choices, token: token)
                     #expect(got == expected, "step \(step): vote \(choices) by v\(voter) on \(pollID)")
                     if let newBallot { model.polls[pollID]!.ballots[voter] = newBallot.isEmpty ? nil : newBallot }

@@ -48,7 +48,7 @@ import Testing
         for id in PollID(1)...41 {
             var input = BallotInput()
             input.add(0)
-            let outcome = reader.vote(input, poll: id, by: VoterKey(id: "v"), now: 0)
+            let outcome = reader.vote(input, poll: id, by: VoterKey(id: "v"), now: 0, counting: true)
             if id % 2 == 1 && id <= 40 {
                 #expect(outcome == .accepted(previous: .empty, current: Ballot(mask: 1)))
             } else {

@@ -10,7 +10,7 @@ import Testing
 
     private func settle(_ f: Fixture, _ voter: String, _ outcome: VoteOutcome, _ verdict: StoredVerdict) {
         guard case .accepted(let previous, let current) = outcome else { Issue.record("not accepted"); return }
-        f.reader.settle(poll: 7, voter: VoterKey(id: voter), previous: previous, current: current, verdict: verdict)
+        f.reader.settle(poll: 7, voter: VoterKey(id: voter), previous: previous, current: current, added: .empty, verdict: verdict)
     }
 
     @Test func countsOnlyWhatTheStoreAccepted() {

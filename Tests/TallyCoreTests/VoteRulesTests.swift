@@ -20,7 +20,7 @@ struct Fixture {
     func vote(_ voter: String, _ options: [Int], token: PollToken? = nil, now: Timestamp = 1_000, poll id: PollID = 7)
         -> VoteOutcome
     {
-        reader.vote(BallotInput(options), poll: id, by: VoterKey(id: voter), token: token, now: now)
+        reader.vote(BallotInput(options), poll: id, by: VoterKey(id: voter), token: token, now: now, counting: true)
     }
 
     func counts(now: Timestamp = 1_000) -> [Int64] {
@@ -188,11 +188,11 @@ struct Fixture {
         let poll = Poll(id: 1, definition: definition, live: live)
         let capacity = poll.ledgerFootprint.slots
         for voter in 0..<capacity {
-            #expect(poll.vote(BallotInput([0]), by: VoterKey(id: "\(voter)"), now: 0, shard: 0) == .accepted(previous: .empty, current: Ballot([0])))
+            #expect(poll.vote(BallotInput([0]), by: VoterKey(id: "\(voter)"), now: 0, shard: 0, counting: true) == .accepted(previous: .empty, current: Ballot([0])))
         }
-        #expect(poll.vote(BallotInput([0]), by: VoterKey(id: "one too many"), now: 0, shard: 0) == .rejected(.ledgerFull))
+        #expect(poll.vote(BallotInput([0]), by: VoterKey(id: "one too many"), now: 0, shard: 0, counting: true) == .rejected(.ledgerFull))
         // Voters already in keep working.
-        #expect(poll.vote(BallotInput([0]), by: VoterKey(id: "0"), now: 0, shard: 0) == .unchanged(Ballot([0])))
+        #expect(poll.vote(BallotInput([0]), by: VoterKey(id: "0"), now: 0, shard: 0, counting: true) == .unchanged(Ballot([0])))
     }
 }
 

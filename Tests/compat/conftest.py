@@ -62,8 +62,10 @@ def start_redis():
     raise RuntimeError("redis-server did not start")
 
 
-def start_tallyd():
-    redis, redis_port = start_redis()
+def start_tallyd(auth="", shared=None):
+    """A tallyd with its own Redis, or on `shared` (another daemon's Redis: (process, port)).
+    `auth`: more lines for its [auth] table."""
+    redis, redis_port = shared or start_redis()
     config = tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False)
     config.write(f"""
 [server]
@@ -72,6 +74,7 @@ loops = 2
 [auth]
 organizer_tokens = ["{ORGANIZER}"]
 voter_secret = "{SECRET.decode()}"
+{auth}
 [redis]
 address = "127.0.0.1:{redis_port}"
 """)
@@ -85,6 +88,8 @@ address = "127.0.0.1:{redis_port}"
         log += line
         match = re.search(r"listening on [^ ]+:(\d+)", line)
     daemon = Tallyd(process, int(match.group(1)), redis)
+    daemon.redis_port = redis_port
+    daemon.owns_redis = shared is None
     urllib.request.urlopen(f"{daemon.url}/healthz").read()
     return daemon, config.name
 
@@ -92,8 +97,9 @@ address = "127.0.0.1:{redis_port}"
 def stop_tallyd(daemon, config):
     daemon.process.terminate()
     assert daemon.process.wait(timeout=10) == 0, "tallyd must drain and exit 0"
-    daemon.redis.kill()
-    daemon.redis.wait()
+    if daemon.owns_redis:
+        daemon.redis.kill()
+        daemon.redis.wait()
     os.unlink(config)
 
 

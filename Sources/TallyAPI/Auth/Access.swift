@@ -7,11 +7,15 @@ public struct AccessPolicy: Sendable {
     private let organizerTokens: [[UInt8]]
     public let voterTokens: VoterTokens
     private let trustedProxies: Set<PeerAddress>
+    /// Voters may create polls in the dialects whose upstream lets any user do so (Mastodon, pnut,
+    /// Talk); organizers always may.
+    public let votersCreatePolls: Bool
 
-    public init(organizerTokens: [String], voterSecret: [UInt8], trustedProxies: [PeerAddress]) {
+    public init(organizerTokens: [String], voterSecret: [UInt8], trustedProxies: [PeerAddress], votersCreatePolls: Bool = false) {
         self.organizerTokens = organizerTokens.map { Array($0.utf8) }
         voterTokens = VoterTokens(secret: voterSecret)
         self.trustedProxies = Set(trustedProxies)
+        self.votersCreatePolls = votersCreatePolls
     }
 
     /// Whether the request carries an organizer token. Compares against every configured token in

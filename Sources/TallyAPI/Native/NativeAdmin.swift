@@ -12,7 +12,7 @@ enum LifecycleAction: String, CaseIterable {
 
 extension NativeAPI {
     /// `POST /v1/polls`.
-    func create(_ request: Request, _ response: ResponseWriter, _ store: LoopStore) {
+    func create(_ request: Request, _ response: ResponseWriter, _ desk: PollDesk) {
         adminCall(response) {
             var fields = try JSONFields(request.body)
             let options = try fields.strings("options") ?? []
@@ -36,11 +36,7 @@ extension NativeAPI {
             let lifecycle: Lifecycle = try fields.bool("draft") == true ? .draft : .open
             try fields.rejectUnknown()
             try definition.validate()
-            let later = response.deferred()
-            store.newPollID { id in
-                guard let id else { return later.complete { $0.writeUnavailable() } }
-                self.persist(id, definition, lifecycle, status: 201, later, store)
-            }
+            desk.create(definition, lifecycle, response, style) { poll, response in NativeAPI.writePoll(poll, status: 201, response) }
         }
     }
 
@@ -73,7 +69,7 @@ extension NativeAPI {
     }
 
     /// `PATCH /v1/polls/{id}`: the rules that are safe to change while people vote.
-    func update(_ request: Request, _ idText: UnsafeRawBufferPointer, _ response: ResponseWriter, _ store: LoopStore) {
+    func update(_ request: Request, _ idText: UnsafeRawBufferPointer, _ response: ResponseWriter, _ desk: PollDesk) {
         adminCall(response) {
             let id = try pollID(idText)
             var fields = try JSONFields(request.body)
@@ -103,37 +99,32 @@ extension NativeAPI {
                 if let labels { definition.labels = labels }
             }
             try definition.validate()
-            persist(id, definition, poll.lifecycle, status: 200, response.deferred(), store)
+            persist(id, definition, poll.lifecycle, response, desk)
         }
     }
 
     /// `DELETE /v1/polls/{id}`.
-    func delete(_ idText: UnsafeRawBufferPointer, _ response: ResponseWriter, _ store: LoopStore) {
+    func delete(_ idText: UnsafeRawBufferPointer, _ response: ResponseWriter, _ desk: PollDesk) {
         adminCall(response) {
-            let id = try pollID(idText)
-            guard registry.poll(id) != nil else { throw PollAdminError.unknownPoll }
-            let later = response.deferred()
-            store.deletePoll(id) { stored in
-                guard stored else { return later.complete { $0.writeUnavailable() } }
-                self.registry.forget(id)
-                later.complete { $0.write(status: 204, contentType: nil, body: UnsafeRawBufferPointer(start: nil, count: 0)) }
+            desk.delete(try pollID(idText), response, style) { response in
+                response.write(status: 204, contentType: nil, body: UnsafeRawBufferPointer(start: nil, count: 0))
             }
         }
     }
 
     /// `POST /v1/polls/{id}/open|close|reopen`; reopen takes an optional `{"closesAt": …}`.
     func transition(
-        _ action: LifecycleAction, _ request: Request, _ idText: UnsafeRawBufferPointer, _ response: ResponseWriter, _ store: LoopStore
+        _ action: LifecycleAction, _ request: Request, _ idText: UnsafeRawBufferPointer, _ response: ResponseWriter, _ desk: PollDesk
     ) {
         adminCall(response) {
             let id = try pollID(idText)
             switch action {
             case .open:
                 let poll = try registry.poll(id, in: .draft, for: "open")
-                persist(id, poll.definition, .open, status: 200, response.deferred(), store)
+                persist(id, poll.definition, .open, response, desk)
             case .close:
                 let poll = try registry.poll(id, in: .open, for: "close")
-                persist(id, poll.definition, .closed, status: 200, response.deferred(), store)
+                persist(id, poll.definition, .closed, response, desk)
             case .reopen:
                 var closesAt: Timestamp??
                 if !request.body.isEmpty {
@@ -143,26 +134,19 @@ extension NativeAPI {
                 }
                 var definition = try registry.poll(id, in: .closed, for: "reopen").definition
                 if let closesAt { definition.rules.closesAt = closesAt }
-                persist(id, definition, .open, status: 200, response.deferred(), store)
+                persist(id, definition, .open, response, desk)
             }
         }
     }
 
-    /// Writes the poll to Redis, then installs it here and answers with it.
-    private func persist(
-        _ id: PollID, _ definition: PollDefinition, _ lifecycle: Lifecycle, status: Int, _ response: DeferredResponse, _ store: LoopStore
-    ) {
-        store.savePoll(id, definition, lifecycle) { stored in
-            guard stored, let poll = try? self.registry.install(id: id, definition: definition, lifecycle: lifecycle) else {
-                return response.complete { $0.writeUnavailable() }
-            }
-            response.complete { self.writePoll(poll, status: status, $0) }
-        }
+    /// Saves the poll, then answers 200 with it.
+    private func persist(_ id: PollID, _ definition: PollDefinition, _ lifecycle: Lifecycle, _ response: ResponseWriter, _ desk: PollDesk) {
+        desk.save(id, definition, lifecycle, response.deferred(), style) { poll, response in NativeAPI.writePoll(poll, status: 200, response) }
     }
 
     // MARK: - Helpers
 
-    private func writePoll(_ poll: Poll, status: Int, _ response: ResponseWriter) {
+    private static func writePoll(_ poll: Poll, status: Int, _ response: ResponseWriter) {
         let results = poll.results(for: .organizer, now: WallClock.now())
         response.writeJSON(status: status) { json in PollJSON.poll(poll, results, organizer: true, &json) }
     }
@@ -177,15 +161,9 @@ extension NativeAPI {
         do {
             try body()
         } catch let error as FieldError {
-            response.writeError(status: 400, code: "invalid_request", detail: error.message)
+            style.write(AdminError.invalidField(error.message), response)
         } catch let error as PollAdminError {
-            switch error {
-            case .unknownPoll: response.write(VoteRejection.unknownPoll)
-            case .duplicateID: response.writeError(status: 409, code: "duplicate_id", message: "a poll with this id exists")
-            case .invalidDefinition(let reason): response.writeError(status: 400, code: "invalid_poll", detail: reason)
-            case .invalidTransition(let from, let action):
-                response.writeError(status: 409, code: "invalid_transition", detail: "cannot \(action) a poll that is \(from)")
-            }
+            style.write(AdminError(error), response)
         } catch {
             response.writeError(status: 500, code: "internal_error", detail: "\(error)")
         }

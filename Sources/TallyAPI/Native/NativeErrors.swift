@@ -1,45 +1,68 @@
 import TallyCore
 import TallyHTTP
 
-extension ResponseWriter {
-    /// The native answer to each engine rejection.
-    func write(_ rejection: VoteRejection) {
+/// The native API's answers: `{"error": message, "code": code}` with the status each case has in
+/// `openapi.yaml`.
+struct NativeStyle: AnswerStyle {
+    func write(_ rejection: VoteRejection, _ response: ResponseWriter) {
         switch rejection {
-        case .unknownPoll: writeError(status: 404, code: "poll_not_found", message: "no poll has this id")
-        case .notOpenYet: writeError(status: 409, code: "poll_not_open", message: "the poll is not open yet")
-        case .closed: writeError(status: 409, code: "poll_closed", message: "the poll is closed")
-        case .expired: writeError(status: 409, code: "poll_expired", message: "the poll has ended")
-        case .optionOutOfRange: writeError(status: 422, code: "option_out_of_range", message: "the poll has no such option")
-        case .duplicateOption: writeError(status: 422, code: "duplicate_option", message: "an option is named twice")
-        case .tooManyOptions: writeError(status: 422, code: "too_many_options", message: "more options than the poll allows")
-        case .emptyBallot: writeError(status: 422, code: "empty_ballot", message: "choose at least one option")
-        case .alreadyVoted: writeError(status: 409, code: "already_voted", message: "you have already voted in this poll")
-        case .tokenRequired: writeError(status: 403, code: "poll_token_required", message: "this poll is private: pass its token")
-        case .tokenInvalid: writeError(status: 403, code: "poll_token_invalid", message: "the poll token is not valid")
+        case .unknownPoll: response.writeError(status: 404, code: "poll_not_found", message: "no poll has this id")
+        case .notOpenYet: response.writeError(status: 409, code: "poll_not_open", message: "the poll is not open yet")
+        case .closed: response.writeError(status: 409, code: "poll_closed", message: "the poll is closed")
+        case .expired: response.writeError(status: 409, code: "poll_expired", message: "the poll has ended")
+        case .optionOutOfRange: response.writeError(status: 422, code: "option_out_of_range", message: "the poll has no such option")
+        case .duplicateOption: response.writeError(status: 422, code: "duplicate_option", message: "an option is named twice")
+        case .tooManyOptions: response.writeError(status: 422, code: "too_many_options", message: "more options than the poll allows")
+        case .emptyBallot: response.writeError(status: 422, code: "empty_ballot", message: "choose at least one option")
+        case .alreadyVoted: response.writeError(status: 409, code: "already_voted", message: "you have already voted in this poll")
+        case .tokenRequired: response.writeError(status: 403, code: "poll_token_required", message: "this poll is private: pass its token")
+        case .tokenInvalid: response.writeError(status: 403, code: "poll_token_invalid", message: "the poll token is not valid")
         case .ledgerFull:
-            writeError(
+            response.writeError(
                 status: 503, code: "overloaded", message: "the poll cannot take more voters right now",
                 extraHeaders: "Retry-After: 1\r\n")
         }
     }
 
+    func write(_ credential: VoterCheck, _ response: ResponseWriter) {
+        let challenge: StaticString = "WWW-Authenticate: Bearer realm=\"tally\"\r\n"
+        switch credential {
+        case .missing:
+            response.writeError(status: 401, code: "credentials_required", message: "send a voter token", extraHeaders: challenge)
+        case .expired:
+            response.writeError(status: 401, code: "token_expired", message: "the voter token has expired", extraHeaders: challenge)
+        case .invalid, .voter:
+            response.writeError(status: 401, code: "invalid_token", message: "the voter token is not valid", extraHeaders: challenge)
+        }
+    }
+
     /// Redis cannot store anything right now: nothing was recorded, try again shortly.
-    func writeUnavailable() {
-        writeError(
+    func writeUnavailable(_ response: ResponseWriter) {
+        response.writeError(
             status: 503, code: "store_unavailable", message: "votes cannot be stored right now; try again",
             extraHeaders: "Retry-After: 1\r\n")
     }
 
-    /// The native answer to a request without a valid voter credential.
-    func write(_ check: VoterCheck) {
-        let challenge: StaticString = "WWW-Authenticate: Bearer realm=\"tally\"\r\n"
-        switch check {
-        case .missing: writeError(status: 401, code: "credentials_required", message: "send a voter token", extraHeaders: challenge)
-        case .expired: writeError(status: 401, code: "token_expired", message: "the voter token has expired", extraHeaders: challenge)
-        case .invalid, .voter: writeError(status: 401, code: "invalid_token", message: "the voter token is not valid", extraHeaders: challenge)
+    func write(_ error: AdminError, _ response: ResponseWriter) {
+        switch error {
+        case .invalidField(let message): response.writeError(status: 400, code: "invalid_request", detail: message)
+        case .invalidPoll(let reason): response.writeError(status: 400, code: "invalid_poll", detail: reason)
+        case .unknownPoll: write(VoteRejection.unknownPoll, response)
+        case .duplicateID: response.writeError(status: 409, code: "duplicate_id", message: "a poll with this id exists")
+        case .invalidTransition(let from, let action):
+            response.writeError(status: 409, code: "invalid_transition", detail: "cannot \(action) a poll that is \(from)")
+        case .credentialsRequired:
+            response.writeError(
+                status: 401, code: "credentials_required", message: "this needs an organizer token",
+                extraHeaders: "WWW-Authenticate: Bearer realm=\"tally\"\r\n")
+        case .forbidden: response.writeError(status: 403, code: "forbidden", message: "this needs an organizer token")
         }
     }
 
+    func write(_ error: HTTPError, _ response: ResponseWriter) { HTTPError.writeNative(error, response) }
+}
+
+extension ResponseWriter {
     /// An error whose message is built at run time (admin path).
     func writeError(status: Int, code: StaticString, detail: String) {
         writeJSON(status: status) { json in

@@ -2,52 +2,27 @@ import TallyCore
 import TallyHTTP
 import TallyStore
 
-// The vote path: no Foundation, no allocation, no lock.
-extension NativeAPI {
-    /// `POST /v1/polls/{id}/votes` with `{"choices":[0,2]}` (0-based options) and, for a private
-    /// poll, `"token"` in the body or `?token=` in the query.
-    /// The answer is written when Redis has stored the vote (or refused it).
-    func vote(_ request: Request, _ idText: UnsafeRawBufferPointer, _ response: ResponseWriter, _ context: VoteContext) {
-        let stats = context.stats
-        guard let pollID = PollIDs.parse(idText) else { return response.write(VoteRejection.unknownPoll) }
-        guard context.store.isTakingVotes else {
-            stats.count(.unavailable)
-            return response.writeUnavailable()
-        }
-        let now = WallClock.now()
-        let check = access.voter(request, now: now / 1_000_000)
-        guard case .voter(let voter) = check else {
-            stats.count(.unauthorized)
-            return response.write(check)
-        }
+/// The native vote, `POST /v1/polls/{id}/votes` with `{"choices":[0,2]}` (0-based options) and, for
+/// a private poll, `"token"` in the body or `?token=` in the query. No Foundation, no allocation.
+struct NativeVotes: VoteDialect {
+    let style = NativeStyle()
+    let stats: VoteStats
+    let responder: Int
+
+    func decode(_ request: Request, poll: Poll, voter: VoterIdentity, _ response: ResponseWriter) -> DecodedVote? {
         guard let body = NativeVoteBody(parsing: request.body) else {
-            stats.count(.malformed)
-            return response.writeError(status: 400, code: "invalid_body", message: "expected {\"choices\":[option, ...]}")
+            response.writeError(status: 400, code: "invalid_body", message: "expected {\"choices\":[option, ...]}")
+            return nil
         }
         let token = body.token ?? QueryString.value("token", in: request.query).map(PollToken.init(parsing:))
-        let outcome = context.reader.vote(body.input, poll: pollID, by: voter.key, token: token, now: now, counting: false)
-        let previous: Ballot
-        let current: Ballot
-        switch outcome {
-        case .accepted(let before, let after): (previous, current) = (before, after)
-        // Sent too: with several daemons, the ballot may have changed through another one.
-        case .unchanged(let ballot): (previous, current) = (ballot, ballot)
-        case .rejected(let reason):
-            stats.count(outcome)
-            return response.write(reason)
-        }
-        voter.withBytes { id in
-            context.store.submit(
-                poll: pollID, voterID: id, voter: voter.key, previous: previous, current: current,
-                response: response.deferred(), responder: context.responder)
-        }
+        return DecodedVote(input: body.input, token: token)
     }
 
     /// Answers a vote as Redis judged it.
-    static func answer(_ stored: StoredVote, _ response: ResponseWriter, stats: VoteStats) {
+    static func answer(_ stored: StoredVote, _ response: ResponseWriter, stats: VoteStats, style: NativeStyle) {
         guard let outcome = stored.outcome else {
             stats.count(.unavailable)
-            return response.writeUnavailable()
+            return style.writeUnavailable(response)
         }
         stats.count(outcome)
         switch outcome {
@@ -62,33 +37,26 @@ extension NativeAPI {
                 }
             }
         case .rejected(let reason):
-            response.write(reason)
+            style.write(reason, response)
         }
     }
+}
 
-    /// `GET /v1/polls/{id}` and `/results`: the poll as this viewer may see it.
-    func show(
-        _ request: Request, _ idText: UnsafeRawBufferPointer, _ response: ResponseWriter, reader: RegistryReader, store: LoopStore,
-        resultsOnly: Bool
-    ) {
-        guard let (poll, viewer, identity) = admit(request, idText, response, reader: reader) else { return }
-        if let identity, NativeAPI.mayHaveVotedElsewhere(identity, poll, store) {
-            let pollID = poll.id
-            return lookUp(identity, in: poll, response, store) { response in
-                guard let poll = reader.poll(pollID) else { return response.write(VoteRejection.unknownPoll) }
-                NativeAPI.writeShow(poll, viewer, response, resultsOnly: resultsOnly)
-            }
-        }
-        NativeAPI.writeShow(poll, viewer, response, resultsOnly: resultsOnly)
-    }
-
-    private static func writeShow(_ poll: Poll, _ viewer: Viewer, _ response: ResponseWriter, resultsOnly: Bool) {
-        let results = poll.results(for: viewer, now: WallClock.now())
-        response.writeJSON(status: 200) { json in
-            if resultsOnly {
-                PollJSON.results(poll, results, &json)
-            } else {
-                PollJSON.poll(poll, results, organizer: poll.isOrganizer(viewer), &json)
+// Reads: the poll as the viewer may see it.
+extension NativeAPI {
+    /// `GET /v1/polls/{id}` and `/results`.
+    func show(_ request: Request, _ idText: UnsafeRawBufferPointer, _ response: ResponseWriter, _ desk: PollDesk, resultsOnly: Bool) {
+        guard let (poll, viewer, voter) = admit(request, idText, response, desk) else { return }
+        let pollID = poll.id
+        desk.withBallot(of: voter, in: poll, response) { [registry] response in
+            guard let poll = registry.poll(pollID) else { return NativeStyle().write(VoteRejection.unknownPoll, response) }
+            let results = poll.results(for: viewer, now: WallClock.now())
+            response.writeJSON(status: 200) { json in
+                if resultsOnly {
+                    PollJSON.results(poll, results, &json)
+                } else {
+                    PollJSON.poll(poll, results, organizer: poll.isOrganizer(viewer), &json)
+                }
             }
         }
     }
@@ -96,15 +64,13 @@ extension NativeAPI {
     /// `GET /v1/polls/{id}/results/stream`: Server-Sent Events for stage screens. An `event:
     /// results` frame (the `/results` document) now and whenever the results change, at most every
     /// 250 ms; `event: deleted` and the end of the stream if the poll is deleted.
-    func streamResults(
-        _ request: Request, _ idText: UnsafeRawBufferPointer, _ response: ResponseWriter, reader: RegistryReader, store: LoopStore
-    ) {
-        guard let (poll, viewer, identity) = admit(request, idText, response, reader: reader) else { return }
+    func streamResults(_ request: Request, _ idText: UnsafeRawBufferPointer, _ response: ResponseWriter, _ desk: PollDesk) {
+        guard let (poll, viewer, voter) = admit(request, idText, response, desk) else { return }
         let pollID = poll.id
-        let stream: (ResponseWriter) -> Void = { response in
+        desk.withBallot(of: voter, in: poll, response) { [registry] response in
             var lastFrame: Int?
             response.startEventStream { events in
-                guard let poll = reader.poll(pollID) else {
+                guard let poll = registry.poll(pollID) else {
                     events.send(event: "deleted") { json in json.object { $0.key("poll"); PollJSON.id(pollID, &$0) } }
                     return false
                 }
@@ -113,58 +79,19 @@ extension NativeAPI {
                 return true
             }
         }
-        guard let identity, NativeAPI.mayHaveVotedElsewhere(identity, poll, store) else { return stream(response) }
-        lookUp(identity, in: poll, response, store, then: stream)
-    }
-
-    /// Whether `identity` is a voter this daemon has no record of in `poll`, who may have voted
-    /// through another daemon: their ballot decides what they see (`afterVote`) and is shown to
-    /// them, so Redis is asked first (if it can be).
-    private static func mayHaveVotedElsewhere(_ identity: VoterIdentity, _ poll: Poll, _ store: LoopStore) -> Bool {
-        !poll.knowsBallot(of: identity.key) && store.isConnected
-    }
-
-    /// Looks the voter's ballot up in Redis, then answers with `then` (at once if the lookup cannot
-    /// be sent; its reply never comes before this handler returns).
-    private func lookUp(
-        _ identity: VoterIdentity, in poll: Poll, _ response: ResponseWriter, _ store: LoopStore,
-        then answer: @escaping (ResponseWriter) -> Void
-    ) {
-        var deferred: DeferredResponse?
-        let sent = identity.withBytes { id in
-            store.lookUpBallot(poll: poll.id, voterID: id, voter: identity.key) { deferred?.complete(answer) }
-        }
-        if sent { deferred = response.deferred() } else { answer(response) }
     }
 
     /// The poll, who is looking and the voter's identity if any, or nil after answering why not
-    /// (unknown poll, bad credential, private poll without its token). Organizers need no poll token.
+    /// (unknown poll, bad credential, private poll without its token).
     private func admit(
-        _ request: Request, _ idText: UnsafeRawBufferPointer, _ response: ResponseWriter, reader: RegistryReader
+        _ request: Request, _ idText: UnsafeRawBufferPointer, _ response: ResponseWriter, _ desk: PollDesk
     ) -> (Poll, Viewer, VoterIdentity?)? {
-        guard let pollID = PollIDs.parse(idText), let poll = reader.poll(pollID) else {
-            response.write(VoteRejection.unknownPoll)
+        guard let pollID = PollIDs.parse(idText), let poll = registry.poll(pollID) else {
+            style.write(VoteRejection.unknownPoll, response)
             return nil
         }
-        var viewer = Viewer(isOrganizer: access.isOrganizer(request))
-        var voter: VoterIdentity?
-        if !viewer.isOrganizer {
-            let check = access.voter(request, now: WallClock.now() / 1_000_000)
-            switch check {
-            case .voter(let identity):
-                viewer.voter = identity.key
-                voter = identity
-            case .missing: break
-            case .invalid, .expired:
-                response.write(check)
-                return nil
-            }
-            let token = QueryString.value("token", in: request.query).map(PollToken.init(parsing:))
-            if let refused = poll.checkToken(token) {
-                response.write(refused)
-                return nil
-            }
-        }
+        let token = QueryString.value("token", in: request.query).map(PollToken.init(parsing:))
+        guard let (viewer, voter) = desk.viewer(request, poll, token: token, response, style) else { return nil }
         return (poll, viewer, voter)
     }
 }

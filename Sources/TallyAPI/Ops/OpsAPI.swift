@@ -7,7 +7,8 @@ import TallyStore
 /// text format).
 public final class OpsAPI: @unchecked Sendable {
     private let registry: PollRegistry
-    private let native: NativeAPI
+    /// Each dialect's name and its loops' vote outcomes.
+    private let voteStats: [(dialect: String, loops: [VoteStats])]
     /// Set once, before the server starts (thread start orders it before every read).
     public var transportStats: [LoopStats] = []
     /// Each loop's vote writes to Redis; set once, like `transportStats`.
@@ -16,9 +17,9 @@ public final class OpsAPI: @unchecked Sendable {
     /// store is unreachable).
     public var isReady: () -> Bool = { true }
 
-    public init(registry: PollRegistry, native: NativeAPI) {
+    public init(registry: PollRegistry, voteStats: [(dialect: String, loops: [VoteStats])]) {
         self.registry = registry
-        self.native = native
+        self.voteStats = voteStats
     }
 
     public func install(on router: Router) {
@@ -85,15 +86,20 @@ public final class OpsAPI: @unchecked Sendable {
                 + "volatile loses everything since the last snapshot on a restart.",
             RedisDurability.allCases.map { ("{policy=\"\($0.label)\"}", $0 == durability ? 1 : 0) })
 
-        let votes = native.voteStats
         metric(
-            "tally_votes_total", "counter", "Votes by outcome (rejected ones also by reason below).",
-            VoteStats.Outcome.allCases.map { outcome in
-                ("{outcome=\"\(outcome)\"}", votes.reduce(0) { $0 + $1.value(outcome) })
+            "tally_votes_total", "counter", "Votes by outcome and dialect (rejected ones also by reason below).",
+            voteStats.flatMap { dialect, loops in
+                VoteStats.Outcome.allCases.map { outcome in
+                    ("{outcome=\"\(outcome)\",dialect=\"\(dialect)\"}", loops.reduce(0) { $0 + $1.value(outcome) })
+                }
             })
         metric(
-            "tally_votes_rejected_total", "counter", "Votes the engine refused, by reason.",
-            VoteRejection.allCases.map { reason in ("{reason=\"\(reason.rawValue)\"}", votes.reduce(0) { $0 + $1.rejected(reason) }) })
+            "tally_votes_rejected_total", "counter", "Votes refused, by reason and dialect.",
+            voteStats.flatMap { dialect, loops in
+                VoteRejection.allCases.map { reason in
+                    ("{reason=\"\(reason.rawValue)\",dialect=\"\(dialect)\"}", loops.reduce(0) { $0 + $1.rejected(reason) })
+                }
+            })
         let polls = registry.snapshot.polls.values
         metric(
             "tally_polls", "gauge", "Polls held, by lifecycle state.",

@@ -33,6 +33,23 @@ public struct JSONScanner {
         return consume(UInt8(ascii: "]"))
     }
 
+    /// Reads an array, calling `element` with the scanner at each element (it must consume it and
+    /// return false to stop with an error).
+    public mutating func readArray(_ element: (inout JSONScanner) -> Bool) -> Bool {
+        guard consume(UInt8(ascii: "[")) else { return false }
+        if consume(UInt8(ascii: "]")) { return true }
+        repeat {
+            guard element(&self) else { return false }
+        } while consume(UInt8(ascii: ","))
+        return consume(UInt8(ascii: "]"))
+    }
+
+    /// Whether the next value is a string.
+    public mutating func nextIsString() -> Bool {
+        skipWhitespace()
+        return peek() == UInt8(ascii: "\"")
+    }
+
     /// An integer as JSON writes one: `-?(0|[1-9][0-9]*)`. A number with a fraction or exponent is
     /// nil (valid JSON, but not an option number). Magnitudes beyond 18 digits saturate (a huge
     /// option number is out of range, not malformed).
