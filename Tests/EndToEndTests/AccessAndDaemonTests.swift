@@ -107,6 +107,30 @@ import Testing
         #expect(own.status == 0 && !own.output.contains("WARNING"), "\(own.output)")
     }
 
+    /// Dialect mounts: normalized, checked, and never one under another (or under the native API).
+    @Test func dialectPrefixesAreCheckedAndNamed() throws {
+        let secret = "[auth]\nvoter_secret = \"0123456789abcdef\"\n"
+        let defaults = try Daemon.run(["check-config", "--config", try writeConfig(secret)])
+        #expect(defaults.output.contains("dialects    native at /v1, mastodon at /mastodon"), "\(defaults.output)")
+        let moved = try Daemon.run(["check-config", "--config", try writeConfig(secret)], environment: ["TALLY_DIALECTS_MASTODON_PREFIX": "//social//m/"])
+        #expect(moved.output.contains("mastodon at /social/m"), "\(moved.output)")
+        let refused: [(String, String)] = [
+            ("[dialects.mastodon]\nprefix = \"/v1/social\"\n", "[dialects.mastodon] prefix /v1/social overlaps the native API at /v1"),
+            ("[dialects.canvas]\nprefix = \"/lms/api/v1\"\n", "[dialects.canvas] prefix: may not contain 'api/v1'"),
+            ("[dialects.nextcloud]\nprefix = \"/cloud/index.php\"\n", "may not end in /index.php"),
+            ("[dialects.pnut]\nprefix = \"/mastodon/pnut\"\n", "[dialects.mastodon] prefix /mastodon overlaps pnut at /mastodon/pnut"),
+            ("[dialects.pnut]\nprefix = \"/\"\n", "must name a path"),
+            ("[dialects.mastodon]\nenabled = \"yes\"\n", "[dialects.mastodon] enabled: must be true or false"),
+            ("[dialects.myspace]\nprefix = \"/m\"\n", "unknown section [dialects.myspace]"),
+        ]
+        for (table, message) in refused {
+            let result = try Daemon.run(["check-config", "--config", try writeConfig(secret + table)])
+            #expect(result.status != 0 && result.output.contains(message), "\(table): \(result.output)")
+        }
+        let off = try Daemon.run(["check-config", "--config", try writeConfig(secret + "[dialects.mastodon]\nenabled = false\n[dialects.pnut]\nprefix = \"/mastodon\"\n")])
+        #expect(off.status == 0, "a disabled mount takes no path: \(off.output)")
+    }
+
     @Test func environmentOverridesTheFile() throws {
         let path = try writeConfig("[server]\nloops = 1\n\n[auth]\nvoter_secret = \"0123456789abcdef\"\n")
         let result = try Daemon.run(

@@ -45,6 +45,55 @@ import Testing
         #expect(statuses[400, default: 0] > 50 && statuses.keys.filter { $0 < 300 }.count >= 2, "\(statuses)")
     }
 
+    /// The Mastodon routes: votes (form and JSON), statuses with a poll (JSON and form), reads and
+    /// the instance documents, with random edits. Every answer is documented and, where it is an
+    /// error, Mastodon's `{"error": …}` or the native shape; every acknowledged vote is stored and
+    /// the poll's counts are exactly its stored ballots' (Mastodon's votes add up per voter).
+    @Test func editedMastodonRequestsAreAnsweredAndCountsMatchTheBallots() throws {
+        let redis = try RedisServer()
+        let fixture = try NativeFixture(config: Self.config, redis: redis)
+        let created = fixture.client.request(
+            "POST", "/mastodon/api/v1/statuses", headers: ["Authorization": "Bearer \(NativeFixture.organizer)"],
+            body: #"{"status":"Which?","poll":{"options":["a","b","c","d"],"expires_in":600,"multiple":true}}"#)
+        let poll = try #require(created?.json?["id"] as? String)
+        let responses = try Self.sendEdited(rounds: 8, seed: 13, to: fixture, answers: Self.documented) { random in
+            Self.mastodonRequest(poll: poll, &random)
+        }
+        for response in responses where response.status >= 400 {
+            #expect(response.json?["error"] is String, "\(response)")
+        }
+        let statuses = Dictionary(grouping: responses, by: \.status).mapValues(\.count)
+        #expect(statuses[200, default: 0] > 50 && statuses[400, default: 0] > 20 && statuses[422, default: 0] > 0, "\(statuses)")
+        let ballots = try WriteThroughTests.storedBallots(redis, poll).values.compactMap { UInt64($0, radix: 16) }
+        let counts = try WriteThroughTests.storedCounts(redis, poll)
+        for option in 0..<4 {
+            #expect(counts["\(option)", default: 0] == ballots.filter { $0 & (1 << UInt64(option)) != 0 }.count, "option \(option)")
+        }
+        let results = fixture.asOrganizer("GET", "/v1/polls/\(poll)/results")
+        #expect(NativeFixture.votes(results) == (0..<4).map { counts["\($0)", default: 0] }, "the daemon counts what Redis stored")
+    }
+
+    /// A valid Mastodon call by one of 100 voters.
+    static func mastodonRequest(poll: String, _ random: inout SplitMix64) -> [UInt8] {
+        let voter = "fan-\(Int.random(in: 0..<100, using: &random))"
+        let choice = Int.random(in: 0..<4, using: &random)
+        let calls: [(String, String, String?, String)] = [
+            ("POST", "/mastodon/api/v1/polls/\(poll)/votes", "choices%5B%5D=\(choice)", "application/x-www-form-urlencoded"),
+            ("POST", "/mastodon/api/v1/polls/\(poll)/votes", #"{"choices":["\#(choice)"]}"#, "application/json"),
+            ("GET", "/mastodon/api/v1/polls/\(poll)", nil, ""),
+            ("GET", "/mastodon/api/v1/statuses/\(poll)", nil, ""),
+            ("GET", "/mastodon/api/v1/instance/", nil, ""),
+            ("POST", "/mastodon/api/v1/statuses", #"{"status":"Q","sensitive":"0","poll":{"options":["x","y"],"expires_in":"300"}}"#, "application/json"),
+            ("POST", "/mastodon/api/v1/statuses", "status=Q&poll%5Boptions%5D%5B%5D=x&poll%5Boptions%5D%5B%5D=y&poll%5Bexpires_in%5D=900",
+                "application/x-www-form-urlencoded"),
+        ]
+        let (method, path, body, type) = calls.randomElement(using: &random)!
+        let token = path.hasSuffix("statuses") ? NativeFixture.organizer : NativeFixture.voterToken(voter)
+        var head = "\(method) \(path) HTTP/1.1\r\nHost: tally\r\nAuthorization: Bearer \(token)\r\n"
+        if let body { head += "Content-Type: \(type)\r\nContent-Length: \(body.utf8.count)\r\n" }
+        return Array((head + "\r\n" + (body ?? "")).utf8)
+    }
+
     /// Sends `rounds` rounds of 100 requests made by `valid`, four in five with random edits, each on
     /// its own connection and all at once (so that requests an edit left unfinished time out
     /// together). Every request must be answered with one of `answers`, and the daemon must stay

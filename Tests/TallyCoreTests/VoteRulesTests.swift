@@ -122,6 +122,34 @@ struct Fixture {
         #expect(f.poll.ledgerFootprint.records == 1)
     }
 
+    /// Mastodon's rule: each vote adds options; an option already chosen, or any second vote on a
+    /// single-choice poll, is `alreadyVoted`; nothing of a refused vote is recorded.
+    @Test func votesThatAddOptionsToTheBallot() {
+        func adding(_ options: [Int]) -> BallotInput {
+            var input = BallotInput(options)
+            input.adds = true
+            return input
+        }
+        let multiple = Fixture(PollRules(maxVotes: 0))
+        let ann = VoterKey(id: "ann")
+        func vote(_ f: Fixture, _ options: [Int]) -> VoteOutcome {
+            f.reader.vote(adding(options), poll: 7, by: ann, now: 1_000, counting: true)
+        }
+        #expect(vote(multiple, [0, 2]) == .accepted(previous: .empty, current: Ballot([0, 2])))
+        #expect(vote(multiple, [3]) == .accepted(previous: Ballot([0, 2]), current: Ballot([0, 2, 3])))
+        #expect(vote(multiple, [1, 2]) == .rejected(.alreadyVoted))
+        #expect(vote(multiple, [1, 1]) == .rejected(.duplicateOption))
+        #expect(multiple.counts() == [1, 0, 1, 1])
+        let single = Fixture()
+        #expect(vote(single, [1]) == .accepted(previous: .empty, current: Ballot([1])))
+        #expect(vote(single, [2]) == .rejected(.alreadyVoted))
+        #expect(vote(single, [1]) == .rejected(.alreadyVoted), "the same choice again is a second vote, not idempotent")
+        let upToTwo = Fixture(PollRules(maxVotes: 2))
+        #expect(vote(upToTwo, [0]) == .accepted(previous: .empty, current: Ballot([0])))
+        #expect(vote(upToTwo, [1, 2]) == .rejected(.tooManyOptions))
+        #expect(upToTwo.poll.ballot(of: ann) == Ballot([0]))
+    }
+
     @Test func privatePollNeedsItsToken() {
         let token = PollToken.random()
         let f = Fixture(PollRules(token: token))

@@ -38,6 +38,13 @@ final class TestServer {
                 }
             }
             loop.onStop { later.stop() }
+            // A dialect's mount: its errors in its own shape.
+            let dialect = router.group("/dialect//v2") { error, response in
+                response.writeJSON(status: error.status) { json in json.object { $0.field("dialect_error", error.status) } }
+            }
+            dialect.add(.post, "/things/{name}") { request, parameters, response in
+                response.writeJSON(status: 200) { json in json.object { $0.key("thing"); $0.value(bytes: parameters[0]) } }
+            }
             return router
         }
         server.start()
@@ -218,6 +225,36 @@ final class LaterResponses {
         let fine = try server.client()
         fine.send("POST /echo/a HTTP/1.1\r\nHost: x\r\nContent-Length:4\r\nX-Spaces:   padded   \r\n\r\nabcd")
         #expect(fine.response()?.status == 201, "no space after the colon, spaces around the value: fine")
+    }
+
+    /// Under a route group's prefix, routing and protocol errors come in the group's shape; elsewhere
+    /// in the router's default shape. The prefix is matched segment by segment, repeated slashes
+    /// collapsed.
+    @Test func aRouteGroupAnswersItsErrorsInItsOwnShape() throws {
+        var limits = HTTPLimits()
+        limits.maxBodyBytes = 64
+        let server = try TestServer(limits: limits)
+        func send(_ text: String) throws -> HTTPResponse {
+            let client = try server.client()
+            client.send(text)
+            return try #require(client.response())
+        }
+        let found = try send("POST //dialect/v2/things/cup HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
+        #expect(found.status == 200 && found.json?["thing"] as? String == "cup")
+        let cases: [(String, Int)] = [
+            ("GET /dialect/v2/nothing HTTP/1.1\r\nHost: x\r\n\r\n", 404),
+            ("GET /dialect/v2/things/cup HTTP/1.1\r\nHost: x\r\n\r\n", 405),
+            ("POST /dialect/v2/things/cup HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n", 413),
+            ("POST /dialect/v2/things/cup HTTP/1.1\r\nHost : x\r\n\r\n", 400),
+        ]
+        for (text, status) in cases {
+            let response = try send(text)
+            #expect(response.status == status && response.json?["dialect_error"] as? Int == status, "\(text): \(response)")
+        }
+        let native = try send("GET /dialect/v3/things HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(native.status == 404 && native.json?["code"] as? String == "not_found", "outside the prefix: the default shape")
+        let partial = try send("GET /dialectv2/things HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(partial.json?["code"] as? String == "not_found", "a prefix is whole segments")
     }
 
     @Test func wrongMethodNamesTheAllowedOnes() throws {

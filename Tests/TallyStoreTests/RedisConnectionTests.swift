@@ -275,6 +275,31 @@ extension RedisConnectionTests {
         #expect(call(99, [("ann", [0])]) == ["unknownPoll"], "no tallies for an unknown poll")
     }
 
+    /// A `+` ballot adds its options to the voter's stored one (Mastodon): a voter's choices from
+    /// several calls (and daemons) add up; an option already chosen, or a second vote on a
+    /// single-choice poll, is refused; an addition beyond the poll's limit too.
+    @Test func ballotsThatAddOptions() {
+        setRules(13, options: 8, maxVotes: 0)
+        func add(_ voter: String, _ options: [Int], poll: UInt64 = 13) -> [String] {
+            let hex = String(options.reduce(UInt64(0)) { $0 | (1 << UInt64($1)) }, radix: 16)
+            let ballot = "+" + String(repeating: "0", count: 16 - hex.count) + hex
+            let reply = harness.call(["EVALSHA", sha, "2", KeySchema.poll(poll), KeySchema.ballots(poll), "\(Int64.max / 2)", voter, ballot]) ?? ""
+            return Array(reply.split(separator: " ").map(String.init).prefix(1))
+        }
+        #expect(add("ann", [0, 7]) == ["0000000000000000"])
+        #expect(add("ann", [3]) == ["0000000000000081"], "accepted: the ballot it replaced")
+        #expect(harness.call(["HGET", KeySchema.ballots(13), "ann"]) == "0000000000000089")
+        #expect(add("ann", [3, 4]) == ["alreadyVoted"])
+        #expect(counts(13) == ["0": 1, "3": 1, "7": 1, "voters": 1])
+        setRules(14, options: 4, maxVotes: 1)
+        #expect(add("bob", [2], poll: 14) == ["0000000000000000"])
+        #expect(add("bob", [1], poll: 14) == ["alreadyVoted"])
+        setRules(15, options: 4, maxVotes: 2)
+        #expect(add("cat", [0], poll: 15) == ["0000000000000000"])
+        #expect(add("cat", [1, 2], poll: 15) == ["tooManyOptions"])
+        #expect(counts(15) == ["0": 1, "voters": 1])
+    }
+
     /// A call Redis runs at or after its deadline (a daemon that gave up on it answered 503) stores
     /// nothing; every reply ends with Redis' time, from which daemons learn its clock.
     @Test func aCallRunAfterItsDeadlineStoresNothing() throws {
