@@ -223,14 +223,7 @@ public final class Poll: @unchecked Sendable {
         let closed = isClosed(at: now)
         let own = viewer.voter.map { ballot(of: $0) } ?? .empty
         let organizer = isOrganizer(viewer)
-        let showsResults: Bool
-        switch definition.rules.visibility {
-        case _ where organizer: showsResults = true
-        case .always: showsResults = true
-        case .afterVote: showsResults = closed || !own.isEmpty
-        case .afterClose: showsResults = closed
-        case .organizerOnly: showsResults = false
-        }
+        let showsResults = showsResults(to: viewer, own: own, closed: closed)
         // The store's newest tallies (every daemon's votes); this daemon's own counts until the
         // store has reported any. Every vote this daemon acknowledged is in both.
         var counts = InlineArray<64, Int64>(repeating: 0)
@@ -244,6 +237,21 @@ public final class Poll: @unchecked Sendable {
         return ResultsView(
             optionCount: live.counters.optionCount, counts: counts, voters: voters, isClosed: closed, ownBallot: own,
             showsResults: showsResults, showsCounts: showsResults && (organizer || !definition.rules.hideCounts))
+    }
+
+    /// Whether `viewer` may see results now (the visibility rules; `results` applies them).
+    public func showsResults(to viewer: Viewer, now: Timestamp) -> Bool {
+        showsResults(to: viewer, own: viewer.voter.map { ballot(of: $0) } ?? .empty, closed: isClosed(at: now))
+    }
+
+    private func showsResults(to viewer: Viewer, own: Ballot, closed: Bool) -> Bool {
+        if isOrganizer(viewer) { return true }
+        switch definition.rules.visibility {
+        case .always: return true
+        case .afterVote: return closed || !own.isEmpty
+        case .afterClose: return closed
+        case .organizerOnly: return false
+        }
     }
 
     /// Record count and bytes of this poll's ledger.

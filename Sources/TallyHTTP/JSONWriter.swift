@@ -1,5 +1,7 @@
 /// Writes JSON into a byte buffer without allocating: commas and nesting are tracked in a bit set,
-/// strings are escaped as RFC 8259 requires.
+/// strings are escaped as RFC 8259 requires. Texts known at compile time take the `StaticString`
+/// overloads; run-time `String`s are labelled (`key(string:)`, …) so a literal never silently takes
+/// the slower, escaping path.
 public struct JSONWriter {
     public let buffer: ByteBuffer
     /// Bit d set: the container at depth d already has an element.
@@ -29,7 +31,7 @@ public struct JSONWriter {
         hasElement &= ~(1 << UInt64(depth))  // the value that follows takes no comma
     }
 
-    public mutating func key(_ name: String) {
+    public mutating func key(string name: String) {
         separate()
         appendString(name)
         buffer.append(byte: UInt8(ascii: ":"))
@@ -56,7 +58,7 @@ public struct JSONWriter {
         buffer.append(flag ? "true" : "false")
     }
 
-    public mutating func value(_ text: String) {
+    public mutating func value(string text: String) {
         separate()
         appendString(text)
     }
@@ -81,9 +83,9 @@ public struct JSONWriter {
         value(text)
     }
 
-    public mutating func field(_ name: StaticString, _ text: String) {
+    public mutating func field(_ name: StaticString, string text: String) {
         key(name)
-        value(text)
+        value(string: text)
     }
 
     public mutating func field(_ name: StaticString, _ number: Int64) {

@@ -97,21 +97,34 @@ public enum VoteScript {
           return parsed[ballot]
         end
 
-        -- Two valid ballots' union, and whether they share an option, a hex digit at a time (Lua's
-        -- numbers hold 53 bits, a ballot 64).
+        -- A voter's ballot with a `+` ballot's options added: their union, or false if the two share
+        -- an option; a hex digit at a time (Lua's numbers hold 53 bits, a ballot 64). Remembered
+        -- for the batch, by the pair: its voters choose among few ballots.
         local digits = {'0', '1', '2', '3', '4', '5', '6', '7', '8', '9', 'a', 'b', 'c', 'd', 'e', 'f'}
+        local unions = {}
         local function union(a, b)
           if a == none then return b end
-          local out = {}
-          for i = 1, 16 do out[i] = digits[bit.bor(tonumber(string.sub(a, i, i), 16), tonumber(string.sub(b, i, i), 16)) + 1] end
-          return table.concat(out)
-        end
-        local function overlaps(a, b)
-          for i = 1, 16 do
-            if bit.band(tonumber(string.sub(a, i, i), 16), tonumber(string.sub(b, i, i), 16)) ~= 0 then return true end
+          local withA = unions[a]
+          if not withA then
+            withA = {}
+            unions[a] = withA
           end
-          return false
+          local known = withA[b]
+          if known ~= nil then return known end
+          local out = {}
+          for i = 1, 16 do
+            local x, y = tonumber(string.sub(a, i, i), 16), tonumber(string.sub(b, i, i), 16)
+            if bit.band(x, y) ~= 0 then
+              withA[b] = false
+              return false
+            end
+            out[i] = digits[bit.bor(x, y) + 1]
+          end
+          known = table.concat(out)
+          withA[b] = known
+          return known
         end
+        local added = {}  -- '+' ballots without their '+'
 
         -- Applies command(key, values…) to a list of values, a chunk at a time.
         local function inChunks(command, key, values)
@@ -155,15 +168,23 @@ public enum VoteScript {
         for n = 1, votes do
           local voter, ballot = ARGV[n + 1], ARGV[votes + n + 1]
           local adds = string.byte(ballot) == 43  -- '+'
-          if adds then ballot = string.sub(ballot, 2) end
+          if adds then
+            local plain = added[ballot]
+            if not plain then
+              plain = string.sub(ballot, 2)
+              added[ballot] = plain
+            end
+            ballot = plain
+          end
           local verdict = refusal or problems[ballot]
           if verdict == nil then verdict = judge(ballot) end
           if not verdict then
             local previous = stored[voter]
             if adds then
-              if previous ~= none and (limit == 1 or overlaps(previous, ballot)) then verdict = 'alreadyVoted'
+              local all = (limit == 1 and previous ~= none) and false or union(previous, ballot)
+              if not all then verdict = 'alreadyVoted'
               else
-                ballot = union(previous, ballot)
+                ballot = all
                 if #chosen(ballot) > limit then verdict = 'tooManyOptions' end
               end
             elseif previous == ballot then verdict = 'unchanged'

@@ -34,7 +34,7 @@ final class TestServer {
             router.add(.post, "/later/{name}") { _, parameters, response in
                 let name = String(decoding: parameters[0], as: UTF8.self)
                 later.add(response.deferred()) { writer in
-                    writer.writeJSON(status: 200) { json in json.object { $0.field("name", name) } }
+                    writer.writeJSON(status: 200) { json in json.object { $0.field("name", string: name) } }
                 }
             }
             loop.onStop { later.stop() }

@@ -11,15 +11,15 @@ enum MastodonEntities {
     /// the poll takes several choices.
     static func poll(_ poll: Poll, viewer: Viewer, own: Ballot, withUser: Bool, now: Timestamp, _ json: inout JSONWriter) {
         let definition = poll.definition
-        let seen = poll.results(for: viewer, now: now)
         let all = poll.results(for: .organizer, now: now)
+        let showsCounts = poll.showsResults(to: viewer, now: now)
         let multiple = definition.rules.maxVotes != 1
         json.object { body in
             body.key("id")
             body.value(decimalString: poll.id)
             body.key("expires_at")
             if let closesAt = definition.rules.closesAt { Timestamps.writeJSON(closesAt, to: &body) } else { body.null() }
-            body.field("expired", seen.isClosed)
+            body.field("expired", all.isClosed)
             body.field("multiple", multiple)
             body.field("votes_count", all.totalVotes)
             body.key("voters_count")
@@ -35,9 +35,9 @@ enum MastodonEntities {
             body.array { list in
                 for (index, title) in definition.options.enumerated() {
                     list.object { option in
-                        option.field("title", title)
+                        option.field("title", string: title)
                         option.key("votes_count")
-                        if seen.showsResults { option.value(seen.count(of: index)) } else { option.null() }
+                        if showsCounts { option.value(all.count(of: index)) } else { option.null() }
                     }
                 }
             }
@@ -61,12 +61,12 @@ enum MastodonEntities {
             body.key("in_reply_to_account_id")
             body.null()
             body.field("sensitive", labels[MastodonLabels.sensitive] == "true")
-            body.field("spoiler_text", labels[MastodonLabels.spoilerText] ?? "")
-            body.field("visibility", labels[MastodonLabels.visibility] ?? "public")
+            body.field("spoiler_text", string: labels[MastodonLabels.spoilerText] ?? "")
+            body.field("visibility", string: labels[MastodonLabels.visibility] ?? "public")
             body.key("language")
-            if let language = labels[MastodonLabels.language] { body.value(language) } else { body.null() }
-            body.field("uri", "\(page.base)/users/\(author.username)/statuses/\(poll.id)")
-            body.field("url", "\(page.base)/@\(author.username)/\(poll.id)")
+            if let language = labels[MastodonLabels.language] { body.value(string: language) } else { body.null() }
+            body.field("uri", string: "\(page.base)/users/\(author.username)/statuses/\(poll.id)")
+            body.field("url", string: "\(page.base)/@\(author.username)/\(poll.id)")
             body.field("replies_count", 0)
             body.field("reblogs_count", 0)
             body.field("favourites_count", 0)
@@ -78,7 +78,7 @@ enum MastodonEntities {
                 body.field("muted", false)
                 body.field("bookmarked", false)
             }
-            body.field("content", html(definition.question))
+            body.field("content", string: html(definition.question))
             body.key("filtered")
             body.array { _ in }
             body.key("reblog")
@@ -101,10 +101,10 @@ enum MastodonEntities {
     /// The Account entity of a poll's author (REST::AccountSerializer).
     static func account(_ author: MastodonAuthor, createdAt: Timestamp, _ page: Page, _ json: inout JSONWriter) {
         json.object { body in
-            body.field("id", author.id)
-            body.field("username", author.username)
-            body.field("acct", author.username)
-            body.field("display_name", author.username)
+            body.field("id", string: author.id)
+            body.field("username", string: author.username)
+            body.field("acct", string: author.username)
+            body.field("display_name", string: author.username)
             body.field("locked", false)
             body.field("bot", false)
             body.field("discoverable", false)
@@ -112,8 +112,8 @@ enum MastodonEntities {
             body.key("created_at")
             Timestamps.writeJSON(createdAt - createdAt % 86_400_000_000, to: &body)  // Mastodon shows the day
             body.field("note", "")
-            body.field("url", "\(page.base)/@\(author.username)")
-            body.field("uri", "\(page.base)/users/\(author.username)")
+            body.field("url", string: "\(page.base)/@\(author.username)")
+            body.field("uri", string: "\(page.base)/users/\(author.username)")
             for image: StaticString in ["avatar", "avatar_static", "header", "header_static"] { body.field(image, "") }
             body.field("followers_count", 0)
             body.field("following_count", 0)

@@ -11,12 +11,12 @@ enum MastodonInstance {
 
     static func v1(_ page: MastodonEntities.Page, _ json: inout JSONWriter) {
         json.object { body in
-            body.field("uri", page.host)
+            body.field("uri", string: page.host)
             body.field("title", "Tally")
             body.field("short_description", "Polls at live-event scale")
             body.field("description", "Polls at live-event scale, served by Tally")
             body.field("email", "")
-            body.field("version", version)
+            body.field("version", string: version)
             body.key("urls")
             body.object { $0.field("streaming_api", "") }
             body.key("stats")
@@ -43,9 +43,9 @@ enum MastodonInstance {
 
     static func v2(_ page: MastodonEntities.Page, _ json: inout JSONWriter) {
         json.object { body in
-            body.field("domain", page.host)
+            body.field("domain", string: page.host)
             body.field("title", "Tally")
-            body.field("version", version)
+            body.field("version", string: version)
             body.field("source_url", "")
             body.field("description", "Polls at live-event scale, served by Tally")
             body.key("usage")

@@ -35,7 +35,7 @@ struct MastodonStyle: AnswerStyle {
     func write(_ error: AdminError, _ response: ResponseWriter) {
         switch error {
         case .invalidField(let message), .invalidPoll(let message):
-            response.writeJSON(status: 422) { json in json.object { $0.field("error", message) } }
+            response.writeJSON(status: 422) { json in json.object { $0.field("error", string: message) } }
         case .unknownPoll: notFound(response)
         case .duplicateID, .invalidTransition:
             response.writeJSON(status: 422) { json in json.object { $0.field("error", "Validation failed") } }

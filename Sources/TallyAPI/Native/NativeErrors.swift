@@ -67,7 +67,7 @@ extension ResponseWriter {
     func writeError(status: Int, code: StaticString, detail: String) {
         writeJSON(status: status) { json in
             json.object { error in
-                error.field("error", detail)
+                error.field("error", string: detail)
                 error.field("code", code)
             }
         }

@@ -10,8 +10,8 @@ enum PollJSON {
         json.object { body in
             body.key("id")
             id(poll.id, &body)
-            body.field("question", definition.question)
-            body.field("description", definition.description)
+            body.field("question", string: definition.question)
+            body.field("description", string: definition.description)
             body.field("state", stateName(poll.lifecycle))
             body.field("closed", results.isClosed)
             body.key("closesAt")
@@ -19,16 +19,16 @@ enum PollJSON {
             body.field("closesOnEnd", rules.closesOnEnd)
             body.field("maxVotes", rules.maxVotes)
             body.field("revote", rules.revote)
-            body.field("visibility", rules.visibility.rawValue)
+            body.field("visibility", string: rules.visibility.rawValue)
             body.field("hideCounts", rules.hideCounts)
             body.field("anonymous", rules.anonymous)
             body.field("private", rules.token != nil)
-            if organizer, let token = rules.token { body.field("token", token.description) }
+            if organizer, let token = rules.token { body.field("token", string: token.description) }
             body.key("labels")
             body.object { labels in
                 for (name, value) in definition.labels.sorted(by: { $0.key < $1.key }) {
-                    labels.key(name)
-                    labels.value(value)
+                    labels.key(string: name)
+                    labels.value(string: value)
                 }
             }
             body.key("createdAt")
@@ -54,7 +54,7 @@ enum PollJSON {
         body.array { options in
             for (index, title) in titles.enumerated() {
                 options.object { option in
-                    option.field("title", title)
+                    option.field("title", string: title)
                     option.key("votes")
                     if results.showsCounts { option.value(results.count(of: index)) } else { option.null() }
                     option.key("percent")
