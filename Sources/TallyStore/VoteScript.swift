@@ -181,7 +181,8 @@ public enum VoteScript {
           if not verdict then
             local previous = stored[voter]
             if adds then
-              local all = (limit == 1 and previous ~= none) and false or union(previous, ballot)
+              local all = false  -- a second vote on a single-choice poll adds nothing
+              if limit ~= 1 or previous == none then all = union(previous, ballot) end
               if not all then verdict = 'alreadyVoted'
               else
                 ballot = all
