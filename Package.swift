@@ -17,6 +17,7 @@ let package = Package(
     products: [
         .executable(name: "tallyd", targets: ["tallyd"]),
         .executable(name: "tally-load", targets: ["tally-load"]),
+        .library(name: "TallyBase", targets: ["TallyBase"]),
         .library(name: "TallyCore", targets: ["TallyCore"]),
         .library(name: "TallyHTTP", targets: ["TallyHTTP"]),
         .library(name: "TallyAPI", targets: ["TallyAPI"]),
@@ -39,20 +40,27 @@ let package = Package(
             swiftSettings: serverSettings
         ),
         .systemLibrary(name: "CLibUV", pkgConfig: "libuv", providers: [.apt(["libuv1-dev"])]),
+        // What the transport, the store and the API all use: byte buffers, single-writer counters
+        // and histograms for /metrics, a loop's context.
+        .target(
+            name: "TallyBase",
+            dependencies: ["CLibUV", .product(name: "Atomics", package: "swift-atomics")],
+            swiftSettings: serverSettings
+        ),
         // Debian's http-parser ships no pkg-config file: the module map links it.
         .systemLibrary(name: "CHTTPParser", providers: [.apt(["libhttp-parser-dev"])]),
         // The libuv transport: loops, listener, connections, http_parser glue, router, responses.
         // Knows nothing about polls.
         .target(
             name: "TallyHTTP",
-            dependencies: ["CLibUV", "CHTTPParser", .product(name: "Atomics", package: "swift-atomics")],
+            dependencies: ["TallyBase", "CLibUV", "CHTTPParser", .product(name: "Atomics", package: "swift-atomics")],
             swiftSettings: serverSettings
         ),
         // One folder per dialect; each translates wire format <-> engine calls, nothing more.
         .target(
             name: "TallyAPI",
             dependencies: [
-                "TallyCore", "TallyHTTP", "TallyStore",
+                "TallyBase", "TallyCore", "TallyHTTP", "TallyStore",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Atomics", package: "swift-atomics"),
             ],
@@ -66,7 +74,7 @@ let package = Package(
         .target(
             name: "TallyStore",
             dependencies: [
-                "TallyCore", "TallyHTTP", "CHiredis", "CReplyArena", "CLibUV", .product(name: "Crypto", package: "swift-crypto"),
+                "TallyBase", "TallyCore", "CHiredis", "CReplyArena", "CLibUV", .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Atomics", package: "swift-atomics"),
             ],
             swiftSettings: serverSettings
@@ -77,7 +85,7 @@ let package = Package(
         .executableTarget(
             name: "tallyd",
             dependencies: [
-                "TallyCore", "TallyHTTP", "TallyAPI", "TallyStore", "TallyCloser",
+                "TallyBase", "TallyCore", "TallyHTTP", "TallyAPI", "TallyStore", "TallyCloser",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
             ],
@@ -87,7 +95,7 @@ let package = Package(
         .executableTarget(
             name: "tally-load",
             dependencies: [
-                "CLibUV", "CHTTPParser", "TallyAPI", "TallyCore", "TallyHTTP", "TallyStore",
+                "CLibUV", "CHTTPParser", "TallyAPI", "TallyBase", "TallyCore", "TallyHTTP", "TallyStore",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
@@ -106,11 +114,11 @@ let package = Package(
             name: "TallyAPITests",
             dependencies: ["TallyAPI", "TallyCore", "TallyTestSupport", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "TallyCloserTests", dependencies: ["TallyCloser", "TallyCore", "TallyStore", "TallyTestSupport"]),
-        .testTarget(name: "TallyStoreTests", dependencies: ["TallyStore", "TallyCore", "TallyHTTP", "CLibUV", "TallyTestSupport"]),
+        .testTarget(name: "TallyStoreTests", dependencies: ["TallyStore", "TallyCore", "TallyBase", "CLibUV", "TallyTestSupport"]),
         // The real daemon over real sockets (depends on tallyd and tally-load so they are built first).
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["tallyd", "tally-load", "TallyAPI", "TallyHTTP", "TallyTestSupport"]),
+            dependencies: ["tallyd", "tally-load", "TallyAPI", "TallyBase", "TallyHTTP", "TallyTestSupport"]),
         // In-process throughput of the validated vote path (release builds only).
         .executableTarget(
             name: "tally-bench-engine",

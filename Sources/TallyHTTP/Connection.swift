@@ -1,5 +1,6 @@
 import CHTTPParser
 import CLibUV
+import TallyBase
 
 /// One client connection: a small state machine driven by libuv reads and http_parser callbacks.
 ///

@@ -16,4 +16,15 @@ public struct DeferredResponse {
     public func complete(_ body: (ResponseWriter) -> Void) {
         connection.takeRetainedValue().completeDeferred(isHead: isHead, body)
     }
+
+    /// The response as a pointer (it keeps the connection retained), to be carried where a value
+    /// of this module's types cannot go; `init(resuming:isHead:)` takes it back. No allocation.
+    public var retainedPointer: UnsafeMutableRawPointer { connection.toOpaque() }
+    public var isHeadRequest: Bool { isHead }
+
+    /// The response `retainedPointer` came from.
+    public init(resuming pointer: UnsafeMutableRawPointer, isHead: Bool) {
+        connection = Unmanaged.fromOpaque(pointer)
+        self.isHead = isHead
+    }
 }

@@ -1,8 +1,9 @@
-import CHTTPParser
-import CLibUV
 
 #if canImport(Glibc)
+import CHTTPParser
+import CLibUV
 import Glibc
+import TallyBase
 #endif
 
 /// One libuv loop on its own thread, with its own SO_REUSEPORT listener, its own router and its

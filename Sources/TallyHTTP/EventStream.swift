@@ -1,3 +1,5 @@
+import TallyBase
+
 /// Called on every tick of the loop's sweep timer (every 250 ms) while a response streams
 /// Server-Sent Events; writes zero or more events and returns false to end the stream.
 public typealias EventStreamTick = (inout EventStreamWriter) -> Bool

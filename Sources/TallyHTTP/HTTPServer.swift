@@ -1,5 +1,6 @@
 import Atomics
 import CHTTPParser
+import TallyBase
 
 /// N event loops, each on its own thread with its own SO_REUSEPORT listener on the same address.
 ///

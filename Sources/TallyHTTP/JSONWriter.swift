@@ -1,3 +1,5 @@
+import TallyBase
+
 /// Writes JSON into a byte buffer without allocating: commas and nesting are tracked in a bit set,
 /// strings are escaped as RFC 8259 requires. Texts known at compile time take the `StaticString`
 /// overloads; run-time `String`s are labelled (`key(string:)`, …) so a literal never silently takes

@@ -1,3 +1,5 @@
+import TallyBase
+
 /// One loop's transport counters. Written by the loop's thread only, read by `/metrics` from any.
 public final class LoopStats: @unchecked Sendable {
     private enum Word: Int, CaseIterable {

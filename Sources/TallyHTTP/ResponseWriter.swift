@@ -1,3 +1,5 @@
+import TallyBase
+
 /// Appends one response to the connection's pending output, after the responses to any earlier
 /// pipelined requests; the connection writes them all at once when the read is processed.
 public struct ResponseWriter {

@@ -1,6 +1,6 @@
 import CHiredis
 import Foundation
-import TallyHTTP
+import TallyBase
 
 /// A plain, blocking Redis connection for work off the event loops: recovery on start, the
 /// poll-change subscription, the close worker. Not for the vote path.

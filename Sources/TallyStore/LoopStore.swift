@@ -1,6 +1,6 @@
 import CLibUV
+import TallyBase
 import TallyCore
-import TallyHTTP
 
 /// One loop's link to Redis: its own connection, the votes it accepted waiting to be stored (group
 /// commit), and organizer calls. Everything runs on the loop's thread.
@@ -11,7 +11,8 @@ import TallyHTTP
 /// the iteration in which its verdicts arrive: Redis runs scripts one at a time anyway, so this
 /// costs a vote at most one more round trip and makes batches larger exactly when load is high
 /// (measured: 1.3× the votes/s at 64 connections). When the verdicts come back, each vote is
-/// settled in the engine and answered by its dialect's responder. Never a timer.
+/// settled in the engine and handed back with its ticket to whoever answers it (`onStored`). Never
+/// a timer.
 ///
 /// Bounded: at most `capacity` votes wait; beyond, and while Redis is not connected, `isTakingVotes`
 /// is false and dialects answer 503 before touching the engine.
@@ -31,7 +32,6 @@ public final class LoopStore {
     let loop: UnsafeMutablePointer<uv_loop_t>
     private let commands = ByteBuffer(capacity: 16 * 1024)
     private let flushCheck: UnsafeMutablePointer<uv_check_t>
-    private var responders: [(StoredVote, ResponseWriter) -> Void] = []
     private var calls: [UInt64: (RedisReply?) -> Void] = [:]
     private var nextCallTag: UInt64 = 1
     /// Script calls that could not be sent this flush (reused, so no allocation).
@@ -115,25 +115,21 @@ public final class LoopStore {
     /// Whether a vote may be submitted now: Redis is connected and checked, and the queue has room.
     public var isTakingVotes: Bool { verified && !batches.isFull }
 
-    /// Registers how a dialect answers its stored votes; pass the returned id to `submit`.
-    public func addResponder(_ respond: @escaping (StoredVote, ResponseWriter) -> Void) -> Int {
-        responders.append(respond)
-        return responders.count - 1
-    }
+    /// Called on the loop's thread with each submitted vote once Redis has judged it (or it could
+    /// not be stored), and the ticket it was submitted with.
+    public var onStored: (StoredVote, VoteTicket) -> Void = { _, _ in }
 
     /// Hands over a vote the engine recorded uncounted (`accepted`, or `unchanged` on a poll that
-    /// allows revotes, where another daemon may have changed the ballot since). Its response is
-    /// written when Redis has judged it. `added`: for a vote that adds options to the ballot
+    /// allows revotes, where another daemon may have changed the ballot since); `onStored` gets it
+    /// back with `ticket` when Redis has judged it. `added`: for a vote that adds options to the ballot
     /// (`BallotInput.adds`), those options (Redis adds them to its own ballot); else empty. Call
     /// only when `isTakingVotes`.
     public func submit(
         poll: PollID, voterID: UnsafeRawBufferPointer, voter: VoterKey, previous: Ballot, current: Ballot, added: Ballot,
-        response: DeferredResponse, responder: Int
+        ticket: VoteTicket
     ) {
         batches.add(
-            PendingVote(
-                poll: poll, voter: voter, previous: previous, current: current, added: added, response: response,
-                responder: UInt16(responder)),
+            PendingVote(poll: poll, voter: voter, previous: previous, current: current, added: added, ticket: ticket),
             voterID: voterID)
         if !batching { flush() }
     }
@@ -257,8 +253,7 @@ public final class LoopStore {
             if verdict == .unknown && unresolved.count < batches.capacity {
                 unresolved.append((vote.poll, Array(batches.voterID(current)), vote.voter))
             }
-            let stored = StoredVote(vote: vote, verdict: verdict)
-            vote.response.complete { writer in responders[Int(vote.responder)](stored, writer) }
+            onStored(StoredVote(vote: vote, verdict: verdict), vote.ticket)
             entry = batches.finish(current)
             index += 1
         }
@@ -330,7 +325,7 @@ public final class LoopStore {
     }
 }
 
-/// A vote as Redis judged it, for its dialect's responder.
+/// A vote as Redis judged it, for whoever answers it.
 public struct StoredVote {
     public let poll: PollID
     /// The ballot the voter asked for (for a vote that adds options, the ballot Redis now holds).

@@ -1,5 +1,5 @@
+import TallyBase
 import TallyCore
-import TallyHTTP
 
 /// Formats Redis commands (RESP arrays of bulk strings) into a reusable buffer, without allocating.
 public struct RESPWriter {

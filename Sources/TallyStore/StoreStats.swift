@@ -1,4 +1,4 @@
-import TallyHTTP
+import TallyBase
 
 /// One loop's vote writes to Redis, for `/metrics`: how many script calls, how many votes they
 /// carried (their ratio is the group-commit batch size), each call's round trip, and the durability

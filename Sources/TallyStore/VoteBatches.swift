@@ -1,7 +1,7 @@
+import TallyBase
 import TallyCore
-import TallyHTTP
 
-/// A vote waiting for Redis: what the engine recorded, and whom to answer.
+/// A vote waiting for Redis: what the engine recorded, and whom to answer (its ticket).
 struct PendingVote {
     var poll: PollID
     var voter: VoterKey
@@ -9,8 +9,7 @@ struct PendingVote {
     var current: Ballot
     /// For a vote that adds options to the ballot (`BallotInput.adds`): those options; else empty.
     var added: Ballot
-    var response: DeferredResponse
-    var responder: UInt16
+    var ticket: VoteTicket
     /// The next vote of the same script call (-1: last).
     var next: Int32 = -1
     var finished = false
@@ -26,10 +25,9 @@ final class VoteBatches {
     let capacity: Int
     private var head = 0
     private var count = 0
-    /// Each entry's voter id: `maxVoterIDBytes` per entry, so a vote whose fate is unknown can
-    /// still be looked up by id later.
+    /// Each entry's voter id: `VoterIdentity.maxBytes` per entry, so a vote whose fate is unknown
+    /// can still be looked up by id later.
     private let voterIDs: UnsafeMutableRawPointer
-    static let maxVoterIDBytes = 128
     /// The batch being filled, by poll: its first and last entry and how many it has.
     private var groups: [PollID: (first: Int, last: Int, count: Int)] = [:]
 
@@ -37,7 +35,7 @@ final class VoteBatches {
         precondition(capacity > 0)
         self.capacity = capacity
         entries = .allocate(capacity: capacity)
-        voterIDs = .allocate(byteCount: capacity * VoteBatches.maxVoterIDBytes, alignment: 8)
+        voterIDs = .allocate(byteCount: capacity * VoterIdentity.maxBytes, alignment: 8)
         groups.reserveCapacity(64)
     }
 
@@ -53,17 +51,17 @@ final class VoteBatches {
     subscript(index: Int) -> PendingVote { entries[index] }
 
     func voterID(_ index: Int) -> UnsafeRawBufferPointer {
-        UnsafeRawBufferPointer(start: voterIDs + index * VoteBatches.maxVoterIDBytes, count: Int(entries[index].idLength))
+        UnsafeRawBufferPointer(start: voterIDs + index * VoterIdentity.maxBytes, count: Int(entries[index].idLength))
     }
 
     func add(_ vote: PendingVote, voterID: UnsafeRawBufferPointer) {
         precondition(count < capacity, "check isTakingVotes before submitting")
-        precondition(voterID.count <= VoteBatches.maxVoterIDBytes)
+        precondition(voterID.count <= VoterIdentity.maxBytes)
         let index = (head + count) % capacity
         count += 1
         var vote = vote
         vote.idLength = Int32(voterID.count)
-        (voterIDs + index * VoteBatches.maxVoterIDBytes).copyMemory(from: voterID.baseAddress!, byteCount: voterID.count)
+        (voterIDs + index * VoterIdentity.maxBytes).copyMemory(from: voterID.baseAddress!, byteCount: voterID.count)
         (entries + index).initialize(to: vote)
         if let group = groups[vote.poll] {
             entries[group.last].next = Int32(index)

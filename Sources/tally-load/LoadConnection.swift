@@ -1,5 +1,6 @@
 import CHTTPParser
 import CLibUV
+import TallyBase
 import TallyHTTP
 
 /// One keep-alive connection of the load generator: one request in flight at a time, its answer

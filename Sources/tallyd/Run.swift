@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import TallyAPI
+import TallyBase
 import TallyCloser
 import TallyCore
 import TallyHTTP
@@ -82,8 +83,9 @@ struct Run: ParsableCommand {
                     }
                 }
                 storeStats.append(store.stats)
-                native.install(on: router, reader: reader, store: store)
-                mastodon?.install(on: router, reader: reader, store: store)
+                let desks = LoopDesks(registry: registry, reader: reader, store: store, access: access)
+                native.install(on: router, desks)
+                mastodon?.install(on: router, desks)
                 ops.install(on: router)
                 return router
             }

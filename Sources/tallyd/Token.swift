@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import TallyAPI
+import TallyCore
 
 /// `tallyd token --voter ID`: mints a voter token with the configured secret.
 struct Token: ParsableCommand {
@@ -15,8 +16,8 @@ struct Token: ParsableCommand {
     @OptionGroup var config: ConfigOption
 
     func validate() throws {
-        guard !voter.isEmpty, voter.utf8.count <= VoterTokens.maxVoterIDBytes else {
-            throw ValidationError("--voter must be 1 to \(VoterTokens.maxVoterIDBytes) bytes")
+        guard !voter.isEmpty, voter.utf8.count <= VoterIdentity.maxBytes else {
+            throw ValidationError("--voter must be 1 to \(VoterIdentity.maxBytes) bytes")
         }
         guard Token.seconds(ttl) != nil else { throw ValidationError("--ttl must be like 3600, 90s, 15m, 24h or 7d") }
     }

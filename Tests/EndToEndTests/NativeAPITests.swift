@@ -1,5 +1,6 @@
 import Foundation
 import TallyAPI
+import TallyBase
 import TallyHTTP
 import TallyTestSupport
 import Testing

@@ -1,6 +1,6 @@
 import CLibUV
 import Foundation
-import TallyHTTP
+import TallyBase
 import TallyStore
 import TallyTestSupport
 import Testing

@@ -11,7 +11,6 @@ import TallyHTTP
 ///
 /// base64url is RFC 4648 §5 without padding; a voter id is 1 to 128 bytes of UTF-8.
 public struct VoterTokens: Sendable {
-    public static let maxVoterIDBytes = 128
     /// SHA-256 keyed once with the secret (RFC 2104: the key XOR ipad, and XOR opad): a token
     /// copies both instead of running the key schedule (two SHA-256 blocks) per vote. HMAC is
     /// composed here over swift-crypto's `SHA256` (tests hold it equal to swift-crypto's `HMAC`),
@@ -41,7 +40,7 @@ public struct VoterTokens: Sendable {
     }
 
     public func mint(voter: String, expiresAt: Int64) -> String {
-        precondition(!voter.isEmpty && voter.utf8.count <= VoterTokens.maxVoterIDBytes)
+        precondition(!voter.isEmpty && voter.utf8.count <= VoterIdentity.maxBytes)
         let signed = "v1." + Base64URL.encode(Array(voter.utf8)) + "." + String(expiresAt)
         return signed + "." + Array(signed.utf8).withUnsafeBytes { mac($0) { Base64URL.encode($0) } }
     }
@@ -77,33 +76,9 @@ public enum VoterCheck {
     case expired
 }
 
-/// A voter id held inline (no allocation), with its engine key.
-public struct VoterIdentity {
-    private var storage = InlineArray<128, UInt8>(repeating: 0)
-    public let count: Int
-    public let key: VoterKey
-
-    /// From raw id bytes (the trusted-proxy header); nil if empty or too long.
-    public init?(_ id: UnsafeRawBufferPointer) {
-        guard !id.isEmpty && id.count <= VoterTokens.maxVoterIDBytes else { return nil }
-        for index in 0..<id.count { storage[index] = id[index] }
-        count = id.count
-        key = VoterKey(bytes: id)
-    }
-
-    /// From a token's base64url id; nil if it does not decode to 1 to 128 bytes.
+extension VoterIdentity {
+    /// From a token's base64url id; nil if it does not decode to 1 to `maxBytes` bytes.
     init?(encoded: UnsafeRawBufferPointer) {
-        var span = storage.mutableSpan
-        guard let decoded = span.withUnsafeMutableBytes({ Base64URL.decode(encoded, into: $0) }), decoded > 0 else {
-            return nil
-        }
-        count = decoded
-        key = storage.span.withUnsafeBytes { VoterKey(bytes: UnsafeRawBufferPointer(rebasing: $0[0..<decoded])) }
+        self.init(filling: { Base64URL.decode(encoded, into: $0) })
     }
-
-    public func withBytes<Result>(_ body: (UnsafeRawBufferPointer) -> Result) -> Result {
-        storage.span.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
-    }
-
-    public var id: String { withBytes { String(decoding: $0, as: UTF8.self) } }
 }

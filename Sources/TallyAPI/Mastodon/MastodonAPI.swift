@@ -21,12 +21,14 @@ public final class MastodonAPI: Sendable {
         voteStats = (0..<registry.shardCount).map { _ in VoteStats() }
     }
 
-    public func install(on router: Router, reader: RegistryReader, store: LoopStore) {
-        let stats = voteStats[reader.shard]
-        let responder = store.addResponder { stored, response in MastodonVotes.answer(stored, response, stats: stats, reader: reader) }
-        let dialect = MastodonVotes(stats: stats, responder: responder)
-        let votes = VoteDesk(reader: reader, store: store, access: access)
-        let polls = PollDesk(registry: registry, reader: reader, store: store, access: access)
+    /// Adds the routes to one loop's router, under the mount's prefix, on that loop's desks.
+    public func install(on router: Router, _ desks: LoopDesks) {
+        let stats = voteStats[desks.reader.shard]
+        let reader = desks.reader
+        let answerID = desks.addAnswer { stored, response in MastodonVotes.answer(stored, response, stats: stats, reader: reader) }
+        let dialect = MastodonVotes(stats: stats, answerID: answerID)
+        let votes = desks.votes
+        let polls = desks.polls
         let style = style
         let group = router.group(prefix) { error, response in style.write(error, response) }
         group.add(.post, "/api/v1/polls/{id}/votes") { request, parameters, response in

@@ -9,7 +9,7 @@ import TallyStore
 struct MastodonVotes: VoteDialect {
     let style = MastodonStyle()
     let stats: VoteStats
-    let responder: Int
+    let answerID: UInt16
 
     func decode(_ request: Request, poll: Poll, voter: VoterIdentity, _ response: ResponseWriter) -> DecodedVote? {
         var input = BallotInput()

@@ -17,15 +17,15 @@ public final class NativeAPI: Sendable {
         voteStats = (0..<registry.shardCount).map { _ in VoteStats() }
     }
 
-    /// Adds the routes to one loop's router (the root group, whose errors it answers); votes and
-    /// organizer changes go through that loop's `store`, and `reader` is its view of the registry.
-    public func install(on router: Router, reader: RegistryReader, store: LoopStore) {
-        let stats = voteStats[reader.shard]
+    /// Adds the routes to one loop's router (the root group, whose errors it answers), on that
+    /// loop's desks.
+    public func install(on router: Router, _ desks: LoopDesks) {
+        let stats = voteStats[desks.reader.shard]
         let style = style
-        let responder = store.addResponder { stored, response in NativeVotes.answer(stored, response, stats: stats, style: style) }
-        let dialect = NativeVotes(stats: stats, responder: responder)
-        let votes = VoteDesk(reader: reader, store: store, access: access)
-        let polls = PollDesk(registry: registry, reader: reader, store: store, access: access)
+        let answerID = desks.addAnswer { stored, response in NativeVotes.answer(stored, response, stats: stats, style: style) }
+        let dialect = NativeVotes(stats: stats, answerID: answerID)
+        let votes = desks.votes
+        let polls = desks.polls
         router.add(.post, "/v1/polls/{id}/votes") { request, parameters, response in
             votes.vote(request, poll: PollIDs.parse(parameters[0]), dialect, response)
         }

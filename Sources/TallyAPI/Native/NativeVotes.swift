@@ -7,7 +7,7 @@ import TallyStore
 struct NativeVotes: VoteDialect {
     let style = NativeStyle()
     let stats: VoteStats
-    let responder: Int
+    let answerID: UInt16
 
     func decode(_ request: Request, poll: Poll, voter: VoterIdentity, _ response: ResponseWriter) -> DecodedVote? {
         guard let body = NativeVoteBody(parsing: request.body) else {

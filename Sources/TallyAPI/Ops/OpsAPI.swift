@@ -1,4 +1,5 @@
 import Foundation
+import TallyBase
 import TallyCore
 import TallyHTTP
 import TallyStore

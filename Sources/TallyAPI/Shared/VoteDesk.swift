@@ -51,7 +51,7 @@ public struct VoteDesk {
             voter.withBytes { id in
                 store.submit(
                     poll: pollID, voterID: id, voter: voter.key, previous: previous, current: current, added: added,
-                    response: response.deferred(), responder: dialect.responder)
+                    ticket: LoopDesks.ticket(response.deferred(), answerID: dialect.answerID))
             }
         }
     }

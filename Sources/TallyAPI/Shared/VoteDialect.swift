@@ -10,8 +10,8 @@ public protocol VoteDialect {
     var style: Style { get }
     /// This loop's vote outcomes for the dialect.
     var stats: VoteStats { get }
-    /// The store responder that answers this dialect's stored votes (`LoopStore.addResponder`).
-    var responder: Int { get }
+    /// How this loop answers the dialect's stored votes (`LoopDesks.addAnswer`).
+    var answerID: UInt16 { get }
 
     /// The ballot the request asks for, in engine numbering (0-based options), and the poll token
     /// if it carries one; nil after answering why not (a malformed body, a refusal the dialect

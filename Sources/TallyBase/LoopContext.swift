@@ -1,14 +1,15 @@
 import CLibUV
 
 /// What a loop offers the modules that work on it (TallyStore's Redis connection and write batch):
-/// its index, its libuv loop, and a hook for when it stops. Handed to `makeRouter` before the loop
-/// runs; everything attached to `uvLoop` then runs on the loop's thread only.
+/// its index, its libuv loop, and a hook for when it stops. TallyHTTP's event loop makes one and
+/// hands it to `makeRouter` before the loop runs; everything attached to `uvLoop` then runs on the
+/// loop's thread only.
 public final class LoopContext {
     public let index: Int
     public let uvLoop: UnsafeMutablePointer<uv_loop_t>
     private var stopHandlers: [() -> Void] = []
 
-    init(index: Int, uvLoop: UnsafeMutablePointer<uv_loop_t>) {
+    public init(index: Int, uvLoop: UnsafeMutablePointer<uv_loop_t>) {
         self.index = index
         self.uvLoop = uvLoop
     }
@@ -17,7 +18,8 @@ public final class LoopContext {
     /// close your handles there, so the loop can end.
     public func onStop(_ handler: @escaping () -> Void) { stopHandlers.append(handler) }
 
-    func stopped() {
+    /// The loop calls this once its last connection has closed during shutdown.
+    public func stopped() {
         for handler in stopHandlers { handler() }
         stopHandlers = []
     }

@@ -1,0 +1,38 @@
+import TallyCore
+import TallyHTTP
+import TallyStore
+
+/// One loop's desks, shared by every dialect installed on that loop: the vote desk, the poll desk,
+/// and the answers to stored votes. The store hands each judged vote back with its ticket
+/// (`LoopStore.onStored`); the ticket names the vote's response and the dialect that answers it.
+public final class LoopDesks {
+    public let votes: VoteDesk
+    public let polls: PollDesk
+    public let reader: RegistryReader
+    public let store: LoopStore
+    private var answers: [(StoredVote, ResponseWriter) -> Void] = []
+
+    public init(registry: PollRegistry, reader: RegistryReader, store: LoopStore, access: AccessPolicy) {
+        self.reader = reader
+        self.store = store
+        votes = VoteDesk(reader: reader, store: store, access: access)
+        polls = PollDesk(registry: registry, reader: reader, store: store, access: access)
+        // The store keeps the desks (and they it) for the loop's whole life.
+        store.onStored = { stored, ticket in self.answer(stored, ticket) }
+    }
+
+    /// Registers how a dialect answers its stored votes; its votes carry the returned id.
+    public func addAnswer(_ answer: @escaping (StoredVote, ResponseWriter) -> Void) -> UInt16 {
+        answers.append(answer)
+        return UInt16(answers.count - 1)
+    }
+
+    /// The ticket of a vote whose answer `response` writes, by the dialect `answerID`.
+    static func ticket(_ response: DeferredResponse, answerID: UInt16) -> VoteTicket {
+        VoteTicket(pointer: response.retainedPointer, tag: UInt32(answerID) << 1 | (response.isHeadRequest ? 1 : 0))
+    }
+
+    private func answer(_ stored: StoredVote, _ ticket: VoteTicket) {
+        DeferredResponse(resuming: ticket.pointer, isHead: ticket.tag & 1 != 0).complete { answers[Int(ticket.tag >> 1)](stored, $0) }
+    }
+}
