@@ -2,7 +2,7 @@ import Foundation
 import TallyCore
 import TallyStore
 
-/// Finalizes polls at their end dates, on a thread of its own (DESIGN §6).
+/// Finalizes polls at their end dates, on a thread of its own.
 ///
 /// It follows the registry (`PollRegistry.onChange`): an open poll whose end date closes it is
 /// scheduled; a poll deleted, closed, or given another end date is rescheduled or dropped. When a

@@ -4,6 +4,20 @@ import Atomics
 /// voting, whether or not anyone has flipped the state yet.
 public enum Lifecycle: Int, Sendable, CaseIterable {
     case draft, open, closed
+
+    /// The one name of each state: in Redis (`{p:ID}:poll` `state`), the native API and /metrics.
+    public var name: StaticString {
+        switch self {
+        case .draft: "draft"
+        case .open: "open"
+        case .closed: "closed"
+        }
+    }
+
+    public init?(name: String) {
+        guard let state = Lifecycle.allCases.first(where: { $0.name.description == name }) else { return nil }
+        self = state
+    }
 }
 
 /// What a vote did.

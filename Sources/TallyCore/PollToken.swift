@@ -29,7 +29,7 @@ public struct PollToken: Hashable, Sendable, CustomStringConvertible {
         }
         var words: (UInt64, UInt64) = (0, 0)
         for (index, byte) in text.enumerated() {
-            guard let digit = PollToken.hexValue(byte) else {
+            guard let digit = HexDigits.value(byte).map(UInt64.init) else {
                 self = .malformed
                 return
             }
@@ -56,12 +56,4 @@ public struct PollToken: Hashable, Sendable, CustomStringConvertible {
         return hex(high) + hex(low)
     }
 
-    private static func hexValue(_ byte: UInt8) -> UInt64? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): UInt64(byte - UInt8(ascii: "0"))
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): UInt64(byte - UInt8(ascii: "a") + 10)
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): UInt64(byte - UInt8(ascii: "A") + 10)
-        default: nil
-        }
-    }
 }

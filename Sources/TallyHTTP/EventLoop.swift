@@ -39,7 +39,7 @@ final class EventLoop {
     private var drainIdleDeadline: UInt64 = 0
     /// How long idle connections stay open once draining starts: long enough for a request a busy
     /// client sent as draining began to arrive, short enough for truly idle ones to go at once.
-    static let drainIdleMilliseconds: UInt64 = 200
+    static let drainIdleMilliseconds: UInt64 = 500
     private var thread = pthread_t()
 
     /// Binds the listener (on the calling thread, before the loop runs, so errors surface at start).

@@ -3,7 +3,7 @@ import TallyBase
 /// One loop's transport counters. Written by the loop's thread only, read by `/metrics` from any.
 public final class LoopStats: @unchecked Sendable {
     private enum Word: Int, CaseIterable {
-        case openConnections, acceptedConnections, requests, status2xx, status3xx, status4xx, status5xx, timeouts
+        case openConnections, acceptedConnections, status2xx, status3xx, status4xx, status5xx, timeouts
     }
     private let counters = SingleWriterCounters(count: Word.allCases.count)
     /// Time from a request's first byte to its response being ready.
@@ -15,7 +15,6 @@ public final class LoopStats: @unchecked Sendable {
 
     public var openConnections: Int64 { counters[Word.openConnections.rawValue] }
     public var acceptedConnections: Int64 { counters[Word.acceptedConnections.rawValue] }
-    public var requests: Int64 { counters[Word.requests.rawValue] }
     public var timeouts: Int64 { counters[Word.timeouts.rawValue] }
     /// Responses by status class (2 for 2xx … 5 for 5xx).
     public func responses(class digit: Int) -> Int64 { counters[Word.status2xx.rawValue + digit - 2] }
@@ -29,7 +28,6 @@ public final class LoopStats: @unchecked Sendable {
     func timedOut() { add(.timeouts, 1) }
 
     func responded(status: Int) {
-        add(.requests, 1)
         let digit = min(max(status / 100, 2), 5)
         counters.add(Word.status2xx.rawValue + digit - 2, 1)
     }

@@ -101,7 +101,7 @@ public final class PollSync: @unchecked Sendable {
     private func read(_ id: PollID, _ redis: BlockingRedis) throws(StoreError) -> (definition: PollDefinition, lifecycle: Lifecycle)? {
         let json = try redis.command(["HGET", KeySchema.definition(id), "definition"]) { $0.string }
         let state = try redis.command(["HGET", KeySchema.poll(id), "state"]) { $0.string }
-        guard let json, let state, let lifecycle = Lifecycle(storedName: state) else { return nil }
+        guard let json, let state, let lifecycle = Lifecycle(name: state) else { return nil }
         do { return (try JSONDecoder().decode(StoredPoll.self, from: Data(json.utf8)).definition, lifecycle) } catch {
             throw StoreError("poll \(id): unreadable definition: \(error)")
         }

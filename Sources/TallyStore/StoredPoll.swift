@@ -56,7 +56,7 @@ public struct StoredPoll: Codable, Equatable, Sendable {
         let rules = definition.rules
         return [
             "EVAL", saveScript, "3", KeySchema.poll(id), KeySchema.definition(id), KeySchema.polls,
-            "\(id)", lifecycle.storedName, "\(definition.options.count)", "\(rules.maxVotes)", rules.revote ? "1" : "0",
+            "\(id)", lifecycle.name.description, "\(definition.options.count)", "\(rules.maxVotes)", rules.revote ? "1" : "0",
             rules.closesAt.map { "\($0)" } ?? "", rules.closesOnEnd ? "1" : "0", json, KeySchema.changes,
         ]
     }
@@ -84,24 +84,4 @@ public struct StoredPoll: Codable, Equatable, Sendable {
         redis.call('PUBLISH', ARGV[2], ARGV[1])
         return 'OK'
         """
-}
-
-extension Lifecycle {
-    /// The name in `{p:ID}:poll` `state`.
-    public var storedName: String {
-        switch self {
-        case .draft: "draft"
-        case .open: "open"
-        case .closed: "closed"
-        }
-    }
-
-    public init?(storedName: String) {
-        switch storedName {
-        case "draft": self = .draft
-        case "open": self = .open
-        case "closed": self = .closed
-        default: return nil
-        }
-    }
 }

@@ -15,30 +15,17 @@ enum VerdictText {
     /// A ballot as `{p:ID}:ballots` stores it; a nil reply (no field) is no ballot.
     static func ballot(_ reply: RedisReply) -> Ballot? {
         if reply.isNil { return .empty }
-        guard let bytes = reply.bytes, !reply.isError, bytes.count == 16, let mask = hex(bytes) else { return nil }
+        guard let bytes = reply.bytes, !reply.isError, bytes.count == 16, let mask = HexDigits.value(of: bytes, lowercaseOnly: true) else { return nil }
         return Ballot(mask: mask)
     }
 
     static func parse(_ reply: RedisReply) -> StoredVerdict {
         guard let bytes = reply.bytes, !reply.isError else { return .unknown }
-        if bytes.count == 16, let previous = hex(bytes) { return .accepted(previous: Ballot(mask: previous)) }
+        if bytes.count == 16, let previous = HexDigits.value(of: bytes, lowercaseOnly: true) { return .accepted(previous: Ballot(mask: previous)) }
         if reply.hasPrefix("unchanged") { return .unchanged }
         if reply.hasPrefix("late") { return .notStored }
         for reason in VoteRejection.allCases where reason.rawValue.utf8.elementsEqual(bytes) { return .rejected(reason) }
         return .unknown
     }
 
-    private static func hex(_ digits: UnsafeRawBufferPointer) -> UInt64? {
-        var value: UInt64 = 0
-        for digit in digits {
-            let nibble: UInt8
-            switch digit {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): nibble = digit - UInt8(ascii: "0")
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): nibble = digit - UInt8(ascii: "a") + 10
-            default: return nil
-            }
-            value = value << 4 | UInt64(nibble)
-        }
-        return value
-    }
 }

@@ -47,7 +47,7 @@ extension NativeAPI {
             var labels: [String: String] = [:]
             for (name, value) in QueryString.pairs(request.query) {
                 if name == "state" {
-                    guard let state = Lifecycle.named(value) else { throw FieldError("'state' must be draft, open or closed") }
+                    guard let state = Lifecycle(name: value) else { throw FieldError("'state' must be draft, open or closed") }
                     lifecycle = state
                 } else if name.hasPrefix("label.") {
                     labels[String(name.dropFirst(6))] = value
@@ -166,17 +166,6 @@ extension NativeAPI {
             style.write(AdminError(error), response)
         } catch {
             response.writeError(status: 500, code: "internal_error", detail: "\(error)")
-        }
-    }
-}
-
-extension Lifecycle {
-    static func named(_ name: String) -> Lifecycle? {
-        switch name {
-        case "draft": .draft
-        case "open": .open
-        case "closed": .closed
-        default: nil
         }
     }
 }

@@ -12,7 +12,7 @@ enum PollJSON {
             id(poll.id, &body)
             body.field("question", string: definition.question)
             body.field("description", string: definition.description)
-            body.field("state", stateName(poll.lifecycle))
+            body.field("state", poll.lifecycle.name)
             body.field("closed", results.isClosed)
             body.key("closesAt")
             if let closesAt = rules.closesAt { Timestamps.writeJSON(closesAt, to: &body) } else { body.null() }
@@ -75,14 +75,6 @@ enum PollJSON {
     static func options(_ ballot: Ballot, _ json: inout JSONWriter) {
         json.array { list in
             for option in ballot.options { list.value(option) }
-        }
-    }
-
-    static func stateName(_ lifecycle: Lifecycle) -> StaticString {
-        switch lifecycle {
-        case .draft: "draft"
-        case .open: "open"
-        case .closed: "closed"
         }
     }
 }

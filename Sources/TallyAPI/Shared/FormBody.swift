@@ -1,3 +1,4 @@
+import TallyCore
 import TallyHTTP
 
 /// `application/x-www-form-urlencoded` bodies (and query strings), read without allocating: names
@@ -76,22 +77,13 @@ public enum FormBody {
             switch byte {
             case UInt8(ascii: "+"): return UInt8(ascii: " ")
             case UInt8(ascii: "%"):
-                guard position + 1 < bytes.count, let high = hex(bytes[position]), let low = hex(bytes[position + 1]) else {
+                guard position + 1 < bytes.count, let high = HexDigits.value(bytes[position]), let low = HexDigits.value(bytes[position + 1]) else {
                     malformed = true
                     return nil
                 }
                 position += 2
                 return high << 4 | low
             default: return byte
-            }
-        }
-
-        private func hex(_ byte: UInt8) -> UInt8? {
-            switch byte {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-            case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
-            default: nil
             }
         }
     }

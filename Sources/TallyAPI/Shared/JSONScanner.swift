@@ -1,3 +1,5 @@
+import TallyCore
+
 /// A minimal pull scanner for the small JSON bodies on the vote path (`{"choices":[0,2]}`): no
 /// allocation, no Foundation, a nesting limit, and every malformed input is a plain `false`/nil —
 /// never a crash. Strict RFC 8259: what it accepts, Foundation's parser accepts too, with the same
@@ -144,7 +146,7 @@ public struct JSONScanner {
                 index += 1
                 switch escaped {
                 case UInt8(ascii: "u"):
-                    let unit = hexValue(of: UnsafeRawBufferPointer(rebasing: key[index..<(index + 4)]))!
+                    let unit = UInt16(HexDigits.value(of: UnsafeRawBufferPointer(rebasing: key[index..<(index + 4)]))!)
                     index += 4
                     guard unit < 0x80 else { return false }
                     byte = UInt8(unit)
@@ -228,26 +230,12 @@ public struct JSONScanner {
 
     private mutating func readHex4() -> UInt16? {
         guard bytes.count - position >= 4,
-            let unit = JSONScanner.hexValue(of: UnsafeRawBufferPointer(rebasing: bytes[position..<(position + 4)]))
+            let unit = HexDigits.value(of: UnsafeRawBufferPointer(rebasing: bytes[position..<(position + 4)])).map(UInt16.init)
         else { return nil }
         position += 4
         return unit
     }
 
-    private static func hexValue(of digits: UnsafeRawBufferPointer) -> UInt16? {
-        var value: UInt16 = 0
-        for digit in digits {
-            let nibble: UInt8
-            switch digit {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): nibble = digit - UInt8(ascii: "0")
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): nibble = digit - UInt8(ascii: "a") + 10
-            case UInt8(ascii: "A")...UInt8(ascii: "F"): nibble = digit - UInt8(ascii: "A") + 10
-            default: return nil
-            }
-            value = value << 4 | UInt16(nibble)
-        }
-        return value
-    }
 
     /// One well-formed UTF-8 character of 2 to 4 bytes (no overlong form, no surrogate, at most
     /// U+10FFFF), as the standard library's decoder judges it.
