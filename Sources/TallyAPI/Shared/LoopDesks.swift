@@ -16,7 +16,7 @@ public final class LoopDesks {
         self.reader = reader
         self.store = store
         votes = VoteDesk(reader: reader, store: store, access: access)
-        polls = PollDesk(registry: registry, reader: reader, store: store, access: access)
+        polls = PollDesk(registry: registry, store: store, access: access)
         // The store keeps the desks (and they it) for the loop's whole life.
         store.onStored = { stored, ticket in self.answer(stored, ticket) }
     }

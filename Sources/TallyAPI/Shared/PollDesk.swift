@@ -8,7 +8,6 @@ import TallyStore
 /// through another daemon. Admin path: closures and allocation allowed.
 public struct PollDesk {
     let registry: PollRegistry
-    let reader: RegistryReader
     let store: LoopStore
     let access: AccessPolicy
 
