@@ -14,28 +14,24 @@ import TallyStore
 /// Polls whose end passed while no daemon ran are due at once on start. While Redis is away, due
 /// polls are retried every `retryMilliseconds`.
 public final class CloseWorker: @unchecked Sendable {
-    private let host: String
-    private let port: Int
+    private let worker: RedisWorker
     private let registry: PollRegistry
     private let retryMicroseconds: Timestamp
-    /// Guards `changed` and `stopping`; signalled when either changes.
-    private let condition = NSCondition()
+    /// Polls the registry changed, under the worker's lock (`RedisWorker.locked`).
     private var changed: [PollID] = []
-    private var stopping = false
-    private let finished = DispatchSemaphore(value: 0)
-    // The worker thread's own state.
+    /// The worker thread's own.
     private var schedule = CloseSchedule()
-    private var redis: BlockingRedis?
-    private var hadProblem = false
 
     /// Called on the worker's thread for each poll it finalized: (id, end date).
     public var onFinalized: @Sendable (PollID, Timestamp) -> Void = { _, _ in }
     /// Called on the worker's thread with what went wrong, for the log (once per outage).
-    public var onProblem: @Sendable (String) -> Void = { _ in }
+    public var onProblem: @Sendable (String) -> Void {
+        get { worker.onProblem }
+        set { worker.onProblem = newValue }
+    }
 
     public init(host: String, port: Int, registry: PollRegistry, retryMilliseconds: Int = 100) {
-        self.host = host
-        self.port = port
+        worker = RedisWorker(label: "close worker", host: host, port: port)
         self.registry = registry
         retryMicroseconds = Timestamp(retryMilliseconds) * 1_000
     }
@@ -43,59 +39,26 @@ public final class CloseWorker: @unchecked Sendable {
     /// Schedules every poll the registry holds and starts the worker's thread.
     public func start() {
         registry.onChange { [weak self] id in self?.pollChanged(id) }
-        condition.withLock { changed.append(contentsOf: registry.snapshot.polls.keys) }
-        let thread = Thread { [self] in run() }
-        thread.name = "tally-close-worker"
-        thread.start()
+        worker.locked { changed.append(contentsOf: registry.snapshot.polls.keys) }
+        worker.start { [self] worker in
+            // Until the next poll is due or the registry changes.
+            while worker.sleep(until: schedule.nextFireAt(), unless: { !changed.isEmpty }) {
+                let changes = worker.locked {
+                    defer { changed.removeAll(keepingCapacity: true) }
+                    return changed
+                }
+                for id in changes { reschedule(id) }
+                finalizeDuePolls()
+            }
+        }
     }
 
     /// Stops the worker and waits for its thread to end.
-    public func stop() {
-        condition.withLock {
-            stopping = true
-            condition.signal()
-        }
-        finished.wait()
-    }
+    public func stop() { worker.stop() }
 
     private func pollChanged(_ id: PollID) {
-        condition.withLock {
-            changed.append(id)
-            condition.signal()
-        }
-    }
-
-    private func run() {
-        while let changes = waitForWork() {
-            for id in changes { reschedule(id) }
-            finalizeDuePolls()
-        }
-        finished.signal()
-    }
-
-    /// The longest single wait, µs (see `waitForWork`).
-    private static let longestWait: Int64 = 3_600_000_000
-
-    /// Sleeps until the next poll is due or the registry changes; returns the polls that changed,
-    /// or nil when stopping.
-    private func waitForWork() -> [PollID]? {
-        let next = schedule.nextFireAt()
-        condition.lock()
-        defer { condition.unlock() }
-        while !stopping && changed.isEmpty {
-            guard let next else {
-                condition.wait()
-                continue
-            }
-            let wait = next - WallClock.now()
-            if wait <= 0 { break }
-            // At most an hour at a time: Foundation traps on a deadline centuries away (an end date
-            // in the year 8682 crashed the daemon under fuzzing).
-            _ = condition.wait(until: Date(timeIntervalSinceNow: Double(min(wait, CloseWorker.longestWait)) / 1_000_000))
-        }
-        if stopping { return nil }
-        defer { changed.removeAll(keepingCapacity: true) }
-        return changed
+        worker.locked { changed.append(id) }
+        worker.wake()
     }
 
     private func reschedule(_ id: PollID) {
@@ -109,6 +72,7 @@ public final class CloseWorker: @unchecked Sendable {
     /// worker in a burst.
     private func finalizeDuePolls() {
         var inFlight: [[CloseScript.Due]] = []
+        var answered = false
         do throws(StoreError) {
             while true {
                 if inFlight.count < 2 {
@@ -117,27 +81,24 @@ public final class CloseWorker: @unchecked Sendable {
                     }
                     if !due.isEmpty {
                         inFlight.append(due)
-                        try connection().send { CloseScript.write(due, to: $0) }
+                        try worker.connection().send { CloseScript.write(due, to: $0) }
                         continue
                     }
                 }
-                guard let oldest = inFlight.first else { return }
-                let verdicts = try connection().receive { reply in (0..<reply.count).map { CloseVerdict(reply[$0]) } }
+                guard let oldest = inFlight.first else {
+                    if answered { worker.succeeded() }
+                    return
+                }
+                let verdicts = try worker.connection().receive { reply in (0..<reply.count).map { CloseVerdict(reply[$0]) } }
+                answered = true
                 inFlight.removeFirst()
                 settle(oldest, verdicts)
             }
         } catch {
-            if redis != nil || !hadProblem { onProblem("close worker: \(error); retrying every \(retryMicroseconds / 1_000) ms") }
-            hadProblem = true
-            redis = nil
+            worker.failed(error, retrying: "every \(retryMicroseconds / 1_000) ms")
             let retryAt = WallClock.now() + retryMicroseconds
             for (id, closesAt, _) in inFlight.joined() { schedule.retry(id, closesAt: closesAt, at: retryAt) }
         }
-    }
-
-    private func connection() throws(StoreError) -> BlockingRedis {
-        if redis == nil { redis = try BlockingRedis(host: host, port: port, readTimeoutMilliseconds: 2_000) }
-        return redis!
     }
 
     private func settle(_ due: [CloseScript.Due], _ verdicts: [CloseVerdict]) {

@@ -1,4 +1,3 @@
-import Atomics
 import Foundation
 import TallyCore
 
@@ -15,14 +14,18 @@ public final class PollSync: @unchecked Sendable {
     private let host: String
     private let port: Int
     private let registry: PollRegistry
-    private let stopRequested = ManagedAtomic(false)
-    /// Called (on the sync thread) with what went wrong, for the log.
-    public var onProblem: @Sendable (String) -> Void = { _ in }
+    private let worker: RedisWorker
+    /// Called (on the sync thread) with what went wrong, for the log (once per outage).
+    public var onProblem: @Sendable (String) -> Void {
+        get { worker.onProblem }
+        set { worker.onProblem = newValue }
+    }
 
     public init(host: String, port: Int, registry: PollRegistry) {
         self.host = host
         self.port = port
         self.registry = registry
+        worker = RedisWorker(label: "poll sync", host: host, port: port)
     }
 
     /// Loads every poll with its ballots. Call before votes flow.
@@ -42,22 +45,18 @@ public final class PollSync: @unchecked Sendable {
 
     /// Starts following changes on a thread of its own.
     public func start() {
-        let thread = Thread { [self] in follow() }
-        thread.name = "tally-poll-sync"
-        thread.start()
+        worker.start { [self] worker in follow(worker) }
     }
 
-    /// Stops following (within about half a second).
-    public func stop() { stopRequested.store(true, ordering: .relaxed) }
+    /// Stops following and waits for the thread to end (within about half a second).
+    public func stop() { worker.stop() }
 
-    private var shouldStop: Bool { stopRequested.load(ordering: .relaxed) }
-
-    private func follow() {
-        var backoff = 0.05
-        while !shouldStop {
+    private func follow(_ worker: RedisWorker) {
+        var backoff: Timestamp = 50_000
+        while !worker.isStopping {
             do throws(StoreError) {
                 let subscriber = try BlockingRedis(host: host, port: port)
-                let reader = try BlockingRedis(host: host, port: port)
+                let reader = try worker.connection()
                 try subscriber.command(["SUBSCRIBE", KeySchema.changes]) { _ in }
                 subscriber.setReadTimeout(milliseconds: 500)
                 // Anything missed while not subscribed: every definition again, and polls deleted.
@@ -66,17 +65,18 @@ public final class PollSync: @unchecked Sendable {
                 let stored = try pollIDs(reader)
                 for id in stored { try load(id, reader) }
                 for id in registry.snapshot.polls.keys where !stored.contains(id) { try load(id, reader) }
-                backoff = 0.05
-                while !shouldStop {
+                worker.succeeded()
+                backoff = 50_000
+                while !worker.isStopping {
                     let message = try subscriber.nextReply { reply in reply.count == 3 ? reply[2].string : nil }
                     if let text = message ?? nil, let id = PollID(text) {
                         try load(id, reader)
                     }
                 }
             } catch {
-                onProblem("poll sync: \(error); retrying")
-                Thread.sleep(forTimeInterval: backoff)
-                backoff = min(backoff * 2, 2)
+                worker.failed(error, retrying: "with backoff up to 2 s")
+                _ = worker.sleep(until: WallClock.now() + backoff)
+                backoff = min(backoff * 2, 2_000_000)
             }
         }
     }

@@ -14,45 +14,36 @@ import TallyCore
 /// that a daemon showing very many polls costs Redis a steady few thousand reads a second; beyond
 /// that, each poll is refreshed less often.
 public final class ResultsFollower: @unchecked Sendable {
-    private let host: String
-    private let port: Int
+    private let worker: RedisWorker
     private let registry: PollRegistry
     private let intervalMicroseconds: Timestamp
     /// Polls read within this window are refreshed.
     private let viewedWindow: Timestamp = 10_000_000
-    private let stopping = DispatchSemaphore(value: 0)
-    private let finished = DispatchSemaphore(value: 0)
     private let pollsPerRefresh: Int
-    private var redis: BlockingRedis?
-    private var hadProblem = false
     /// When each poll was last read back (follower thread only).
     private var refreshedAt: [PollID: Timestamp] = [:]
 
     /// Called on the follower's thread with what went wrong, for the log (once per outage).
-    public var onProblem: @Sendable (String) -> Void = { _ in }
+    public var onProblem: @Sendable (String) -> Void {
+        get { worker.onProblem }
+        set { worker.onProblem = newValue }
+    }
 
     public init(host: String, port: Int, registry: PollRegistry, intervalMilliseconds: Int = 250, pollsPerRefresh: Int = 1_000) {
-        self.host = host
-        self.port = port
+        worker = RedisWorker(label: "results follower", host: host, port: port)
         self.registry = registry
         intervalMicroseconds = Timestamp(intervalMilliseconds) * 1_000
         self.pollsPerRefresh = pollsPerRefresh
     }
 
     public func start() {
-        let thread = Thread { [self] in
-            while stopping.wait(timeout: .now() + .microseconds(Int(intervalMicroseconds))) == .timedOut { refresh() }
-            finished.signal()
+        worker.start { [self] worker in
+            while worker.sleep(until: WallClock.now() + intervalMicroseconds) { refresh() }
         }
-        thread.name = "tally-results-follower"
-        thread.start()
     }
 
     /// Stops the follower and waits for its thread to end.
-    public func stop() {
-        stopping.signal()
-        finished.wait()
-    }
+    public func stop() { worker.stop() }
 
     /// Reads and records the tallies of every poll viewed lately.
     func refresh() {
@@ -65,11 +56,11 @@ public final class ResultsFollower: @unchecked Sendable {
         }
         if refreshedAt.count > 4 * pollsPerRefresh { refreshedAt = refreshedAt.filter { now - $0.value < viewedWindow } }
         do throws(StoreError) {
-            if redis == nil { redis = try BlockingRedis(host: host, port: port, readTimeoutMilliseconds: 2_000) }
+            let redis = try worker.connection()
             for start in stride(from: 0, to: viewed.count, by: 500) {
                 let chunk = viewed[start..<min(start + 500, viewed.count)]
                 for poll in chunk {
-                    try redis!.send { writer in
+                    try redis.send { writer in
                         writer.begin(arguments: 4 + poll.definition.options.count)
                         writer.argument("HMGET")
                         writer.key(.poll, poll.id)
@@ -80,18 +71,16 @@ public final class ResultsFollower: @unchecked Sendable {
                 }
                 for poll in chunk {
                     refreshedAt[poll.id] = now
-                    try redis!.receive { reply in
+                    try redis.receive { reply in
                         VerdictText.tallies(reply) { version, voters, count in
                             poll.recordStoredTallies(version: version, voters: voters, slot: poll.followerSlot, count: count)
                         }
                     }
                 }
             }
-            hadProblem = false
+            worker.succeeded()
         } catch {
-            if !hadProblem { onProblem("results follower: \(error); retrying every \(intervalMicroseconds / 1_000) ms") }
-            hadProblem = true
-            redis = nil
+            worker.failed(error, retrying: "every \(intervalMicroseconds / 1_000) ms")
         }
     }
 }
