@@ -374,7 +374,11 @@ final class Connection {
             return
         }
         output.removeAll()
-        if !closeAfterWrite && !inputEnded { uv_read_start(stream, allocateReadBuffer, onRead) }
+        // Bytes held behind an answer stop reading until that answer is written and they are
+        // parsed (`completeDeferred`); a write finishing meanwhile must not restart it, or they
+        // would grow past `maxHeldBytes`.
+        if heldFull && !awaiting { heldFull = false }
+        if !closeAfterWrite && !inputEnded && !heldFull { uv_read_start(stream, allocateReadBuffer, onRead) }
         wrote()
     }
 
