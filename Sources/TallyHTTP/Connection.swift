@@ -8,7 +8,8 @@ import TallyBase
 ///   response appended to `output`. When the read is done, all of its responses go out in one
 ///   write (`uv_try_write`, then `uv_write` for what the socket did not take).
 /// - While a `uv_write` is in flight, reading stops: `output` must not move under libuv, and a
-///   client that does not read its responses cannot make us buffer more (backpressure).
+///   client that does not read its responses cannot make us buffer more (backpressure). Whether it
+///   reads follows `ConnectionState` alone, set in one place (`updateReading`).
 /// - A request's bytes (URL, headers, body) are copied into `input`, so requests split across
 ///   reads work; `input` and `output` are reused for every request on the connection.
 /// - Deadlines (header, body, idle) are plain numbers checked by the loop's sweep timer.
@@ -17,7 +18,6 @@ import TallyBase
 ///   `maxHeldBytes`) and are parsed once the deferred response is written, so responses keep the
 ///   order of requests.
 final class Connection {
-    enum Phase { case idle, head, body }
     private enum HeaderPart { case none, name, value }
 
     unowned(unsafe) let loop: EventLoop
@@ -36,28 +36,19 @@ final class Connection {
     /// uv_hrtime() at the request's first byte, for the latency histogram.
     private var startedAt: UInt64 = 0
 
-    private(set) var phase = Phase.idle
+    private var state = ConnectionState()
+    /// What libuv was last told: reading or not.
+    private var reading = false
     /// uv_now() milliseconds at which the current phase times out; 0 for none.
     private(set) var deadline: UInt64 = 0
     /// A status a parser callback decided on (413, 431) before failing the parse.
     private var rejection = 0
-    private var writing = false
-    /// A deferred response is outstanding.
-    private var awaiting = false
     /// Bytes that arrived after the request being answered later (allocated on first need).
     private var held: ByteBuffer?
-    /// Reading stopped because `held` is full.
-    private var heldFull = false
     private static let maxHeldBytes = 64 * 1024
-    private var closeAfterWrite = false
-    /// The client closed its sending side while an answer was pending: what it sent is answered,
-    /// then the connection closes.
-    private var inputEnded = false
-    private var closing = false
-    /// Set while the connection streams Server-Sent Events.
     private var streamTick: EventStreamTick?
     private var ticksSinceWrite = 0
-    var isStreaming: Bool { streamTick != nil }
+    var isStreaming: Bool { state.streaming }
 
     var stream: UnsafeMutablePointer<uv_stream_t> { TallyHTTP.stream(tcp) }
 
@@ -87,25 +78,39 @@ final class Connection {
         uv_tcp_nodelay(tcp, 1)
         peer = peerAddress()
         if full {
-            closeAfterWrite = true
+            state.failed()
             writeError(.tooManyConnections)
             flush()
             return
         }
         deadline = uv_now(loop.loop) + UInt64(loop.limits.idleTimeoutMilliseconds)
-        uv_read_start(stream, allocateReadBuffer, onRead)
+        state.accepted()
+        updateReading()
+    }
+
+    /// The one place that starts or stops reading: libuv is told when `state` wants a change.
+    private func updateReading() {
+        let wanted = state.wantsReading
+        guard wanted != reading, !state.closing else { return }
+        reading = wanted
+        if wanted {
+            uv_read_start(stream, allocateReadBuffer, onRead)
+        } else {
+            uv_read_stop(stream)
+        }
     }
 
     // MARK: - Reading
 
     func received(_ bytes: UnsafeRawBufferPointer) {
-        if awaiting {
+        if state.awaiting {
             hold(bytes)
-            return
+        } else {
+            let parsed = parse(bytes)
+            if state.awaiting && parsed < bytes.count { hold(UnsafeRawBufferPointer(rebasing: bytes[parsed...])) }
+            parsingStopped()
         }
-        let parsed = parse(bytes)
-        if awaiting && parsed < bytes.count { hold(UnsafeRawBufferPointer(rebasing: bytes[parsed...])) }
-        parsingStopped()
+        updateReading()
     }
 
     /// Parses what arrived; returns how many bytes were consumed (fewer when a request paused the
@@ -118,8 +123,7 @@ final class Connection {
         if error == HPE_PAUSED {
             // A deferred response holds the rest; after a close or a stream it is ignored.
         } else if error != HPE_OK || parsed != bytes.count {
-            closeAfterWrite = true
-            uv_read_stop(stream)
+            state.failed()
             switch (rejection, error) {
             case (413, _): writeError(.bodyTooLarge)
             case (431, _), (_, HPE_HEADER_OVERFLOW): writeError(.headersTooLarge)
@@ -133,19 +137,16 @@ final class Connection {
 
     /// After a read is parsed: the idle deadline, and the responses written so far go out.
     private func parsingStopped() {
-        if phase == .idle && !closeAfterWrite && !isStreaming {
+        if state.phase == .idle && !state.closeAfterWrite && !state.streaming {
             // Waiting on our own work is not the client's idleness.
-            deadline = awaiting ? 0 : uv_now(loop.loop) + UInt64(loop.limits.idleTimeoutMilliseconds)
+            deadline = state.awaiting ? 0 : uv_now(loop.loop) + UInt64(loop.limits.idleTimeoutMilliseconds)
         }
         flush()
     }
 
     // MARK: - Deferred responses
 
-    func beginDeferred() {
-        precondition(!awaiting, "one deferred response at a time")
-        awaiting = true
-    }
+    func beginDeferred() { state.deferred() }
 
     /// Keeps bytes that arrived behind a deferred response; a client that sends too much of them
     /// is not read from until the response is written.
@@ -153,43 +154,34 @@ final class Connection {
         let buffer = held ?? ByteBuffer(capacity: bytes.count)
         held = buffer
         buffer.append(bytes)
-        if buffer.count >= Connection.maxHeldBytes && !heldFull {
-            heldFull = true
-            uv_read_stop(stream)
-        }
+        if buffer.count >= Connection.maxHeldBytes { state.heldFilled() }
     }
 
     /// The deferred response: written and sent, then the requests held behind it are parsed.
     func completeDeferred(isHead: Bool, _ body: (ResponseWriter) -> Void) {
-        awaiting = false
-        guard !closing else { return }
+        state.answered()
+        guard !state.closing else { return }
         body(writer(isHead: isHead))
         loop.stats.latency.observe(microseconds: Int64((uv_hrtime() - startedAt) / 1_000))
-        guard !closeAfterWrite else { return flush() }
-        http_parser_pause(parser, 0)
-        if let held, held.count > 0 {
-            let parsed = parse(held.bytes)
-            held.removeFirst(awaiting ? parsed : held.count)
+        if state.closeAfterWrite {
+            flush()
+        } else {
+            http_parser_pause(parser, 0)
+            if let held, held.count > 0 {
+                let parsed = parse(held.bytes)
+                held.removeFirst(state.awaiting ? parsed : held.count)
+            }
+            state.heldParsed()
+            parsingStopped()
         }
-        if inputEnded && !awaiting { closeAfterWrite = true }
-        if heldFull && !awaiting && !writing && !closeAfterWrite {
-            heldFull = false
-            uv_read_start(stream, allocateReadBuffer, onRead)
-        }
-        parsingStopped()
+        updateReading()
     }
 
     /// The client closed its sending side (`UV_EOF`: it may still read, so a pending answer and
     /// the requests held behind it are still answered), or the read failed.
     func endOfInput(_ status: Int) {
-        uv_read_stop(stream)
-        if awaiting && status == Int(UV_EOF.rawValue) {
-            inputEnded = true
-        } else if writing {
-            closeAfterWrite = true
-        } else {
-            close()
-        }
+        if state.inputEnded(cleanly: status == Int(UV_EOF.rawValue)) { close() }
+        updateReading()
     }
 
     // MARK: - Parser callbacks
@@ -201,7 +193,7 @@ final class Connection {
         urlCount = 0
         rejection = 0
         startedAt = uv_hrtime()
-        phase = .head
+        state.requestBegan()
         deadline = uv_now(loop.loop) + UInt64(loop.limits.headerTimeoutMilliseconds)
         return 0
     }
@@ -248,7 +240,7 @@ final class Connection {
             return -1
         }
         bodyStart = input.count
-        phase = .body
+        state.headersEnded()
         deadline = uv_now(loop.loop) + UInt64(loop.limits.bodyTimeoutMilliseconds)
         return 0
     }
@@ -263,9 +255,8 @@ final class Connection {
     }
 
     func messageComplete() -> Int32 {
-        phase = .idle
+        state.requestEnded(keepAlive: http_should_keep_alive(parser) != 0 && !loop.draining)
         deadline = 0
-        if http_should_keep_alive(parser) == 0 || loop.draining { closeAfterWrite = true }
         let method = HTTPMethod(rawValue: parser.pointee.method) ?? .other
         let url = input.slice(0..<urlCount)
         let questionMark = url.firstIndex(of: UInt8(ascii: "?"))
@@ -280,14 +271,14 @@ final class Connection {
         let before = output.count
         loop.router.dispatch(request, writer(isHead: method == .head))
         urlCount = 0  // a later request's error before its URL arrives is not this one's path
-        if awaiting {
+        if state.awaiting {
             deadline = 0
             http_parser_pause(parser, 1)  // the next request waits for this one's response
             return 0
         }
-        if output.count == before && !isStreaming { writeError(.noResponse) }
+        if output.count == before && !state.streaming { writeError(.noResponse) }
         loop.stats.latency.observe(microseconds: Int64((uv_hrtime() - startedAt) / 1_000))
-        if closeAfterWrite || isStreaming {
+        if state.closeAfterWrite || state.streaming {
             http_parser_pause(parser, 1)  // nothing after this request is read as a request
         }
         return 0
@@ -302,7 +293,7 @@ final class Connection {
     }
 
     private func writer(isHead: Bool) -> ResponseWriter {
-        ResponseWriter(output: output, context: loop, connection: self, isHead: isHead, closesConnection: closeAfterWrite)
+        ResponseWriter(output: output, context: loop, connection: self, isHead: isHead, closesConnection: state.closeAfterWrite)
     }
 
     // MARK: - Event streams
@@ -311,6 +302,7 @@ final class Connection {
     /// the read's one write.
     func startStream(_ tick: @escaping EventStreamTick) {
         streamTick = tick
+        state.streamStarted()
         deadline = 0  // a stream is not idle
         runStreamTick()
     }
@@ -318,7 +310,7 @@ final class Connection {
     /// A tick of the sweep timer: the stream's next frames, written at once. Skipped while a write
     /// is in flight, so a slow client gets fewer frames rather than a growing buffer.
     func tickStream() {
-        guard !writing, !closing else { return }
+        guard !state.writing, !state.closing else { return }
         runStreamTick()
         flush()
     }
@@ -334,8 +326,8 @@ final class Connection {
         ticksSinceWrite = output.count == before ? ticksSinceWrite + 1 : 0
         if !goOn {
             streamTick = nil
+            state.streamEnded()
             output.append("0\r\n\r\n")  // the last chunk
-            closeAfterWrite = true
         }
     }
 
@@ -343,9 +335,9 @@ final class Connection {
 
     /// Writes everything pending in one write, then closes if asked to.
     func flush() {
-        guard !writing, !closing else { return }
+        guard !state.writing, !state.closing else { return }
         guard output.count > 0 else {
-            if closeAfterWrite && !awaiting { close() }
+            if state.closesOnceWritten { close() }
             return
         }
         var buffer = uv_buf_t(base: output.base.assumingMemoryBound(to: CChar.self), len: output.count)
@@ -360,35 +352,31 @@ final class Connection {
             return
         }
         output.removeFirst(max(0, written))
-        writing = true
-        uv_read_stop(stream)
+        state.writeStarted()
+        updateReading()
         buffer = uv_buf_t(base: output.base.assumingMemoryBound(to: CChar.self), len: output.count)
         uv_write(writeRequest, stream, &buffer, 1, onWrite)
     }
 
     func writeFinished(status: Int32) {
-        writing = false
-        guard !closing else { return }
+        state.writeFinished()
+        guard !state.closing else { return }
         guard status == 0 else {
             close()
             return
         }
         output.removeAll()
-        // Bytes held behind an answer stop reading until that answer is written and they are
-        // parsed (`completeDeferred`); a write finishing meanwhile must not restart it, or they
-        // would grow past `maxHeldBytes`.
-        if heldFull && !awaiting { heldFull = false }
-        if !closeAfterWrite && !inputEnded && !heldFull { uv_read_start(stream, allocateReadBuffer, onRead) }
         wrote()
+        updateReading()
     }
 
     private func wrote() {
-        if closeAfterWrite && !awaiting {
+        if state.closesOnceWritten {
             close()
             return
         }
         // Give back what a large request or response needed, so idle connections stay small.
-        if phase == .idle {
+        if state.phase == .idle {
             input.shrink(to: 16 * 1024)
             output.shrink(to: 16 * 1024)
         }
@@ -399,20 +387,30 @@ final class Connection {
     /// The sweep found this connection past its deadline.
     func timedOut() {
         deadline = 0
-        guard phase != .idle, !writing else {
+        guard state.phase != .idle, !state.writing else {
             close()
             return
         }
         // A request started but did not arrive in time: tell the client, then close.
         loop.stats.timedOut()
-        closeAfterWrite = true
-        uv_read_stop(stream)
+        state.failed()
         writeError(.requestTimeout)
         flush()
+        updateReading()
     }
 
     /// Between requests, with nothing to write: what the drain's idle deadline closes.
-    var isIdle: Bool { phase == .idle && !writing && !awaiting && output.count == 0 && !isStreaming }
+    var isIdle: Bool { state.isIdle && output.count == 0 }
+
+    /// Idle, and no request waits unread in the socket: what the drain may close without resetting
+    /// a request (one already in the kernel's buffer is read and answered with `Connection: close`).
+    var isIdleWithNothingUnread: Bool {
+        guard isIdle else { return false }
+        var fd = uv_os_fd_t()
+        guard uv_fileno(handle(tcp), &fd) == 0 else { return true }
+        var byte: UInt8 = 0
+        return recv(fd, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT)) <= 0
+    }
 
     /// Shutdown: a busy connection closes after the response to its request in progress, which
     /// says `Connection: close`; a stream ends with its last chunk. An idle one stays open until
@@ -420,16 +418,16 @@ final class Connection {
     /// request is already on its way gets it answered, with `Connection: close` (`messageComplete`),
     /// instead of a reset.
     func drain() {
-        if isStreaming {
+        if state.streaming {
             tickStream()
-        } else if !isIdle {
-            closeAfterWrite = true
+        } else {
+            state.drained(outputPending: output.count > 0)
         }
     }
 
     func close() {
-        guard !closing else { return }
-        closing = true
+        guard !state.closing else { return }
+        state.closed()
         loop.remove(self)
         uv_close(handle(tcp), onClose)
     }

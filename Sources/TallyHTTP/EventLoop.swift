@@ -173,7 +173,7 @@ final class EventLoop {
             return
         }
         if draining && now >= drainIdleDeadline {
-            for connection in connections where connection.isIdle { connection.close() }
+            for connection in connections where connection.isIdleWithNothingUnread { connection.close() }
         }
         for connection in connections {
             if connection.isStreaming {

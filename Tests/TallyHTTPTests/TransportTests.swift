@@ -400,7 +400,9 @@ final class LaterResponses {
         usleep(100_000)
         server.server.stop()
         #expect(idle.isClosedByPeer(timeout: 2))
-        busy.send("cd")
+        busy.send("c")  // the rest of its body in two reads: the first must not close it
+        usleep(50_000)
+        busy.send("d")
         let response = try #require(busy.response())
         #expect(response.json?["body"] as? String == "abcd" && response.headers["connection"] == "close")
         #expect(busy.isClosedByPeer())
