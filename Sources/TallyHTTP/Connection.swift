@@ -157,23 +157,23 @@ final class Connection {
         if buffer.count >= Connection.maxHeldBytes { state.heldFilled() }
     }
 
-    /// The deferred response: written and sent, then the requests held behind it are parsed.
+    /// The deferred response: written and sent, then the requests held behind it are parsed (unless
+    /// `body` deferred it again).
     func completeDeferred(isHead: Bool, _ body: (ResponseWriter) -> Void) {
         state.answered()
         guard !state.closing else { return }
         body(writer(isHead: isHead))
         loop.stats.latency.observe(microseconds: Int64((uv_hrtime() - startedAt) / 1_000))
-        if state.closeAfterWrite {
-            flush()
-        } else {
+        // A body may defer again (an answer that needs a second look-up): the rest keeps waiting.
+        if !state.closeAfterWrite && !state.awaiting {
             http_parser_pause(parser, 0)
             if let held, held.count > 0 {
                 let parsed = parse(held.bytes)
                 held.removeFirst(state.awaiting ? parsed : held.count)
             }
             state.heldParsed()
-            parsingStopped()
         }
+        parsingStopped()
         updateReading()
     }
 

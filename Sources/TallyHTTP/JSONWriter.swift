@@ -33,6 +33,16 @@ public struct JSONWriter {
         hasElement &= ~(1 << UInt64(depth))  // the value that follows takes no comma
     }
 
+    /// A key made of a fixed prefix and a number (`"option-12":`), without building a string.
+    public mutating func key(_ prefix: StaticString, number: Int) {
+        separate()
+        buffer.append(byte: UInt8(ascii: "\""))
+        buffer.append(prefix)
+        buffer.append(decimal: number)
+        buffer.append("\":")
+        hasElement &= ~(1 << UInt64(depth))
+    }
+
     public mutating func key(string name: String) {
         separate()
         appendString(name)

@@ -313,6 +313,20 @@ public final class LoopStore {
         }
     }
 
+    /// Every voter's ballot in `poll` (HGETALL: who chose what, for dialects whose polls are not
+    /// anonymous), voter ids as text; nil if Redis could not be asked.
+    public func ballots(poll: PollID, _ completion: @escaping ([(voter: String, ballot: Ballot)]?) -> Void) {
+        call(["HGETALL", KeySchema.ballots(poll)]) { reply in
+            guard let reply, reply.isArray else { return completion(nil) }
+            var ballots: [(voter: String, ballot: Ballot)] = []
+            for index in stride(from: 0, to: reply.count - 1, by: 2) {
+                guard let voter = reply[index].string, let ballot = VerdictText.ballot(reply[index + 1]) else { continue }
+                ballots.append((voter, ballot))
+            }
+            completion(ballots)
+        }
+    }
+
     /// Deletes a poll with its ballots; true once Redis has done it.
     public func deletePoll(_ id: PollID, _ completion: @escaping (Bool) -> Void) {
         call(StoredPoll.deleteCommand(id: id)) { reply in completion(reply.map { !$0.isError } ?? false) }
@@ -328,6 +342,7 @@ public final class LoopStore {
 /// A vote as Redis judged it, for whoever answers it.
 public struct StoredVote {
     public let poll: PollID
+    public let voter: VoterKey
     /// The ballot the voter asked for (for a vote that adds options, the ballot Redis now holds).
     public let ballot: Ballot
     /// What happened, as the dialect answers it; nil when Redis could not store it (answer 503).
@@ -335,6 +350,7 @@ public struct StoredVote {
 
     init(vote: PendingVote, verdict: StoredVerdict) {
         poll = vote.poll
+        voter = vote.voter
         var ballot = vote.current
         switch verdict {
         case .accepted(let previous):

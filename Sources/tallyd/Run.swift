@@ -62,7 +62,11 @@ struct Run: ParsableCommand {
             votersCreatePolls: config.votersCreatePolls)
         let native = NativeAPI(registry: registry, access: access)
         let mastodon = config.dialects[.mastodon].flatMap { $0.enabled ? MastodonAPI(registry: registry, access: access, prefix: $0.prefix) : nil }
-        let ops = OpsAPI(registry: registry, voteStats: [("native", native.voteStats)] + (mastodon.map { [("mastodon", $0.voteStats)] } ?? []))
+        let nextcloud = config.dialects[.nextcloud].flatMap { $0.enabled ? NextcloudAPI(registry: registry, access: access, prefix: $0.prefix) : nil }
+        var voteStats = [("native", native.voteStats)]
+        if let mastodon { voteStats.append(("mastodon", mastodon.voteStats)) }
+        if let nextcloud { voteStats.append(("nextcloud", nextcloud.voteStats)) }
+        let ops = OpsAPI(registry: registry, voteStats: voteStats)
         let server: HTTPServer
         var storeStats: [StoreStats] = []
         do {
@@ -86,6 +90,7 @@ struct Run: ParsableCommand {
                 let desks = LoopDesks(registry: registry, reader: reader, store: store, access: access)
                 native.install(on: router, desks)
                 mastodon?.install(on: router, desks)
+                nextcloud?.install(on: router, desks)
                 ops.install(on: router)
                 return router
             }

@@ -73,6 +73,60 @@ import Testing
         #expect(NativeFixture.votes(results) == (0..<4).map { counts["\($0)", default: 0] }, "the daemon counts what Redis stored")
     }
 
+    /// The Nextcloud Talk routes (OCS v2 and v1): votes (JSON and form, Basic credentials), creates,
+    /// reads, drafts, the server documents, with random edits. Every answer is documented and,
+    /// where it is an error, in the OCS envelope, Nextcloud's CSRF answer or the native shape;
+    /// the poll's counts are exactly its stored ballots' (a Talk vote replaces the voter's ballot).
+    @Test func editedTalkRequestsAreAnsweredAndCountsMatchTheBallots() throws {
+        let redis = try RedisServer()
+        let fixture = try NativeFixture(config: Self.config, redis: redis)
+        let created = fixture.client.request(
+            "POST", "/nextcloud/ocs/v2.php/apps/spreed/api/v1/poll/room", headers: ["Authorization": Self.basic("mod", NativeFixture.organizer), "OCS-APIRequest": "true"],
+            body: #"{"question":"Which?","options":["a","b","c","d"],"resultMode":0,"maxVotes":2}"#)
+        let data = try #require((created?.json?["ocs"] as? [String: Any])?["data"] as? [String: Any])
+        let poll = try #require(data["id"] as? Int)
+        let responses = try Self.sendEdited(rounds: 8, seed: 17, to: fixture, answers: Self.documented.union([201, 202, 412])) { random in
+            Self.talkRequest(poll: poll, &random)
+        }
+        for response in responses where response.status >= 400 {
+            let body = response.json ?? [:]
+            #expect(body["ocs"] != nil || body["message"] is String || body["error"] is String, "\(response)")
+        }
+        let statuses = Dictionary(grouping: responses, by: \.status).mapValues(\.count)
+        #expect(statuses[200, default: 0] > 50 && statuses[400, default: 0] > 20 && statuses[404, default: 0] > 0, "\(statuses)")
+        let ballots = try WriteThroughTests.storedBallots(redis, "\(poll)").values.compactMap { UInt64($0, radix: 16) }
+        let counts = try WriteThroughTests.storedCounts(redis, "\(poll)")
+        for option in 0..<4 {
+            #expect(counts["\(option)", default: 0] == ballots.filter { $0 & (1 << UInt64(option)) != 0 }.count, "option \(option)")
+        }
+        #expect(ballots.allSatisfy { $0 != 0 && $0.nonzeroBitCount <= 2 }, "a withdrawn ballot is no ballot; at most maxVotes")
+        let results = fixture.asOrganizer("GET", "/v1/polls/\(poll)/results")
+        #expect(NativeFixture.votes(results) == (0..<4).map { counts["\($0)", default: 0] }, "the daemon counts what Redis stored")
+    }
+
+    static func basic(_ user: String, _ password: String) -> String { "Basic " + Data("\(user):\(password)".utf8).base64EncodedString() }
+
+    /// A valid Talk call by one of 100 voters (or the moderator).
+    static func talkRequest(poll: Int, _ random: inout SplitMix64) -> [UInt8] {
+        let voter = "fan-\(Int.random(in: 0..<100, using: &random))"
+        let choices = [[0], [1, 2], [3], [], [0, 3]].randomElement(using: &random)!
+        let base = "/nextcloud/ocs/\(Bool.random(using: &random) ? "v2" : "v1").php/apps/spreed/api/v1/poll/room"
+        let calls: [(String, String, String?, String, Bool)] = [
+            ("POST", "\(base)/\(poll)", #"{"optionIds":\#(choices)}"#, "application/json", false),
+            ("POST", "\(base)/\(poll)", choices.map { "optionIds%5B%5D=\($0)" }.joined(separator: "&"), "application/x-www-form-urlencoded", false),
+            ("GET", "\(base)/\(poll)", nil, "", false),
+            ("GET", "\(base)/drafts", nil, "", true),
+            ("POST", base, #"{"question":"Q","options":["x","y"],"resultMode":1,"maxVotes":1,"draft":true}"#, "application/json", true),
+            ("GET", "/nextcloud/ocs/v1.php/cloud/capabilities", nil, "", false),
+            ("GET", "/nextcloud/ocs/v1.php/cloud/user", nil, "", false),
+        ]
+        let (method, path, body, type, asModerator) = calls.randomElement(using: &random)!
+        let authorization = asModerator ? basic("mod", NativeFixture.organizer) : basic(voter, NativeFixture.voterToken(voter))
+        var head = "\(method) \(path)?format=json HTTP/1.1\r\nHost: tally\r\nAuthorization: \(authorization)\r\nOCS-APIRequest: true\r\n"
+        if let body { head += "Content-Type: \(type)\r\nContent-Length: \(body.utf8.count)\r\n" }
+        return Array((head + "\r\n" + (body ?? "")).utf8)
+    }
+
     /// A valid Mastodon call by one of 100 voters.
     static func mastodonRequest(poll: String, _ random: inout SplitMix64) -> [UInt8] {
         let voter = "fan-\(Int.random(in: 0..<100, using: &random))"

@@ -37,6 +37,15 @@ final class TestServer {
                     writer.writeJSON(status: 200) { json in json.object { $0.field("name", string: name) } }
                 }
             }
+            // Deferred twice: the answer needs a second look-up before it is written.
+            router.add(.post, "/twice/{name}") { _, parameters, response in
+                let name = String(decoding: parameters[0], as: UTF8.self)
+                later.add(response.deferred()) { writer in
+                    later.add(writer.deferred()) { writer in
+                        writer.writeJSON(status: 200) { json in json.object { $0.field("name", string: name) } }
+                    }
+                }
+            }
             loop.onStop { later.stop() }
             // A dialect's mount: its errors in its own shape.
             let dialect = router.group("/dialect//v2") { error, response in
@@ -124,7 +133,7 @@ final class LaterResponses {
     @Test func deferredResponsesKeepPipelineOrder() throws {
         let server = try TestServer()
         let client = try server.client()
-        let paths = (0..<30).map { $0 % 3 == 2 ? "/echo/n\($0)" : "/later/n\($0)" }
+        let paths = (0..<30).map { $0 % 3 == 2 ? "/echo/n\($0)" : $0 % 3 == 1 ? "/twice/n\($0)" : "/later/n\($0)" }
         client.send(paths.map { "POST \($0) HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n" }.joined())
         let responses = client.responses(paths.count)
         #expect(responses.compactMap { $0.json?["name"] as? String } == (0..<30).map { "n\($0)" })

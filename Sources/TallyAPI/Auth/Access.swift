@@ -20,22 +20,35 @@ public struct AccessPolicy: Sendable {
 
     /// Whether the request carries an organizer token. Compares against every configured token in
     /// constant time per token, so timing tells nothing about how close a guess was.
+    /// The token is the bearer token, or the password of HTTP Basic credentials (whatever the user
+    /// name: an organizer moderates every poll, whoever it says it is).
     public func isOrganizer(_ request: Request) -> Bool {
-        guard let bearer = AccessPolicy.bearer(request) else { return false }
+        guard let authorization = request.header("authorization") else { return false }
+        if let bearer = AccessPolicy.bearer(authorization) { return isOrganizerToken(bearer) }
+        return BasicCredentials.read(authorization) { _, password in isOrganizerToken(password) } ?? false
+    }
+
+    private func isOrganizerToken(_ token: UnsafeRawBufferPointer) -> Bool {
         var matched = false
-        for token in organizerTokens {
-            matched = token.withUnsafeBytes { ConstantTime.equals($0, bearer) } || matched
+        for candidate in organizerTokens {
+            matched = candidate.withUnsafeBytes { ConstantTime.equals($0, token) } || matched
         }
         return matched
     }
 
-    /// The voter the request speaks for (`now` in Unix seconds). A request that carries an
-    /// `Authorization` header is judged by it alone (fail closed: a bad credential is never
-    /// overruled); only without one does a trusted proxy's `X-Voter-Id` count.
+    /// The voter the request speaks for (`now` in Unix seconds): a voter token as the bearer token,
+    /// or as the password of HTTP Basic credentials whose user name is the token's voter id (what
+    /// Nextcloud clients send). A request that carries an `Authorization` header is judged by it
+    /// alone (fail closed: a bad credential is never overruled); only without one does a trusted
+    /// proxy's `X-Voter-Id` count.
     public func voter(_ request: Request, now: Int64) -> VoterCheck {
         if let authorization = request.header("authorization") {
-            guard let bearer = AccessPolicy.bearer(authorization) else { return .invalid }
-            return voterTokens.verify(bearer, now: now)
+            if let bearer = AccessPolicy.bearer(authorization) { return voterTokens.verify(bearer, now: now) }
+            return BasicCredentials.read(authorization) { user, password -> VoterCheck in
+                let check = voterTokens.verify(password, now: now)
+                guard case .voter(let identity) = check else { return check }
+                return identity.withBytes { $0.elementsEqual(user) } ? check : .invalid
+            } ?? .invalid
         }
         if !trustedProxies.isEmpty, let header = request.header("x-voter-id") {
             guard trustedProxies.contains(request.peer), let identity = VoterIdentity(header) else { return .invalid }

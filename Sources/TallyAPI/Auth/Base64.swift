@@ -20,9 +20,41 @@ enum Base64URL {
     /// (RFC 4648 §3.5: the bits past the last byte must be zero, so one value has one spelling) or
     /// does not fit.
     static func decode(_ text: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer) -> Int? {
+        Base64Decoding.decode(text, into: output, table: decodeTable)
+    }
+
+    /// Sextet by byte; 0xFF for bytes outside the alphabet (a table: decoding sits on the vote path).
+    private static let decodeTable = Base64Decoding.table(alphabet)
+}
+
+/// Standard base64 (RFC 4648 §4), padded or not: HTTP Basic credentials (RFC 7617).
+enum Base64Standard {
+    private static let decodeTable = Base64Decoding.table(
+        Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8))
+
+    /// Decodes into `output`; the byte count, or nil if the text is not canonical base64 or does
+    /// not fit.
+    static func decode(_ text: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer) -> Int? {
+        var end = text.count
+        if text.count % 4 == 0 {
+            while end > 0 && text.count - end < 2 && text[end - 1] == UInt8(ascii: "=") { end -= 1 }
+        }
+        return Base64Decoding.decode(UnsafeRawBufferPointer(rebasing: text[..<end]), into: output, table: decodeTable)
+    }
+}
+
+/// The decoding both alphabets share.
+private enum Base64Decoding {
+    static func table(_ alphabet: [UInt8]) -> [UInt8] {
+        var table = [UInt8](repeating: 0xFF, count: 256)
+        for (index, byte) in alphabet.enumerated() { table[Int(byte)] = UInt8(index) }
+        return table
+    }
+
+    static func decode(_ text: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer, table: [UInt8]) -> Int? {
         guard text.count % 4 != 1 else { return nil }
         // The table once per call, not once per byte (each access of the global array retains it).
-        return decodeTable.withUnsafeBufferPointer { table -> Int? in
+        return table.withUnsafeBufferPointer { table -> Int? in
             var count = 0
             var accumulator: UInt32 = 0
             var bits = 0
@@ -41,11 +73,4 @@ enum Base64URL {
             return accumulator & (1 << UInt32(bits) - 1) == 0 ? count : nil
         }
     }
-
-    /// Sextet by byte; 0xFF for bytes outside the alphabet (a table: decoding sits on the vote path).
-    private static let decodeTable: [UInt8] = {
-        var table = [UInt8](repeating: 0xFF, count: 256)
-        for (index, byte) in alphabet.enumerated() { table[Int(byte)] = UInt8(index) }
-        return table
-    }()
 }

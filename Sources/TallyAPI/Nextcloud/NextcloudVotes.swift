@@ -1,0 +1,85 @@
+import TallyCore
+import TallyHTTP
+import TallyStore
+
+/// Talk's vote, `POST …/poll/{token}/{pollId}` with `{"optionIds":[0,2]}` (0-based, as Talk's
+/// option ids are), or form-encoded `optionIds[]=0`. A vote replaces the caller's ballot and an
+/// empty list withdraws it (`PollService::votePoll`; Talk polls are created with revote on). No
+/// `optionIds` at all is an empty list, as the controller's default has it; a body that is not
+/// JSON is refused (400) rather than read as a withdrawal. Answered with the Poll. Made per
+/// request (it carries the room of the path); no Foundation, no allocation.
+struct NextcloudVotes: VoteDialect {
+    let style: NextcloudStyle
+    let stats: VoteStats
+    let answerID: UInt16
+    /// The `{token}` of the path: a poll is found only in its own room.
+    let room: UnsafeRawBufferPointer
+
+    func decode(_ request: Request, poll: Poll, voter: VoterIdentity, _ response: ResponseWriter) -> DecodedVote? {
+        guard NextcloudVotes.isInRoom(poll, room) else {
+            style.write(VoteRejection.unknownPoll, response)
+            return nil
+        }
+        var input = BallotInput()
+        let body = request.body
+        let isForm = request.header("content-type").map { ASCII.startsIgnoringCase($0, "application/x-www-form-urlencoded") } ?? false
+        let wellFormed =
+            ASCII.trimmed(body).isEmpty || (isForm ? NextcloudVotes.readForm(body, &input) : NextcloudVotes.readJSON(body, &input))
+        guard wellFormed else {
+            style.writeEmpty(status: 400, response)
+            return nil
+        }
+        return DecodedVote(input: input)
+    }
+
+    /// Whether `poll` belongs to the room named by `token` (its `room` label).
+    static func isInRoom(_ poll: Poll, _ token: UnsafeRawBufferPointer) -> Bool {
+        guard var room = poll.definition.labels[NextcloudPollJSON.roomLabel] else { return false }
+        return room.withUTF8 { $0.elementsEqual(token) }
+    }
+
+    /// `{"optionIds":[0,"2"]}`: numbers, or strings of digits (PHP's `is_numeric`).
+    static func readJSON(_ bytes: UnsafeRawBufferPointer, _ input: inout BallotInput) -> Bool {
+        var scanner = JSONScanner(bytes)
+        return scanner.readObject { key, value in
+            guard JSONScanner.keyIs(key, "optionIds") else { return value.skipValue() }
+            return value.readArray { element in
+                let option: Int64?
+                if element.nextIsString() {
+                    option = element.readStringBytes().flatMap { ASCII.parseUInt64($0) }.map { Int64(clamping: $0) }
+                } else {
+                    option = element.readInteger()
+                }
+                guard let option else { return false }
+                input.add(Int(clamping: option))
+                return true
+            }
+        }
+    }
+
+    /// `optionIds[]=0&optionIds[]=2`.
+    static func readForm(_ bytes: UnsafeRawBufferPointer, _ input: inout BallotInput) -> Bool {
+        FormBody.forEach(bytes) { name, value in
+            guard FormBody.nameIs(name, "optionIds[]") else { return true }
+            guard let option = FormBody.integer(value) else { return false }
+            input.add(Int(clamping: option))
+            return true
+        }
+    }
+
+    /// Answers a stored vote with the poll as the voter now sees it, `votedSelf` their stored ballot.
+    static func answer(_ stored: StoredVote, _ response: ResponseWriter, style: NextcloudStyle, stats: VoteStats, reader: RegistryReader) {
+        guard let outcome = stored.outcome else {
+            stats.count(.unavailable)
+            return style.writeUnavailable(response)
+        }
+        stats.count(outcome)
+        if case .rejected(let reason) = outcome { return style.write(reason, response) }
+        reader.withPoll(stored.poll) { poll in
+            guard let poll else { return style.write(VoteRejection.unknownPoll, response) }
+            style.write(status: 200, response) { json in
+                NextcloudPollJSON.poll(poll, .voter(stored.voter, ballot: stored.ballot), details: nil, now: WallClock.now(), &json)
+            }
+        }
+    }
+}
