@@ -79,11 +79,12 @@ print("voters \(voterCount), rounds \(rounds), \(optionCount) options, single ch
 for threads in threadCounts {
     for presized in [false, true] {
         let registry = PollRegistry(shardCount: threads, readers: threads)
-        try! registry.create(
+        try! registry.install(
             id: 1,
             definition: PollDefinition(
                 question: "Best act?", options: (1...optionCount).map { "act \($0)" },
-                rules: PollRules(maxVotes: 1, revote: true), expectedVoters: presized ? voterCount : 256))
+                rules: PollRules(maxVotes: 1, revote: true), expectedVoters: presized ? voterCount : 256),
+            lifecycle: .open)
         let first = measure(registry, threads: threads, rounds: 1) { voter, _ in voter % optionCount }
         let revote = measure(registry, threads: threads, rounds: rounds) { voter, round in (voter + round + 1) % optionCount }
         let resend = measure(registry, threads: threads, rounds: rounds) { voter, _ in (voter + rounds) % optionCount }

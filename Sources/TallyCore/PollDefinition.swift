@@ -55,7 +55,6 @@ public struct PollDefinition: Sendable, Equatable {
 /// Why an organizer's call was refused.
 public enum PollAdminError: Error, Equatable, Sendable {
     case unknownPoll
-    case duplicateID
     case invalidDefinition(String)
     /// The call does not apply in the poll's current state (e.g. closing a closed poll).
     case invalidTransition(from: Lifecycle, action: String)

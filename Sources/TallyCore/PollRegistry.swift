@@ -40,60 +40,12 @@ public final class PollRegistry: @unchecked Sendable {
         observers.withLock { $0.append(observer) }
     }
 
-    // MARK: - Organizer calls
-
-    /// Adds a poll.
-    @discardableResult
-    public func create(id: PollID, definition: PollDefinition, lifecycle: Lifecycle = .open) throws(PollAdminError) -> Poll {
-        try definition.validate()
-        return try change(id) { polls throws(PollAdminError) in
-            guard polls[id] == nil else { throw .duplicateID }
-            let poll = newPoll(id, definition, lifecycle)
-            polls[id] = poll
-            return poll
-        }
-    }
-
-    /// Replaces a poll's definition, keeping its ballots. The number of options cannot change
-    /// (ballots index them); a dialect that edits options recreates the poll.
-    @discardableResult
-    public func update(_ id: PollID, _ edit: (inout PollDefinition) -> Void) throws(PollAdminError) -> Poll {
-        try change(id) { polls throws(PollAdminError) in
-            guard let current = polls[id] else { throw .unknownPoll }
-            var definition = current.definition
-            edit(&definition)
-            try definition.validate()
-            guard definition.options.count == current.definition.options.count else {
-                throw .invalidDefinition("the number of options of a poll with ballots cannot change")
-            }
-            let poll = Poll(id: id, definition: definition, live: current.live)
-            polls[id] = poll
-            return poll
-        }
-    }
-
-    /// Removes a poll; its ballots go with the last reference to it.
-    @discardableResult
-    public func delete(_ id: PollID) throws(PollAdminError) -> Poll {
-        try change(id) { polls throws(PollAdminError) in
-            guard let poll = polls.removeValue(forKey: id) else { throw .unknownPoll }
-            return poll
-        }
-    }
-
-    /// Draft → open.
-    public func open(_ id: PollID) throws(PollAdminError) {
-        try transition(id, from: .draft, to: .open, action: "open")
-    }
+    // MARK: - Changes: what Redis, the system of record, now holds (the desks after a write, poll
+    // sync, recovery), and the close worker's close
 
     /// Open → closed. Idempotent callers (the close worker) treat `invalidTransition` from closed as done.
     public func close(_ id: PollID) throws(PollAdminError) {
         try transition(id, from: .open, to: .closed, action: "close")
-    }
-
-    /// Closed → open. If the end date has passed, move it first (`update`), or voting stays ended.
-    public func reopen(_ id: PollID) throws(PollAdminError) {
-        try transition(id, from: .closed, to: .open, action: "reopen")
     }
 
     /// Makes the poll `id` what the system of record says: created if new, else given this
@@ -173,25 +125,15 @@ public final class PollRegistry: @unchecked Sendable {
         return Poll(id: id, definition: definition, live: live)
     }
 
-    private func change<Result>(_ id: PollID, _ body: (inout [PollID: Poll]) -> Result) -> Result {
-        try! change(id) { polls throws(PollAdminError) in body(&polls) }
-    }
-
     /// Applies `body` to a copy of the polls under the writers' mutex, publishes the result, and
     /// tells observers that poll `id` changed.
-    private func change<Result>(
-        _ id: PollID, _ body: (inout [PollID: Poll]) throws(PollAdminError) -> Result
-    ) throws(PollAdminError) -> Result {
-        let outcome: Swift.Result<Result, PollAdminError> = latest.withLock { snapshot in
+    private func change(_ id: PollID, _ body: (inout [PollID: Poll]) -> Void) {
+        latest.withLock { snapshot in
             var polls = snapshot.polls
-            let result: Result
-            do throws(PollAdminError) { result = try body(&polls) } catch { return .failure(error) }
+            body(&polls)
             publish(polls, into: &snapshot)
-            return .success(result)
         }
-        let result = try outcome.get()
         notify(id)
-        return result
     }
 
     /// Makes `polls` the snapshot every reader picks up next. Call with the writers' mutex held.

@@ -39,8 +39,9 @@ import Testing
     @Test func noVoterWinsTwiceWithoutRevote() {
         let voters = 2_000
         let registry = PollRegistry(shardCount: ConcurrencyTests.threads, readers: ConcurrencyTests.threads)
-        let poll = try! registry.create(
-            id: 1, definition: PollDefinition(question: "Q", options: (0..<6).map(String.init), rules: PollRules(maxVotes: 2), expectedVoters: 8))
+        let poll = try! registry.install(
+            id: 1, definition: PollDefinition(question: "Q", options: (0..<6).map(String.init), rules: PollRules(maxVotes: 2), expectedVoters: 8),
+            lifecycle: .open)
         let accepted = UnsafeMutablePointer<Int>.allocate(capacity: ConcurrencyTests.threads * voters)
         accepted.initialize(repeating: 0, count: ConcurrencyTests.threads * voters)
         nonisolated(unsafe) let wins = accepted
@@ -69,8 +70,9 @@ import Testing
     @Test func revotesAndClearsKeepCountersEqualToBallots() {
         let voters = 500
         let registry = PollRegistry(shardCount: ConcurrencyTests.threads, readers: ConcurrencyTests.threads)
-        let poll = try! registry.create(
-            id: 1, definition: PollDefinition(question: "Q", options: (0..<5).map(String.init), rules: PollRules(maxVotes: 0, revote: true), expectedVoters: 4))
+        let poll = try! registry.install(
+            id: 1, definition: PollDefinition(question: "Q", options: (0..<5).map(String.init), rules: PollRules(maxVotes: 0, revote: true), expectedVoters: 4),
+            lifecycle: .open)
         race(registry) { _, reader in
             var random = SystemRandomNumberGenerator()
             for round in 0..<20_000 {
@@ -92,9 +94,9 @@ import Testing
         let voters = 1_000
         let registry = PollRegistry(shardCount: ConcurrencyTests.threads, readers: ConcurrencyTests.threads)
         for id in 1...polls {
-            try! registry.create(
+            try! registry.install(
                 id: PollID(id),
-                definition: PollDefinition(question: "Q", options: ["a", "b"], rules: PollRules(revote: true), expectedVoters: 1))
+                definition: PollDefinition(question: "Q", options: ["a", "b"], rules: PollRules(revote: true), expectedVoters: 1), lifecycle: .open)
         }
         let keys = (0..<voters).map { VoterKey(id: "voter \($0)") }
         race(registry) { _, reader in

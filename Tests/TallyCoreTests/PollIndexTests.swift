@@ -8,7 +8,7 @@ import Testing
     private func polls(_ ids: [PollID]) -> [PollID: Poll] {
         let registry = PollRegistry(shardCount: 1, readers: 1)
         var polls: [PollID: Poll] = [:]
-        for id in ids { polls[id] = try! registry.create(id: id, definition: PollDefinition(question: "q\(id)", options: ["a", "b"])) }
+        for id in ids { polls[id] = try! registry.install(id: id, definition: PollDefinition(question: "q\(id)", options: ["a", "b"]), lifecycle: .open) }
         return polls
     }
 
@@ -43,8 +43,8 @@ import Testing
     @Test func aReaderSeesPollsComeAndGo() throws {
         let registry = PollRegistry(shardCount: 1, readers: 1)
         let reader = registry.reader(0)
-        for id in PollID(1)...40 { _ = try registry.create(id: id, definition: PollDefinition(question: "q", options: ["a", "b"])) }
-        for id in stride(from: PollID(2), through: 40, by: 2) { _ = try registry.delete(id) }
+        for id in PollID(1)...40 { _ = try registry.install(id: id, definition: PollDefinition(question: "q", options: ["a", "b"]), lifecycle: .open) }
+        for id in stride(from: PollID(2), through: 40, by: 2) { registry.forget(id) }
         for id in PollID(1)...41 {
             var input = BallotInput()
             input.add(0)

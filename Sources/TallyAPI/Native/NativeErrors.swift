@@ -48,7 +48,6 @@ struct NativeStyle: AnswerStyle {
         case .invalidField(let message): response.writeError(status: 400, code: "invalid_request", detail: message)
         case .invalidPoll(let reason): response.writeError(status: 400, code: "invalid_poll", detail: reason)
         case .unknownPoll: write(VoteRejection.unknownPoll, response)
-        case .duplicateID: response.writeError(status: 409, code: "duplicate_id", message: "a poll with this id exists")
         case .invalidTransition(let from, let action):
             response.writeError(status: 409, code: "invalid_transition", detail: "cannot \(action) a poll that is \(from)")
         case .credentialsRequired:

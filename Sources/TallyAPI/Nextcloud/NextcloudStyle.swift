@@ -76,7 +76,7 @@ struct NextcloudStyle: AnswerStyle {
         switch error {
         case .invalidField(let reason), .invalidPoll(let reason): writeReason(status: 400, reason, response)
         case .unknownPoll: writeEmpty(status: 404, response)
-        case .duplicateID, .invalidTransition: writeEmpty(status: 400, response)
+        case .invalidTransition: writeEmpty(status: 400, response)
         case .credentialsRequired: write(VoterCheck.missing, response)
         case .forbidden: writeEmpty(status: 403, response)
         }

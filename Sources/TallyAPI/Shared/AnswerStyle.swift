@@ -24,7 +24,6 @@ public enum AdminError: Error {
     /// The poll the fields describe breaks a rule (the engine's or the dialect's limits).
     case invalidPoll(String)
     case unknownPoll
-    case duplicateID
     /// The call does not apply in the poll's current state.
     case invalidTransition(from: Lifecycle, action: String)
     /// No credential at all.
@@ -35,7 +34,6 @@ public enum AdminError: Error {
     public init(_ error: PollAdminError) {
         switch error {
         case .unknownPoll: self = .unknownPoll
-        case .duplicateID: self = .duplicateID
         case .invalidDefinition(let reason): self = .invalidPoll(reason)
         case .invalidTransition(let from, let action): self = .invalidTransition(from: from, action: action)
         }
