@@ -3,11 +3,13 @@
 -- VOTER_HEADER=1 each line is sent as a trusted proxy's X-Voter-Id instead of a bearer token.
 -- VOTE_FORMAT=mastodon sends Mastodon's form body (choices[]=N) instead of the native JSON; with
 -- OPTIONS=64 on a 64-option multiple-choice poll, each pass adds the next choice, so every
--- request of 64 passes is an accepted Mastodon vote.
+-- request of 64 passes is an accepted Mastodon vote. VOTE_FORMAT=nextcloud sends Talk's JSON body
+-- ({"optionIds":[N]}) with OCS-APIRequest; its TOKENS_FILE lines are whole Authorization values.
 local tokens = {}
 local path = os.getenv("VOTE_PATH") or "/v1/polls/1/votes"
 local viaProxy = os.getenv("VOTER_HEADER") == "1"
 local mastodon = os.getenv("VOTE_FORMAT") == "mastodon"
+local nextcloud = os.getenv("VOTE_FORMAT") == "nextcloud"
 local options = tonumber(os.getenv("OPTIONS") or "4")
 for line in io.lines(os.getenv("TOKENS_FILE")) do tokens[#tokens + 1] = line end
 local i = 0
@@ -17,6 +19,12 @@ request = function()
   local choice = (i + math.floor(i / #tokens)) % options
   local headers = {}
   if viaProxy then headers["X-Voter-Id"] = token else headers["Authorization"] = "Bearer " .. token end
+  if nextcloud then
+    headers["Authorization"] = token
+    headers["OCS-APIRequest"] = "true"
+    headers["Content-Type"] = "application/json"
+    return wrk.format("POST", path, headers, '{"optionIds":[' .. choice .. ']}')
+  end
   if mastodon then
     headers["Content-Type"] = "application/x-www-form-urlencoded"
     return wrk.format("POST", path, headers, "choices%5B%5D=" .. choice)
