@@ -1,4 +1,5 @@
 import CLibUV
+import Glibc
 
 /// Where a header's name and value lie in the connection's request bytes.
 struct HeaderSpan {
@@ -120,7 +121,15 @@ public enum ASCII {
     }
 
     public static func equals(_ a: UnsafeRawBufferPointer, _ b: StaticString) -> Bool {
-        a.elementsEqual(UnsafeRawBufferPointer(start: b.utf8Start, count: b.utf8CodeUnitCount))
+        equals(a, UnsafeRawBufferPointer(start: b.utf8Start, count: b.utf8CodeUnitCount))
+    }
+
+    /// Byte equality with `memcmp` (the generic `elementsEqual` costs ~10 instructions a byte:
+    /// callgrind put routing at 4.7 k instructions of a Talk vote that way).
+    public static func equals(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {
+        guard a.count == b.count else { return false }
+        guard let left = a.baseAddress, let right = b.baseAddress else { return true }
+        return memcmp(left, right, a.count) == 0
     }
 
     public static func trimmed(_ bytes: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {

@@ -107,7 +107,8 @@ public final class Router {
         var best = (index: 0, rest: path, length: 0)
         for index in groups.indices.dropFirst() where groups[index].prefix.count > best.length {
             var parts = PathSegments(remaining: path)
-            guard groups[index].prefix.allSatisfy({ parts.next()?.elementsEqual($0) == true }) else { continue }
+            guard groups[index].prefix.allSatisfy({ literal in parts.next().map { part in literal.withUnsafeBytes { ASCII.equals(part, $0) } } == true })
+            else { continue }
             best = (index, parts.remaining, groups[index].prefix.count)
         }
         return (best.index, best.rest)
@@ -130,7 +131,7 @@ public final class Router {
             guard let part = parts.next() else { return nil }
             switch segment {
             case .literal(let text):
-                guard part.elementsEqual(text) else { return nil }
+                guard text.withUnsafeBytes({ ASCII.equals(part, $0) }) else { return nil }
             case .parameter:
                 _ = parameters.append(part)
             }

@@ -47,7 +47,7 @@ public struct AccessPolicy: Sendable {
             return BasicCredentials.read(authorization) { user, password -> VoterCheck in
                 let check = voterTokens.verify(password, now: now)
                 guard case .voter(let identity) = check else { return check }
-                return identity.withBytes { $0.elementsEqual(user) } ? check : .invalid
+                return identity.withBytes { ASCII.equals($0, user) } ? check : .invalid
             } ?? .invalid
         }
         if !trustedProxies.isEmpty, let header = request.header("x-voter-id") {

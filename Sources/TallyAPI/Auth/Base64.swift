@@ -51,26 +51,39 @@ private enum Base64Decoding {
         return table
     }
 
+    /// Four letters at a time (three bytes), then the two or three letters of a last group.
     static func decode(_ text: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer, table: [UInt8]) -> Int? {
-        guard text.count % 4 != 1 else { return nil }
+        let groups = text.count / 4
+        let rest = text.count % 4
+        guard rest != 1 else { return nil }
+        let produced = groups * 3 + max(0, rest - 1)
+        guard produced <= output.count else { return nil }
         // The table once per call, not once per byte (each access of the global array retains it).
         return table.withUnsafeBufferPointer { table -> Int? in
-            var count = 0
-            var accumulator: UInt32 = 0
-            var bits = 0
-            for byte in text {
-                let value = table[Int(byte)]
-                guard value != 0xFF else { return nil }
-                accumulator = accumulator << 6 | UInt32(value)
-                bits += 6
-                if bits >= 8 {
-                    bits -= 8
-                    guard count < output.count else { return nil }
-                    output[count] = UInt8(truncatingIfNeeded: accumulator >> UInt32(bits))
-                    count += 1
-                }
+            // Sextets are below 64; a byte outside the alphabet is 0xFF, whose top bits stay set here.
+            var seen: UInt8 = 0
+            func sextet(_ at: Int) -> UInt32 {
+                let value = table[Int(text[at])]
+                seen |= value
+                return UInt32(value)
             }
-            return accumulator & (1 << UInt32(bits) - 1) == 0 ? count : nil
+            for group in 0..<groups {
+                let at = group * 4
+                let bits = sextet(at) << 18 | sextet(at + 1) << 12 | sextet(at + 2) << 6 | sextet(at + 3)
+                output[group * 3] = UInt8(truncatingIfNeeded: bits >> 16)
+                output[group * 3 + 1] = UInt8(truncatingIfNeeded: bits >> 8)
+                output[group * 3 + 2] = UInt8(truncatingIfNeeded: bits)
+            }
+            var unused: UInt32 = 0  // bits past the last byte: zero in the one canonical spelling
+            if rest > 1 {
+                let at = groups * 4
+                var bits = sextet(at) << 18 | sextet(at + 1) << 12
+                if rest == 3 { bits |= sextet(at + 2) << 6 }
+                output[groups * 3] = UInt8(truncatingIfNeeded: bits >> 16)
+                if rest == 3 { output[groups * 3 + 1] = UInt8(truncatingIfNeeded: bits >> 8) }
+                unused = rest == 2 ? bits & 0xF000 : bits & 0xC0
+            }
+            return seen & 0xC0 == 0 && unused == 0 ? produced : nil
         }
     }
 }

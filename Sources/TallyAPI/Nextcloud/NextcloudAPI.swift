@@ -36,6 +36,12 @@ public final class NextcloudAPI: Sendable {
                 style.write(error, response)
             }
             let polls = "/apps/spreed/api/v1/poll/{token}"
+            // The vote first: routes are tried in order, and it is the hot one.
+            group.add(.post, polls + "/{pollId}") { request, parameters, response in
+                guard NextcloudAPI.isOCSRequest(request) else { return NextcloudStyle.csrfFailed(response) }
+                let dialect = NextcloudVotes(style: style, stats: stats, answerID: answerID, room: parameters[0])
+                votes.vote(request, poll: PollIDs.parse(parameters[1]), dialect, response)
+            }
             group.add(.post, polls) { [self] request, parameters, response in
                 guard NextcloudAPI.isOCSRequest(request) else { return NextcloudStyle.csrfFailed(response) }
                 create(request, room: parameters[0], response, desks, style)
@@ -47,11 +53,6 @@ public final class NextcloudAPI: Sendable {
             group.add(.get, polls + "/{pollId}") { [self] request, parameters, response in
                 guard NextcloudAPI.isOCSRequest(request) else { return NextcloudStyle.csrfFailed(response) }
                 show(request, room: parameters[0], parameters[1], response, desks, style)
-            }
-            group.add(.post, polls + "/{pollId}") { request, parameters, response in
-                guard NextcloudAPI.isOCSRequest(request) else { return NextcloudStyle.csrfFailed(response) }
-                let dialect = NextcloudVotes(style: style, stats: stats, answerID: answerID, room: parameters[0])
-                votes.vote(request, poll: PollIDs.parse(parameters[1]), dialect, response)
             }
             group.add(.delete, polls + "/{pollId}") { [self] request, parameters, response in
                 guard NextcloudAPI.isOCSRequest(request) else { return NextcloudStyle.csrfFailed(response) }

@@ -18,6 +18,18 @@ struct NextcloudStyle: AnswerStyle {
     /// One OCS answer: `status` is what the controller returned; the endpoint decides the HTTP
     /// status and `meta` from it.
     func write(status: Int, extraHeaders: StaticString = "", message: StaticString = "", _ response: ResponseWriter, data: (inout JSONWriter) -> Void) {
+        // A vote's answer: the envelope as one piece.
+        if status == 200 {
+            return response.writeJSON(status: 200, extraHeaders: extraHeaders) { json in
+                switch version {
+                case .v1:
+                    json.enclosed(
+                        #"{"ocs":{"meta":{"status":"ok","statuscode":100,"message":"OK","totalitems":"","itemsperpage":""},"data":"#, "}}",
+                        data)
+                case .v2: json.enclosed(#"{"ocs":{"meta":{"status":"ok","statuscode":200,"message":"OK"},"data":"#, "}}", data)
+                }
+            }
+        }
         let ok = status >= 200 && status < 300
         let httpStatus = version == .v2 || status == 401 ? status : 200
         response.writeJSON(status: httpStatus, extraHeaders: extraHeaders) { json in

@@ -35,7 +35,7 @@ struct NextcloudVotes: VoteDialect {
     /// Whether `poll` belongs to the room named by `token` (its `room` label).
     static func isInRoom(_ poll: Poll, _ token: UnsafeRawBufferPointer) -> Bool {
         guard var room = poll.definition.labels[NextcloudPollJSON.roomLabel] else { return false }
-        return room.withUTF8 { $0.elementsEqual(token) }
+        return room.withUTF8 { ASCII.equals(UnsafeRawBufferPointer($0), token) }
     }
 
     /// `{"optionIds":[0,"2"]}`: numbers, or strings of digits (PHP's `is_numeric`).
