@@ -5,11 +5,13 @@
 -- OPTIONS=64 on a 64-option multiple-choice poll, each pass adds the next choice, so every
 -- request of 64 passes is an accepted Mastodon vote. VOTE_FORMAT=nextcloud sends Talk's JSON body
 -- ({"optionIds":[N]}) with OCS-APIRequest; its TOKENS_FILE lines are whole Authorization values.
+-- VOTE_FORMAT=pnut sends pnut's response, PUT VOTE_PATH/N with no body (positions count from 1).
 local tokens = {}
 local path = os.getenv("VOTE_PATH") or "/v1/polls/1/votes"
 local viaProxy = os.getenv("VOTER_HEADER") == "1"
 local mastodon = os.getenv("VOTE_FORMAT") == "mastodon"
 local nextcloud = os.getenv("VOTE_FORMAT") == "nextcloud"
+local pnut = os.getenv("VOTE_FORMAT") == "pnut"
 local options = tonumber(os.getenv("OPTIONS") or "4")
 for line in io.lines(os.getenv("TOKENS_FILE")) do tokens[#tokens + 1] = line end
 local i = 0
@@ -19,6 +21,9 @@ request = function()
   local choice = (i + math.floor(i / #tokens)) % options
   local headers = {}
   if viaProxy then headers["X-Voter-Id"] = token else headers["Authorization"] = "Bearer " .. token end
+  if pnut then
+    return wrk.format("PUT", path .. "/" .. (choice + 1), headers, "")
+  end
   if nextcloud then
     headers["Authorization"] = token
     headers["OCS-APIRequest"] = "true"

@@ -48,6 +48,20 @@ public struct PollToken: Hashable, Sendable, CustomStringConvertible {
         ((high ^ other.high) | (low ^ other.low)) == 0 && self != .malformed
     }
 
+    /// The 32 lowercase hex digits, written on the stack for `body` (no allocation: a private poll's
+    /// answer on the vote path shows its token).
+    public func withHex<Result>(_ body: (UnsafeRawBufferPointer) -> Result) -> Result {
+        withUnsafeTemporaryAllocation(byteCount: 32, alignment: 1) { digits in
+            let alphabet: StaticString = "0123456789abcdef"
+            for index in 0..<32 {
+                let word = index < 16 ? high : low
+                let nibble = Int(word >> UInt64(60 - 4 * (index % 16)) & 0xF)
+                digits[index] = alphabet.utf8Start[nibble]
+            }
+            return body(UnsafeRawBufferPointer(digits))
+        }
+    }
+
     public var description: String {
         func hex(_ word: UInt64) -> String {
             let digits = String(word, radix: 16)

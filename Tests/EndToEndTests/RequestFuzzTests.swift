@@ -104,6 +104,64 @@ import Testing
         #expect(NativeFixture.votes(results) == (0..<4).map { counts["\($0)", default: 0] }, "the daemon counts what Redis stored")
     }
 
+    /// The pnut routes: responses (by path, body and query; private polls' tokens in the query),
+    /// creates, reads, lists, with random edits. Every answer is documented and in pnut's envelope
+    /// (`meta.code` equal to the status; `error_message` on errors) or the native shape; the polls'
+    /// counts are exactly their stored ballots' (a response replaces the last one).
+    @Test func editedPnutRequestsAreAnsweredAndCountsMatchTheBallots() throws {
+        let redis = try RedisServer()
+        let fixture = try NativeFixture(config: Self.config, redis: redis)
+        func create(_ fields: String) throws -> [String: Any] {
+            let created = fixture.client.request(
+                "POST", "/pnut/v1/polls", headers: ["Authorization": "Bearer \(NativeFixture.organizer)"],
+                body: #"{"type":"io.tally.fuzz","prompt":"Which?","options":[{"text":"a"},{"text":"b"},{"text":"c"},{"text":"d"}],"duration":60,"max_options":2,\#(fields)}"#)
+            return try #require(created?.json?["data"] as? [String: Any])
+        }
+        let open = try create(#""is_public":true"#)
+        let closedToOthers = try create(#""is_anonymous":false"#)
+        let polls = [(try #require(open["id"] as? String), nil), (try #require(closedToOthers["id"] as? String), closedToOthers["poll_token"] as? String)]
+        let responses = try Self.sendEdited(rounds: 8, seed: 23, to: fixture, answers: Self.documented.union([201])) { random in
+            let (poll, token) = polls.randomElement(using: &random)!
+            return Self.pnutRequest(poll: poll, token: token, &random)
+        }
+        for response in responses where response.status >= 400 {
+            let meta = (response.json ?? [:])["meta"] as? [String: Any]
+            #expect((meta?["code"] as? Int == response.status && meta?["error_message"] is String) || response.json?["error"] is String, "\(response)")
+        }
+        let statuses = Dictionary(grouping: responses, by: \.status).mapValues(\.count)
+        #expect(statuses[200, default: 0] > 50 && statuses[400, default: 0] > 20 && statuses[404, default: 0] > 0, "\(statuses)")
+        for (poll, _) in polls {
+            let ballots = try WriteThroughTests.storedBallots(redis, poll).values.compactMap { UInt64($0, radix: 16) }
+            let counts = try WriteThroughTests.storedCounts(redis, poll)
+            for option in 0..<4 {
+                #expect(counts["\(option)", default: 0] == ballots.filter { $0 & (1 << UInt64(option)) != 0 }.count, "poll \(poll) option \(option)")
+            }
+            #expect(ballots.allSatisfy { $0 != 0 && $0.nonzeroBitCount <= 2 }, "a cleared response is no ballot; at most max_options")
+        }
+    }
+
+    /// A valid pnut call by one of 100 voters (or the organizer).
+    static func pnutRequest(poll: String, token: String?, _ random: inout SplitMix64) -> [UInt8] {
+        let voter = "fan-\(Int.random(in: 0..<100, using: &random))"
+        let positions = [[1], [2, 3], [4], [], [1, 4]].randomElement(using: &random)!
+        let list = positions.map(String.init).joined(separator: ",")
+        let withToken = token.map { "poll_token=\($0)" } ?? ""
+        let calls: [(String, String, String?, Bool)] = [
+            ("PUT", "/pnut/v1/polls/\(poll)/response/\(list.isEmpty ? "1" : list)?\(withToken)", nil, false),
+            ("PUT", "/pnut/v1//polls/\(poll)/response?\(withToken)", #"{"positions":[\#(list)]}"#, false),
+            ("PUT", "/pnut/v1/polls/\(poll)/response?positions=\(list)&\(withToken)", nil, false),
+            ("GET", "/pnut/v1/polls/\(poll)?\(withToken)", nil, false),
+            ("GET", "/pnut/v1/polls?ids=\(poll),1,2", nil, false),
+            ("GET", "/pnut/v1/users/me/polls?count=5", nil, false),
+            ("POST", "/pnut/v1/polls", #"{"type":"io.tally.fuzz","prompt":"Q","options":[{"text":"x"},{"text":"y","position":1}],"duration":"5","is_public":"true"}"#, true),
+        ]
+        let (method, path, body, asOrganizer) = calls.randomElement(using: &random)!
+        let bearer = asOrganizer ? NativeFixture.organizer : NativeFixture.voterToken(voter)
+        var head = "\(method) \(path) HTTP/1.1\r\nHost: tally\r\nAuthorization: Bearer \(bearer)\r\n"
+        if let body { head += "Content-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n" }
+        return Array((head + "\r\n" + (body ?? "")).utf8)
+    }
+
     static func basic(_ user: String, _ password: String) -> String { "Basic " + Data("\(user):\(password)".utf8).base64EncodedString() }
 
     /// A valid Talk call by one of 100 voters (or the moderator).
