@@ -7,34 +7,40 @@ import TallyBase
 public struct JSONWriter {
     public let buffer: ByteBuffer
     /// Bit d set: the container at depth d already has an element.
-    private var hasElement: UInt64 = 0
-    private var depth = 0
+    @usableFromInline var hasElement: UInt64 = 0
+    @usableFromInline var depth = 0
 
     public init(_ buffer: ByteBuffer) { self.buffer = buffer }
 
-    public mutating func object(_ body: (inout JSONWriter) -> Void) {
+    @inlinable public mutating func object(_ body: (inout JSONWriter) -> Void) {
         open(UInt8(ascii: "{"))
         body(&self)
         close(UInt8(ascii: "}"))
     }
 
-    public mutating func array(_ body: (inout JSONWriter) -> Void) {
+    @inlinable public mutating func array(_ body: (inout JSONWriter) -> Void) {
         open(UInt8(ascii: "["))
         body(&self)
         close(UInt8(ascii: "]"))
     }
 
     /// Starts a member of an object: its key; the value follows.
-    public mutating func key(_ name: StaticString) {
+    @inlinable public mutating func key(_ name: StaticString) {
         separate()
-        buffer.append(byte: UInt8(ascii: "\""))
-        buffer.append(name)
-        buffer.append("\":")
+        // `"name":` in one reservation: a dialect's answer writes dozens of keys.
+        let count = name.utf8CodeUnitCount
+        buffer.append(upTo: count + 3) { target in
+            target.storeBytes(of: UInt8(ascii: "\""), as: UInt8.self)
+            for index in 0..<count { target.storeBytes(of: name.utf8Start[index], toByteOffset: index + 1, as: UInt8.self) }
+            target.storeBytes(of: UInt8(ascii: "\""), toByteOffset: count + 1, as: UInt8.self)
+            target.storeBytes(of: UInt8(ascii: ":"), toByteOffset: count + 2, as: UInt8.self)
+            return count + 3
+        }
         hasElement &= ~(1 << UInt64(depth))  // the value that follows takes no comma
     }
 
     /// A key made of a fixed prefix and a number (`"option-12":`), without building a string.
-    public mutating func key(_ prefix: StaticString, number: Int) {
+    @inlinable public mutating func key(_ prefix: StaticString, number: Int) {
         separate()
         buffer.append(byte: UInt8(ascii: "\""))
         buffer.append(prefix)
@@ -43,49 +49,49 @@ public struct JSONWriter {
         hasElement &= ~(1 << UInt64(depth))
     }
 
-    public mutating func key(string name: String) {
+    @inlinable public mutating func key(string name: String) {
         separate()
         appendString(name)
         buffer.append(byte: UInt8(ascii: ":"))
         hasElement &= ~(1 << UInt64(depth))
     }
 
-    public mutating func value(_ number: Int64) {
+    @inlinable public mutating func value(_ number: Int64) {
         separate()
         buffer.append(decimal: number)
     }
 
-    public mutating func value(_ number: Int) { value(Int64(number)) }
+    @inlinable public mutating func value(_ number: Int) { value(Int64(number)) }
 
     /// A number written as a JSON string (ids beyond JavaScript's exact integers).
-    public mutating func value(decimalString number: UInt64) {
+    @inlinable public mutating func value(decimalString number: UInt64) {
         separate()
         buffer.append(byte: UInt8(ascii: "\""))
         buffer.append(decimal: Int64(bitPattern: number))
         buffer.append(byte: UInt8(ascii: "\""))
     }
 
-    public mutating func value(_ flag: Bool) {
+    @inlinable public mutating func value(_ flag: Bool) {
         separate()
         buffer.append(flag ? "true" : "false")
     }
 
-    public mutating func value(string text: String) {
+    @inlinable public mutating func value(string text: String) {
         separate()
         appendString(text)
     }
 
-    public mutating func value(_ text: StaticString) {
+    @inlinable public mutating func value(_ text: StaticString) {
         separate()
         appendString(UnsafeRawBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
     }
 
-    public mutating func value(bytes: UnsafeRawBufferPointer) {
+    @inlinable public mutating func value(bytes: UnsafeRawBufferPointer) {
         separate()
         appendString(bytes)
     }
 
-    public mutating func null() {
+    @inlinable public mutating func null() {
         separate()
         buffer.append("null")
     }
@@ -93,41 +99,41 @@ public struct JSONWriter {
     /// Writes `value` inside a fixed JSON text: `opening` up to where the value goes (ending in a
     /// key and its colon), `closing` after it. For an envelope around every answer, which is then
     /// one copy instead of a dozen calls. Only on a fresh writer, as its whole output.
-    public mutating func enclosed(_ opening: StaticString, _ closing: StaticString, _ value: (inout JSONWriter) -> Void) {
+    @inlinable public mutating func enclosed(_ opening: StaticString, _ closing: StaticString, _ value: (inout JSONWriter) -> Void) {
         precondition(depth == 0 && hasElement == 0, "an enclosed value is the writer's whole output")
         buffer.append(opening)
         value(&self)
         buffer.append(closing)
     }
 
-    public mutating func field(_ name: StaticString, _ text: StaticString) {
+    @inlinable public mutating func field(_ name: StaticString, _ text: StaticString) {
         key(name)
         value(text)
     }
 
-    public mutating func field(_ name: StaticString, string text: String) {
+    @inlinable public mutating func field(_ name: StaticString, string text: String) {
         key(name)
         value(string: text)
     }
 
-    public mutating func field(_ name: StaticString, _ number: Int64) {
+    @inlinable public mutating func field(_ name: StaticString, _ number: Int64) {
         key(name)
         value(number)
     }
 
-    public mutating func field(_ name: StaticString, _ number: Int) {
+    @inlinable public mutating func field(_ name: StaticString, _ number: Int) {
         key(name)
         value(number)
     }
 
-    public mutating func field(_ name: StaticString, _ flag: Bool) {
+    @inlinable public mutating func field(_ name: StaticString, _ flag: Bool) {
         key(name)
         value(flag)
     }
 
     // MARK: -
 
-    private mutating func open(_ bracket: UInt8) {
+    @inlinable mutating func open(_ bracket: UInt8) {
         separate()
         buffer.append(byte: bracket)
         depth += 1
@@ -135,23 +141,26 @@ public struct JSONWriter {
         hasElement &= ~(1 << UInt64(depth))
     }
 
-    private mutating func close(_ bracket: UInt8) {
+    @inlinable mutating func close(_ bracket: UInt8) {
         buffer.append(byte: bracket)
         depth -= 1
     }
 
-    private mutating func separate() {
+    @inlinable mutating func separate() {
         let bit: UInt64 = 1 << UInt64(depth)
         if hasElement & bit != 0 { buffer.append(byte: UInt8(ascii: ",")) }
         hasElement |= bit
     }
 
-    private func appendString(_ text: String) {
-        var text = text
-        text.withUTF8 { appendString(UnsafeRawBufferPointer($0)) }
+    @usableFromInline func appendString(_ text: String) {
+        // A native string's bytes without the copy `withUTF8` makes of its receiver.
+        if text.utf8.withContiguousStorageIfAvailable({ appendString(UnsafeRawBufferPointer($0)) }) == nil {
+            var text = text
+            text.withUTF8 { appendString(UnsafeRawBufferPointer($0)) }
+        }
     }
 
-    private func appendString(_ bytes: UnsafeRawBufferPointer) {
+    @usableFromInline func appendString(_ bytes: UnsafeRawBufferPointer) {
         buffer.append(byte: UInt8(ascii: "\""))
         var runStart = 0
         for (index, byte) in bytes.enumerated() where byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
