@@ -96,6 +96,13 @@ public struct JSONWriter {
         buffer.append("null")
     }
 
+    /// Appends members written elsewhere (`"a":1,"b":[2]`, no braces) to the current object.
+    @inlinable public mutating func members(raw: UnsafeRawBufferPointer) {
+        guard !raw.isEmpty else { return }
+        separate()
+        buffer.append(raw)
+    }
+
     /// Writes `value` inside a fixed JSON text: `opening` up to where the value goes (ending in a
     /// key and its colon), `closing` after it. For an envelope around every answer, which is then
     /// one copy instead of a dozen calls. Only on a fresh writer, as its whole output.

@@ -27,10 +27,11 @@ public final class NextcloudAPI: Sendable {
         let stats = voteStats[desks.reader.shard]
         let reader = desks.reader
         let votes = desks.votes
+        let fragments = DefinitionFragments()
         for version in [OCSVersion.v1, .v2] {
             let style = NextcloudStyle(version: version)
             let answerID = desks.addAnswer { stored, response in
-                NextcloudVotes.answer(stored, response, style: style, stats: stats, reader: reader)
+                NextcloudVotes.answer(stored, response, style: style, stats: stats, reader: reader, fragments: fragments)
             }
             let group = router.group(prefix + (version == .v1 ? "/ocs/v1.php" : "/ocs/v2.php")) { error, response in
                 style.write(error, response)

@@ -33,10 +33,22 @@ enum NextcloudPollJSON {
 
     /// `renderAsDraft`: what a draft shows, and the first fields of every poll.
     static func draft(_ poll: Poll, now: Timestamp, _ json: inout JSONWriter) {
-        json.object { draftFields(poll, now: now, &$0) }
+        json.object { draftFields(poll, now: now, fragments: nil, &$0) }
     }
 
-    private static func draftFields(_ poll: Poll, now: Timestamp, _ body: inout JSONWriter) {
+    private static func draftFields(_ poll: Poll, now: Timestamp, fragments: DefinitionFragments?, _ body: inout JSONWriter) {
+        if let fragments {
+            fragments.members(of: poll, into: &body) { definitionFields(poll, &$0) }
+        } else {
+            definitionFields(poll, &body)
+        }
+        body.field("status", status(poll, now: now))
+        body.field("resultMode", resultMode(poll))
+        body.field("maxVotes", poll.definition.rules.maxVotes)
+    }
+
+    /// The first fields, which the definition alone decides (up to the author).
+    private static func definitionFields(_ poll: Poll, _ body: inout JSONWriter) {
         let definition = poll.definition
         body.field("id", Int64(bitPattern: poll.id))
         body.field("question", string: definition.question)
@@ -45,9 +57,6 @@ enum NextcloudPollJSON {
             for title in definition.options { options.value(string: title) }
         }
         author(definition.organizer, &body)
-        body.field("status", status(poll, now: now))
-        body.field("resultMode", resultMode(poll))
-        body.field("maxVotes", definition.rules.maxVotes)
     }
 
     /// `actorType`, `actorId`, `actorDisplayName` of a participant (Tally's voter ids are Talk's
@@ -61,13 +70,17 @@ enum NextcloudPollJSON {
     /// The poll as `reader` may see it. While it is open, results show only to a voter who voted on
     /// a public poll; the author and moderators still see how many voted. `details` (who chose
     /// what, voter id and ballot) is written for closed public polls when given.
-    static func poll(_ poll: Poll, _ reader: Reader, details: [(voter: String, ballot: Ballot)]?, now: Timestamp, _ json: inout JSONWriter) {
+    /// `fragments`: the loop's copy of each definition's fields (the vote's answer), or nil.
+    static func poll(
+        _ poll: Poll, _ reader: Reader, details: [(voter: String, ballot: Ballot)]?, now: Timestamp, fragments: DefinitionFragments? = nil,
+        _ json: inout JSONWriter
+    ) {
         let results = poll.results(for: reader.viewer, now: now)
         let isPublic = resultMode(poll) == 0
         let open = status(poll, now: now) == 0
         let showsVotes = (!open || (isPublic && !reader.ownBallot.isEmpty)) && results.showsCounts
         json.object { body in
-            draftFields(poll, now: now, &body)
+            draftFields(poll, now: now, fragments: fragments, &body)
             body.key("votes")
             if showsVotes && results.totalVotes > 0 {
                 body.object { votes in
