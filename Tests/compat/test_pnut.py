@@ -6,6 +6,7 @@ to the creator, to a respondent and after close. pnutpy reads `meta.code` (never
 and can send a poll token only inside the position (`"2?poll_token=T"`). Upstream facts:
 ../shared/seeds/pnut-polls.md and ../shared/DIALECTS.md."""
 import json
+import time
 import urllib.error
 import urllib.request
 
@@ -103,6 +104,20 @@ def test_a_poll_that_is_not_anonymous_names_its_respondents_and_closes(daemons):
     assert read.options[1].respondents == 2 and sorted(read.options[1].respondent_ids) == ["eve", "fay"]
     assert read.options[0].respondent_ids == []
     assert api(first, mint("eve")).get_poll(poll.id)[0].options[1].is_your_response is True, "responded through the other daemon"
+
+    outsider = api(second, mint("gil"))
+    assert respondents(outsider.get_poll(poll.id)[0]) == [None, None, None], "not a respondent: no counts while open"
+    closing = urllib.request.Request(f"{first.url}/v1/polls/{poll.id}/close", method="POST",
+                                     headers={"Authorization": f"Bearer {ORGANIZER}"})
+    assert urllib.request.urlopen(closing).status == 200
+    for _ in range(100):  # the other daemon hears of the close through Redis' pub/sub
+        closed, _ = outsider.get_poll(poll.id)
+        if closed.options[0].get("respondents") is not None:
+            break
+        time.sleep(0.02)
+    assert respondents(closed) == [0, 2, 0] and sorted(closed.options[1].respondent_ids) == ["eve", "fay"], "after close"
+    with pytest.raises(PnutBadRequestAPIException):
+        api(first, mint("gil")).respond_to_poll(poll.id, 1)  # closed
 
     with pytest.raises(PnutPermissionDenied):
         api(first, mint("eve")).delete_poll(poll.id)

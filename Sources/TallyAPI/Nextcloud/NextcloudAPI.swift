@@ -159,12 +159,7 @@ public final class NextcloudAPI: Sendable {
         guard let poll = poll(idText, room: room, response, style), let caller = caller(request, response, style) else { return }
         guard poll.lifecycle != .draft || caller.isModerator else { return style.write(VoteRejection.unknownPoll, response) }
         let id = poll.id
-        if needsDetails(poll) {
-            return withDetails(id, response.deferred(), desks, style) { poll, details, response in
-                let own = caller.voter.map { voter in details.first { $0.voter == voter.id }?.ballot ?? .empty }
-                style.write(status: 200, response) { NextcloudPollJSON.poll(poll, caller.reader(of: poll, ballot: own), details: details, now: WallClock.now(), &$0) }
-            }
-        }
+        if needsDetails(poll) { return answerWithDetails(id, caller, response.deferred(), desks, style) }
         desks.polls.withBallot(of: caller.voter, in: poll, response) { [registry] response in
             guard let poll = registry.poll(id) else { return style.write(VoteRejection.unknownPoll, response) }
             style.write(status: 200, response) { NextcloudPollJSON.poll(poll, caller.reader(of: poll), details: nil, now: WallClock.now(), &$0) }
@@ -190,10 +185,7 @@ public final class NextcloudAPI: Sendable {
                 return style.write(status: 200, response) { NextcloudPollJSON.poll(poll, caller.reader(of: poll), details: nil, now: WallClock.now(), &$0) }
             }
             // Read after the close is stored: no vote can come between.
-            withDetails(poll.id, response.deferred(), desks, style) { poll, details, response in
-                let own = caller.voter.map { voter in details.first { $0.voter == voter.id }?.ballot ?? .empty }
-                style.write(status: 200, response) { NextcloudPollJSON.poll(poll, caller.reader(of: poll, ballot: own), details: details, now: WallClock.now(), &$0) }
-            }
+            answerWithDetails(poll.id, caller, response.deferred(), desks, style)
         }
     }
 
@@ -202,17 +194,18 @@ public final class NextcloudAPI: Sendable {
         NextcloudPollJSON.resultMode(poll) == 0 && NextcloudPollJSON.status(poll, now: WallClock.now()) == 1
     }
 
-    /// Every ballot of the poll from Redis (sorted by voter id), then `answer`; 503 if Redis cannot
-    /// be asked.
-    private func withDetails(
-        _ id: PollID, _ response: DeferredResponse, _ desks: LoopDesks, _ style: NextcloudStyle,
-        answer: @escaping (Poll, [(voter: String, ballot: Ballot)], ResponseWriter) -> Void
-    ) {
+    /// Answers with the poll and who chose what (sorted by voter id): every ballot read from Redis,
+    /// the caller's among them; 503 if Redis cannot be asked.
+    private func answerWithDetails(_ id: PollID, _ caller: Caller, _ response: DeferredResponse, _ desks: LoopDesks, _ style: NextcloudStyle) {
         desks.store.ballots(poll: id) { [registry] ballots in
             response.complete { response in
                 guard let ballots else { return style.writeUnavailable(response) }
                 guard let poll = registry.poll(id) else { return style.write(VoteRejection.unknownPoll, response) }
-                answer(poll, ballots.sorted { $0.voter < $1.voter }, response)
+                let details = ballots.sorted { $0.voter < $1.voter }
+                let own = caller.voter.map { voter in details.first { $0.voter == voter.id }?.ballot ?? .empty }
+                style.write(status: 200, response) {
+                    NextcloudPollJSON.poll(poll, caller.reader(of: poll, ballot: own), details: details, now: WallClock.now(), &$0)
+                }
             }
         }
     }

@@ -36,9 +36,9 @@ struct NextcloudPollRequest {
             throw .invalidField("options")
         }
         // Absent: 0 (public; no limit). Present: an integer, or refused.
-        let resultMode = fields["resultMode"].map(NextcloudPollRequest.integer) ?? .some(0)
+        let resultMode = fields["resultMode"].map(\.wholeNumber) ?? .some(0)
         guard resultMode == 0 || resultMode == 1 else { throw .invalidField("resultMode") }
-        let maxVotes = fields["maxVotes"].map(NextcloudPollRequest.integer) ?? .some(0)
+        let maxVotes = fields["maxVotes"].map(\.wholeNumber) ?? .some(0)
         guard let maxVotes, maxVotes >= 0 else { throw .invalidField("maxVotes") }
         self.question = question
         self.options = options
@@ -67,16 +67,6 @@ struct NextcloudPollRequest {
         }
         if !options.isEmpty { fields["options"] = .array(options) }
         return fields
-    }
-
-    /// An integer as PHP's `int` parameter takes it: a JSON integer or a string of digits; nil
-    /// (refused) for anything else.
-    private static func integer(_ value: JSONValue) -> Int? {
-        switch value {
-        case .number(let number) where number == number.rounded() && abs(number) < 1e15: Int(number)
-        case .string(let text): Int(text)
-        default: nil
-        }
     }
 
     /// A boolean as PHP's `bool` parameter takes it: true/false, a number, "1"/"true".

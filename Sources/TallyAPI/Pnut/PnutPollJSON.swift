@@ -53,8 +53,10 @@ enum PnutPollJSON {
                         option.field("position", index + 1)
                         option.field("is_your_response", own.contains(index))
                         guard results.showsCounts else { return }
-                        option.field("respondents", results.count(of: index))
-                        guard !rules.anonymous, let respondents else { return }
+                        guard !rules.anonymous, let respondents else { return option.field("respondents", results.count(of: index)) }
+                        // Counted from the ballots Redis holds, like the ids beside them (this
+                        // daemon's counts may not have every daemon's newest responses yet).
+                        option.field("respondents", respondents.count { $0.ballot.contains(index) })
                         option.key("respondent_ids")
                         option.array { ids in
                             for (voter, ballot) in respondents where ballot.contains(index) { ids.value(string: voter) }

@@ -40,7 +40,7 @@ struct PnutPollRequest {
             guard case .object(let option) = item, case .string(let text)? = option["text"], !text.isEmpty,
                 text.count <= Self.maxOptionCharacters
             else { throw .invalidField("Each option needs a text of 1 to \(Self.maxOptionCharacters) characters.") }
-            let position = option["position"].flatMap(PnutPollRequest.integer)
+            let position = option["position"]?.wholeNumber
             if option["position"] != nil && position == nil { throw .invalidField("An option's position must be a whole number.") }
             options.append((text, position))
         }
@@ -57,14 +57,14 @@ struct PnutPollRequest {
             }
             closesAt = time
         } else if let duration = fields["duration"] {
-            guard let minutes = PnutPollRequest.integer(duration), Self.durationMinutes.contains(minutes) else {
+            guard let minutes = duration.wholeNumber, Self.durationMinutes.contains(minutes) else {
                 throw .invalidField("duration must be 1 to 20160 minutes.")
             }
             closesAt = now + Timestamp(minutes) * 60_000_000
         } else {
             throw .invalidField("closed_at or duration is required.")
         }
-        let maxOptions = fields["max_options"].map(PnutPollRequest.integer) ?? .some(1)
+        let maxOptions = fields["max_options"].map(\.wholeNumber) ?? .some(1)
         guard let maxOptions, (1...options.count).contains(maxOptions) else {
             throw .invalidField("max_options must be from 1 to the number of options.")
         }
@@ -86,15 +86,6 @@ struct PnutPollRequest {
             token: isPublic ? nil : .random())
         return PollDefinition(
             question: prompt, options: options, rules: rules, labels: [PnutPollJSON.typeLabel: type], organizer: author, createdAt: now)
-    }
-
-    /// A whole number, or a string of one.
-    private static func integer(_ value: JSONValue) -> Int? {
-        switch value {
-        case .number(let number) where number == number.rounded() && abs(number) < 1e15: Int(number)
-        case .string(let text): Int(text.trimmingCharacters(in: .whitespaces))
-        default: nil
-        }
     }
 
     /// true/false, 1/0, or those as strings.
