@@ -6,12 +6,15 @@
 -- request of 64 passes is an accepted Mastodon vote. VOTE_FORMAT=nextcloud sends Talk's JSON body
 -- ({"optionIds":[N]}) with OCS-APIRequest; its TOKENS_FILE lines are whole Authorization values.
 -- VOTE_FORMAT=pnut sends pnut's response, PUT VOTE_PATH/N with no body (positions count from 1).
+-- VOTE_FORMAT=canvas sends Canvas' submission form (poll_submissions[][poll_choice_id]=N, choice ids
+-- 1 to 4): one per voter and session, so its TOKENS_FILE must outlast the run.
 local tokens = {}
 local path = os.getenv("VOTE_PATH") or "/v1/polls/1/votes"
 local viaProxy = os.getenv("VOTER_HEADER") == "1"
 local mastodon = os.getenv("VOTE_FORMAT") == "mastodon"
 local nextcloud = os.getenv("VOTE_FORMAT") == "nextcloud"
 local pnut = os.getenv("VOTE_FORMAT") == "pnut"
+local canvas = os.getenv("VOTE_FORMAT") == "canvas"
 local options = tonumber(os.getenv("OPTIONS") or "4")
 for line in io.lines(os.getenv("TOKENS_FILE")) do tokens[#tokens + 1] = line end
 local i = 0
@@ -21,6 +24,10 @@ request = function()
   local choice = (i + math.floor(i / #tokens)) % options
   local headers = {}
   if viaProxy then headers["X-Voter-Id"] = token else headers["Authorization"] = "Bearer " .. token end
+  if canvas then
+    headers["Content-Type"] = "application/x-www-form-urlencoded"
+    return wrk.format("POST", path, headers, "poll_submissions%5B%5D%5Bpoll_choice_id%5D=" .. (choice + 1))
+  end
   if pnut then
     return wrk.format("PUT", path .. "/" .. (choice + 1), headers, "")
   end

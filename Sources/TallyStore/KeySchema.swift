@@ -52,4 +52,13 @@ public enum KeySchema {
 
     /// String. The last poll id handed out (INCR), so ids are unique across daemons.
     public static let nextPollID = "tally:next-poll-id"
+
+    /// Canvas' polls, which are question templates (their sessions are Tally polls): the set of
+    /// their ids; per template a hash (`question`, `description`, `created_at` in µs) and a hash of
+    /// its choices (choice id → `position`, tab, `is_correct` 0/1, tab, text). Ids from
+    /// `canvasNextID` (INCR), for templates and choices alike.
+    public static let canvasPolls = "canvas:polls"
+    public static func canvasPoll(_ id: Int64) -> String { "canvas:poll:\(id)" }
+    public static func canvasChoices(_ id: Int64) -> String { "canvas:poll:\(id):choices" }
+    public static let canvasNextID = "canvas:next-id"
 }

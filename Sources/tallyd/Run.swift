@@ -64,10 +64,12 @@ struct Run: ParsableCommand {
         let mastodon = config.dialects[.mastodon].flatMap { $0.enabled ? MastodonAPI(registry: registry, access: access, prefix: $0.prefix) : nil }
         let nextcloud = config.dialects[.nextcloud].flatMap { $0.enabled ? NextcloudAPI(registry: registry, access: access, prefix: $0.prefix) : nil }
         let pnut = config.dialects[.pnut].flatMap { $0.enabled ? PnutAPI(registry: registry, access: access, prefix: $0.prefix) : nil }
+        let canvas = config.dialects[.canvas].flatMap { $0.enabled ? CanvasAPI(registry: registry, access: access, prefix: $0.prefix) : nil }
         var voteStats = [("native", native.voteStats)]
         if let mastodon { voteStats.append(("mastodon", mastodon.voteStats)) }
         if let nextcloud { voteStats.append(("nextcloud", nextcloud.voteStats)) }
         if let pnut { voteStats.append(("pnut", pnut.voteStats)) }
+        if let canvas { voteStats.append(("canvas", canvas.voteStats)) }
         let ops = OpsAPI(registry: registry, voteStats: voteStats)
         let server: HTTPServer
         var storeStats: [StoreStats] = []
@@ -94,6 +96,7 @@ struct Run: ParsableCommand {
                 mastodon?.install(on: router, desks)
                 nextcloud?.install(on: router, desks)
                 pnut?.install(on: router, desks)
+                canvas?.install(on: router, desks)
                 ops.install(on: router)
                 return router
             }

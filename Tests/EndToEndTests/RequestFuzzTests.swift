@@ -140,6 +140,60 @@ import Testing
         }
     }
 
+    /// The Canvas routes (form bodies, singular and plural names): submissions, sessions, choices,
+    /// polls, with random edits. Every answer is documented and in Canvas' error shape (or the
+    /// native one); the session's counts are exactly its stored ballots', each a single choice.
+    @Test func editedCanvasRequestsAreAnsweredAndCountsMatchTheBallots() throws {
+        let redis = try RedisServer()
+        let fixture = try NativeFixture(config: Self.config, redis: redis)
+        let teacher = ["Authorization": "Bearer \(NativeFixture.organizer)", "Content-Type": "application/x-www-form-urlencoded"]
+        func post(_ path: String, _ body: String) throws -> [String: Any] {
+            let response = fixture.client.request("POST", "/canvas/api/v1\(path)", headers: teacher, body: body)
+            let object = try #require(response?.json)
+            return try #require((object.values.first as? [[String: Any]])?.first)
+        }
+        let poll = try #require(try post("/polls", "polls%5B%5D%5Bquestion%5D=Which%3F")["id"] as? Int)
+        let choices = try (0..<3).map { n in try #require(try post("/polls/\(poll)/poll_choices", "poll_choice%5B%5D%5Btext%5D=c\(n)")["id"] as? Int) }
+        let session = try #require(try post("/polls/\(poll)/poll_sessions", "poll_session%5B%5D%5Bcourse_id%5D=5")["id"] as? Int)
+        #expect(fixture.client.request("GET", "/canvas/api/v1/polls/\(poll)/poll_sessions/\(session)/open", headers: teacher)?.status == 200)
+        let responses = try Self.sendEdited(rounds: 8, seed: 29, to: fixture, answers: Self.documented.union([204])) { random in
+            Self.canvasRequest(poll: poll, session: session, choices: choices, &random)
+        }
+        for response in responses where response.status >= 400 {
+            #expect(response.json?["errors"] != nil || response.json?["error"] is String, "\(response)")
+        }
+        let statuses = Dictionary(grouping: responses, by: \.status).mapValues(\.count)
+        #expect(statuses[200, default: 0] > 50 && statuses[400, default: 0] > 20 && statuses[404, default: 0] > 0, "\(statuses)")
+        let ballots = try WriteThroughTests.storedBallots(redis, "\(session)").values.compactMap { UInt64($0, radix: 16) }
+        let counts = try WriteThroughTests.storedCounts(redis, "\(session)")
+        for option in 0..<3 {
+            #expect(counts["\(option)", default: 0] == ballots.filter { $0 & (1 << UInt64(option)) != 0 }.count, "option \(option)")
+        }
+        #expect(ballots.allSatisfy { $0.nonzeroBitCount == 1 }, "one choice per student")
+    }
+
+    /// A valid Canvas call by one of 100 students (or the teacher).
+    static func canvasRequest(poll: Int, session: Int, choices: [Int], _ random: inout SplitMix64) -> [UInt8] {
+        let student = "fan-\(Int.random(in: 0..<100, using: &random))"
+        let choice = choices.randomElement(using: &random)!
+        let sessions = "/canvas/api/v1/polls/\(poll)/poll_sessions"
+        let calls: [(String, String, String?, Bool)] = [
+            ("POST", "\(sessions)/\(session)/poll_submissions", "poll_submissions%5B%5D%5Bpoll_choice_id%5D=\(choice)", false),
+            ("POST", "\(sessions)/\(session)/poll_submissions", "poll_submission%5B%5D%5Bpoll_choice_id%5D=\(choice)", false),
+            ("GET", "\(sessions)/\(session)", nil, false),
+            ("GET", "\(sessions)/\(session)", nil, true),
+            ("GET", "/canvas/api/v1/polls/\(poll)/poll_choices?per_page=100", nil, false),
+            ("GET", "/canvas/api/v1/poll_sessions/opened", nil, false),
+            ("POST", "/canvas/api/v1/polls", "polls%5B%5D%5Bquestion%5D=Q&polls%5B%5D%5Bdescription%5D=d", true),
+            ("PUT", "/canvas/api/v1/polls/\(poll)/poll_choices/\(choice)", "poll_choice%5B%5D%5Btext%5D=t&poll_choice%5B%5D%5Bis_correct%5D=true", true),
+        ]
+        let (method, path, body, asTeacher) = calls.randomElement(using: &random)!
+        let bearer = asTeacher ? NativeFixture.organizer : NativeFixture.voterToken(student)
+        var head = "\(method) \(path) HTTP/1.1\r\nHost: tally\r\nAuthorization: Bearer \(bearer)\r\n"
+        if let body { head += "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: \(body.utf8.count)\r\n" }
+        return Array((head + "\r\n" + (body ?? "")).utf8)
+    }
+
     /// A valid pnut call by one of 100 voters (or the organizer).
     static func pnutRequest(poll: String, token: String?, _ random: inout SplitMix64) -> [UInt8] {
         let voter = "fan-\(Int.random(in: 0..<100, using: &random))"

@@ -19,7 +19,7 @@ public enum Dialect: String, CaseIterable, Sendable {
     }
 
     /// Whether this build serves it yet (the others are configured but not mounted).
-    public var isServed: Bool { self == .mastodon || self == .nextcloud || self == .pnut }
+    public var isServed: Bool { self != .contentPolls }
 }
 
 /// Where one dialect is mounted.

@@ -1,0 +1,124 @@
+import TallyCore
+import TallyHTTP
+import TallyStore
+
+/// Canvas' submission, `POST /api/v1/polls/:poll_id/poll_sessions/:id/poll_submissions` with
+/// `poll_submissions[][poll_choice_id]=N` (form, as canvasapi sends it; `poll_submission[]` too).
+/// One submission per student and session: the session is a single-choice poll without revote,
+/// and sending the same choice again is refused too. Made per request (it carries the path's poll
+/// id); no Foundation, no allocation.
+struct CanvasVotes: VoteDialect {
+    let style = CanvasStyle()
+    let stats: VoteStats
+    let answerID: UInt16
+    /// The `:poll_id` of the path: a session is found only under its own poll.
+    let template: UnsafeRawBufferPointer
+
+    func decode(_ request: Request, poll: Poll, voter: VoterIdentity, _ response: ResponseWriter) -> DecodedVote? {
+        guard CanvasVotes.label(CanvasJSON.Label.poll, of: poll, equals: template) else {
+            style.notFound(response)
+            return nil
+        }
+        var choice: Int64?
+        _ = FormBody.forEach(request.body) { name, value in
+            if FormBody.nameIs(name, "poll_submissions[][poll_choice_id]") || FormBody.nameIs(name, "poll_submission[][poll_choice_id]") {
+                choice = FormBody.integer(value)
+            }
+            return true
+        }
+        guard let choice else {
+            style.invalid("poll_choice", "can't be blank", response)
+            return nil
+        }
+        // A choice of another poll, or added to the poll after this session began: not found, as
+        // Canvas answers a choice that is not the poll's.
+        guard let option = CanvasVotes.option(of: choice, in: poll) else {
+            style.notFound(response)
+            return nil
+        }
+        var input = BallotInput()
+        input.add(option)
+        return DecodedVote(input: input)
+    }
+
+    static func label(_ name: String, of poll: Poll, equals bytes: UnsafeRawBufferPointer) -> Bool {
+        guard var value = poll.definition.labels[name] else { return false }
+        return value.withUTF8 { ASCII.equals(UnsafeRawBufferPointer($0), bytes) }
+    }
+
+    /// The option of choice id `choice` in the session's comma list of choice ids.
+    static func option(of choice: Int64, in poll: Poll) -> Int? {
+        guard var list = poll.definition.labels[CanvasJSON.Label.choices] else { return nil }
+        return list.withUTF8 { bytes -> Int? in
+            var option = 0
+            var value: Int64 = 0
+            for byte in bytes {
+                if byte == UInt8(ascii: ",") {
+                    if value == choice { return option }
+                    option += 1
+                    value = 0
+                } else {
+                    value = value &* 10 &+ Int64(byte &- UInt8(ascii: "0"))
+                }
+            }
+            return value == choice ? option : nil
+        }
+    }
+
+    /// The choice id of `option`.
+    static func choice(of option: Int, in poll: Poll) -> Int64? {
+        guard var list = poll.definition.labels[CanvasJSON.Label.choices] else { return nil }
+        return list.withUTF8 { bytes -> Int64? in
+            var index = 0
+            var value: Int64 = 0
+            for byte in bytes {
+                if byte == UInt8(ascii: ",") {
+                    if index == option { return value }
+                    index += 1
+                    value = 0
+                } else {
+                    value = value &* 10 &+ Int64(byte &- UInt8(ascii: "0"))
+                }
+            }
+            return index == option ? value : nil
+        }
+    }
+
+    /// Answers a stored submission: `{"poll_submissions":[…]}`. The same choice sent again is the
+    /// second submission Canvas refuses.
+    static func answer(_ stored: StoredVote, _ response: ResponseWriter, stats: VoteStats, reader: RegistryReader) {
+        let style = CanvasStyle()
+        guard let outcome = stored.outcome else {
+            stats.count(.unavailable)
+            return style.writeUnavailable(response)
+        }
+        stats.count(outcome)
+        switch outcome {
+        case .rejected(let reason): return style.write(reason, response)
+        case .unchanged: return style.write(VoteRejection.alreadyVoted, response)
+        case .accepted: break
+        }
+        reader.withPoll(stored.poll) { poll in
+            guard let poll else { return style.notFound(response) }
+            response.writeJSON(status: 200) { json in
+                json.object { root in
+                    root.key("poll_submissions")
+                    root.array { list in
+                        list.object { item in
+                            item.field("id", CanvasJSON.submissionID(poll.id, stored.voter))
+                            item.key("poll_choice_id")
+                            if let option = stored.ballot.options.first(where: { _ in true }), let choice = choice(of: option, in: poll) {
+                                item.value(choice)
+                            } else {
+                                item.null()
+                            }
+                            item.field("user_id", CanvasJSON.userID(stored.voter))
+                            item.key("created_at")
+                            Timestamps.writeJSON(poll.definition.createdAt, to: &item)
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
