@@ -26,10 +26,11 @@ public final class CanvasAPI: Sendable {
 
     public func install(on router: Router, _ desks: LoopDesks) {
         let stats = voteStats[desks.reader.shard]
-        let reader = desks.reader
-        let answerID = desks.addAnswer { stored, response in CanvasVotes.answer(stored, response, stats: stats, reader: reader) }
-        let votes = desks.votes
         let style = style
+        let answerID = desks.addPollAnswer(style, stats: stats) { stored, outcome, poll, response in
+            CanvasVotes.answer(stored, outcome, poll, response)
+        }
+        let votes = desks.votes
         let templates = CanvasTemplates(store: desks.store)
         let group = router.group(prefix) { error, response in style.write(error, response) }
         let sessionsPath = "/api/v1/polls/{poll}/poll_sessions"

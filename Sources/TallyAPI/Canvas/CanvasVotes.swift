@@ -86,36 +86,23 @@ struct CanvasVotes: VoteDialect {
 
     /// Answers a stored submission: `{"poll_submissions":[…]}`. The same choice sent again is the
     /// second submission Canvas refuses.
-    static func answer(_ stored: StoredVote, _ response: ResponseWriter, stats: VoteStats, reader: RegistryReader) {
-        let style = CanvasStyle()
-        guard let outcome = stored.outcome else {
-            stats.count(.unavailable)
-            return style.writeUnavailable(response)
-        }
-        stats.count(outcome)
-        switch outcome {
-        case .rejected(let reason): return style.write(reason, response)
-        case .unchanged: return style.write(VoteRejection.alreadyVoted, response)
-        case .accepted: break
-        }
-        reader.withPoll(stored.poll) { poll in
-            guard let poll else { return style.notFound(response) }
-            response.writeJSON(status: 200) { json in
-                json.object { root in
-                    root.key("poll_submissions")
-                    root.array { list in
-                        list.object { item in
-                            item.field("id", CanvasJSON.submissionID(poll.id, stored.voter))
-                            item.key("poll_choice_id")
-                            if let option = stored.ballot.options.first(where: { _ in true }), let choice = choice(of: option, in: poll) {
-                                item.value(choice)
-                            } else {
-                                item.null()
-                            }
-                            item.field("user_id", CanvasJSON.userID(stored.voter))
-                            item.key("created_at")
-                            Timestamps.writeJSON(poll.definition.createdAt, to: &item)
+    static func answer(_ stored: StoredVote, _ outcome: VoteOutcome, _ poll: Poll, _ response: ResponseWriter) {
+        if case .unchanged = outcome { return CanvasStyle().write(VoteRejection.alreadyVoted, response) }
+        response.writeJSON(status: 200) { json in
+            json.object { root in
+                root.key("poll_submissions")
+                root.array { list in
+                    list.object { item in
+                        item.field("id", CanvasJSON.submissionID(poll.id, stored.voter))
+                        item.key("poll_choice_id")
+                        if let option = stored.ballot.options.first(where: { _ in true }), let choice = choice(of: option, in: poll) {
+                            item.value(choice)
+                        } else {
+                            item.null()
                         }
+                        item.field("user_id", CanvasJSON.userID(stored.voter))
+                        item.key("created_at")
+                        Timestamps.writeJSON(poll.definition.createdAt, to: &item)
                     }
                 }
             }

@@ -24,8 +24,7 @@ public final class MastodonAPI: Sendable {
     /// Adds the routes to one loop's router, under the mount's prefix, on that loop's desks.
     public func install(on router: Router, _ desks: LoopDesks) {
         let stats = voteStats[desks.reader.shard]
-        let reader = desks.reader
-        let answerID = desks.addAnswer { stored, response in MastodonVotes.answer(stored, response, stats: stats, reader: reader) }
+        let answerID = desks.addPollAnswer(style, stats: stats) { stored, _, poll, response in MastodonVotes.answer(stored, poll, response) }
         let dialect = MastodonVotes(stats: stats, answerID: answerID)
         let votes = desks.votes
         let polls = desks.polls

@@ -63,19 +63,9 @@ struct MastodonVotes: VoteDialect {
 
     /// Answers a stored vote with the poll, as the voter sees it now (a voter is never its author:
     /// `decode` refuses that).
-    static func answer(_ stored: StoredVote, _ response: ResponseWriter, stats: VoteStats, reader: RegistryReader) {
-        let style = MastodonStyle()
-        guard let outcome = stored.outcome else {
-            stats.count(.unavailable)
-            return style.writeUnavailable(response)
-        }
-        stats.count(outcome)
-        if case .rejected(let reason) = outcome { return style.write(reason, response) }
-        reader.withPoll(stored.poll) { poll in
-            guard let poll else { return style.notFound(response) }
-            response.writeJSON(status: 200) { json in
-                MastodonEntities.poll(poll, viewer: .anonymous, own: stored.ballot, withUser: true, now: WallClock.now(), &json)
-            }
+    static func answer(_ stored: StoredVote, _ poll: Poll, _ response: ResponseWriter) {
+        response.writeJSON(status: 200) { json in
+            MastodonEntities.poll(poll, viewer: .anonymous, own: stored.ballot, withUser: true, now: WallClock.now(), &json)
         }
     }
 }

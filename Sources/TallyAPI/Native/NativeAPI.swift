@@ -22,7 +22,7 @@ public final class NativeAPI: Sendable {
     public func install(on router: Router, _ desks: LoopDesks) {
         let stats = voteStats[desks.reader.shard]
         let style = style
-        let answerID = desks.addAnswer { stored, response in NativeVotes.answer(stored, response, stats: stats, style: style) }
+        let answerID = desks.addAnswer(style, stats: stats) { stored, outcome, response in NativeVotes.answer(stored, outcome, response) }
         let dialect = NativeVotes(stats: stats, answerID: answerID)
         let votes = desks.votes
         let polls = desks.polls

@@ -19,25 +19,15 @@ struct NativeVotes: VoteDialect {
     }
 
     /// Answers a vote as Redis judged it.
-    static func answer(_ stored: StoredVote, _ response: ResponseWriter, stats: VoteStats, style: NativeStyle) {
-        guard let outcome = stored.outcome else {
-            stats.count(.unavailable)
-            return style.writeUnavailable(response)
-        }
-        stats.count(outcome)
-        switch outcome {
-        case .accepted, .unchanged:
-            response.writeJSON(status: 200) { json in
-                json.object { body in
-                    body.key("poll")
-                    PollJSON.id(stored.poll, &body)
-                    body.key("choices")
-                    PollJSON.options(stored.ballot, &body)
-                    body.field("changed", outcome != .unchanged(stored.ballot))
-                }
+    static func answer(_ stored: StoredVote, _ outcome: VoteOutcome, _ response: ResponseWriter) {
+        response.writeJSON(status: 200) { json in
+            json.object { body in
+                body.key("poll")
+                PollJSON.id(stored.poll, &body)
+                body.key("choices")
+                PollJSON.options(stored.ballot, &body)
+                body.field("changed", outcome != .unchanged(stored.ballot))
             }
-        case .rejected(let reason):
-            style.write(reason, response)
         }
     }
 }

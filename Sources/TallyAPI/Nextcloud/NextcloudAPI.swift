@@ -25,13 +25,12 @@ public final class NextcloudAPI: Sendable {
 
     public func install(on router: Router, _ desks: LoopDesks) {
         let stats = voteStats[desks.reader.shard]
-        let reader = desks.reader
         let votes = desks.votes
         let fragments = DefinitionFragments()
         for version in [OCSVersion.v1, .v2] {
             let style = NextcloudStyle(version: version)
-            let answerID = desks.addAnswer { stored, response in
-                NextcloudVotes.answer(stored, response, style: style, stats: stats, reader: reader, fragments: fragments)
+            let answerID = desks.addPollAnswer(style, stats: stats) { stored, _, poll, response in
+                NextcloudVotes.answer(stored, poll, response, style: style, fragments: fragments)
             }
             let group = router.group(prefix + (version == .v1 ? "/ocs/v1.php" : "/ocs/v2.php")) { error, response in
                 style.write(error, response)

@@ -68,22 +68,9 @@ struct NextcloudVotes: VoteDialect {
     }
 
     /// Answers a stored vote with the poll as the voter now sees it, `votedSelf` their stored ballot.
-    static func answer(
-        _ stored: StoredVote, _ response: ResponseWriter, style: NextcloudStyle, stats: VoteStats, reader: RegistryReader,
-        fragments: DefinitionFragments
-    ) {
-        guard let outcome = stored.outcome else {
-            stats.count(.unavailable)
-            return style.writeUnavailable(response)
-        }
-        stats.count(outcome)
-        if case .rejected(let reason) = outcome { return style.write(reason, response) }
-        reader.withPoll(stored.poll) { poll in
-            guard let poll else { return style.write(VoteRejection.unknownPoll, response) }
-            style.write(status: 200, response) { json in
-                NextcloudPollJSON.poll(
-                    poll, .voter(stored.voter, ballot: stored.ballot), details: nil, now: WallClock.now(), fragments: fragments, &json)
-            }
+    static func answer(_ stored: StoredVote, _ poll: Poll, _ response: ResponseWriter, style: NextcloudStyle, fragments: DefinitionFragments) {
+        style.write(status: 200, response) { json in
+            NextcloudPollJSON.poll(poll, .voter(stored.voter, ballot: stored.ballot), details: nil, now: WallClock.now(), fragments: fragments, &json)
         }
     }
 }

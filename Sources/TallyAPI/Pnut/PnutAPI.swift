@@ -24,10 +24,9 @@ public final class PnutAPI: Sendable {
 
     public func install(on router: Router, _ desks: LoopDesks) {
         let stats = voteStats[desks.reader.shard]
-        let reader = desks.reader
-        let answerID = desks.addAnswer { stored, response in PnutVotes.answer(stored, response, stats: stats, reader: reader) }
-        let votes = desks.votes
         let style = style
+        let answerID = desks.addPollAnswer(style, stats: stats) { stored, _, poll, response in PnutVotes.answer(stored, poll, response) }
+        let votes = desks.votes
         let group = router.group(prefix) { error, response in style.write(error, response) }
         // Responses first: routes are tried in order, and they are the hot ones.
         group.add(.put, "/polls/{id}/response/{positions}") { request, parameters, response in

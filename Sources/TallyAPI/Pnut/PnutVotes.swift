@@ -97,21 +97,10 @@ struct PnutVotes: VoteDialect {
     /// Answers a stored response with the poll as the respondent now sees it. A private poll's
     /// token is shown: the respondent passed it (or created the poll). `respondent_ids` are left
     /// out here (reading them would cost every response a look-up of all ballots): read the poll.
-    static func answer(_ stored: StoredVote, _ response: ResponseWriter, stats: VoteStats, reader: RegistryReader) {
-        let style = PnutStyle()
-        guard let outcome = stored.outcome else {
-            stats.count(.unavailable)
-            return style.writeUnavailable(response)
-        }
-        stats.count(outcome)
-        if case .rejected(let reason) = outcome { return style.write(reason, response) }
-        reader.withPoll(stored.poll) { poll in
-            guard let poll else { return style.notFound(response) }
-            style.write(response) { json in
-                PnutPollJSON.poll(
-                    poll, viewer: Viewer(voter: stored.voter), own: stored.ballot, showsToken: true, respondents: nil, now: WallClock.now(),
-                    &json)
-            }
+    static func answer(_ stored: StoredVote, _ poll: Poll, _ response: ResponseWriter) {
+        PnutStyle().write(response) { json in
+            PnutPollJSON.poll(
+                poll, viewer: Viewer(voter: stored.voter), own: stored.ballot, showsToken: true, respondents: nil, now: WallClock.now(), &json)
         }
     }
 }

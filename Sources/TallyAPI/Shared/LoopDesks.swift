@@ -21,10 +21,35 @@ public final class LoopDesks {
         store.onStored = { stored, ticket in self.answer(stored, ticket) }
     }
 
-    /// Registers how a dialect answers its stored votes; its votes carry the returned id.
-    public func addAnswer(_ answer: @escaping (StoredVote, ResponseWriter) -> Void) -> UInt16 {
-        answers.append(answer)
+    /// Registers how a dialect answers its stored votes; its votes carry the returned id. The desk
+    /// counts each outcome in `stats` and answers, in `style`, a vote Redis could not store or
+    /// refused; `stored` writes the answer to one it accepted (or found unchanged).
+    public func addAnswer<Style: AnswerStyle>(
+        _ style: Style, stats: VoteStats, stored: @escaping (StoredVote, VoteOutcome, ResponseWriter) -> Void
+    ) -> UInt16 {
+        answers.append { vote, response in
+            guard let outcome = vote.outcome else {
+                stats.count(.unavailable)
+                return style.writeUnavailable(response)
+            }
+            stats.count(outcome)
+            if case .rejected(let reason) = outcome { return style.write(reason, response) }
+            stored(vote, outcome, response)
+        }
         return UInt16(answers.count - 1)
+    }
+
+    /// The same for a dialect that answers with the poll: `stored` gets it as this loop has it now
+    /// (a poll deleted meanwhile is answered as unknown, in `style`).
+    public func addPollAnswer<Style: AnswerStyle>(
+        _ style: Style, stats: VoteStats, stored: @escaping (StoredVote, VoteOutcome, Poll, ResponseWriter) -> Void
+    ) -> UInt16 {
+        addAnswer(style, stats: stats) { [reader] vote, outcome, response in
+            reader.withPoll(vote.poll) { poll in
+                guard let poll else { return style.write(VoteRejection.unknownPoll, response) }
+                stored(vote, outcome, poll, response)
+            }
+        }
     }
 
     /// The ticket of a vote whose answer `response` writes, by the dialect `answerID`.
