@@ -16,8 +16,12 @@ struct MastodonVotes: VoteDialect {
         input.adds = true
         var named = false
         let isJSON = request.header("content-type").map { ASCII.startsIgnoringCase($0, "application/json") } ?? false
-        let wellFormed = isJSON ? MastodonVotes.readJSON(request.body, &input, &named) : MastodonVotes.readForm(request.body, &input, &named)
-        guard wellFormed, named || MastodonVotes.readForm(request.query, &input, &named), named else {
+        // `choices[]=0&choices[]=2` (Rails reads `choices[]` as the array), in the body or the query.
+        let wellFormed =
+            isJSON
+            ? OptionLists.readJSON(request.body, key: "choices", &input, &named)
+            : OptionLists.readForm(request.body, name: "choices[]", &input, &named)
+        guard wellFormed, named || OptionLists.readForm(request.query, name: "choices[]", &input, &named), named else {
             style.missingChoices(response)
             return nil
         }
@@ -27,38 +31,6 @@ struct MastodonVotes: VoteDialect {
             return nil
         }
         return DecodedVote(input: input)
-    }
-
-    /// `choices[]=0&choices[]=2` (Rails reads `choices[]` as the array). False on a choice that is
-    /// not a number.
-    static func readForm(_ bytes: UnsafeRawBufferPointer, _ input: inout BallotInput, _ named: inout Bool) -> Bool {
-        FormBody.forEach(bytes) { name, value in
-            guard FormBody.nameIs(name, "choices[]") else { return true }
-            guard let choice = FormBody.integer(value) else { return false }
-            input.add(Int(clamping: choice))
-            named = true
-            return true
-        }
-    }
-
-    /// `{"choices":[0,"2"]}`: numbers or strings of digits, as Rails' `Integer(choice)` takes them.
-    static func readJSON(_ bytes: UnsafeRawBufferPointer, _ input: inout BallotInput, _ named: inout Bool) -> Bool {
-        var scanner = JSONScanner(bytes)
-        return scanner.readObject { key, value in
-            guard JSONScanner.keyIs(key, "choices") else { return value.skipValue() }
-            return value.readArray { element in
-                let choice: Int64?
-                if element.nextIsString() {
-                    choice = element.readStringBytes().flatMap { ASCII.parseUInt64($0) }.map { Int64(clamping: $0) }
-                } else {
-                    choice = element.readInteger()
-                }
-                guard let choice else { return false }
-                input.add(Int(clamping: choice))
-                named = true
-                return true
-            }
-        }
     }
 
     /// Answers a stored vote with the poll, as the voter sees it now (a voter is never its author:

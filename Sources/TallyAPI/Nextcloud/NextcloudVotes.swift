@@ -23,8 +23,11 @@ struct NextcloudVotes: VoteDialect {
         var input = BallotInput()
         let body = request.body
         let isForm = request.header("content-type").map { ASCII.startsIgnoringCase($0, "application/x-www-form-urlencoded") } ?? false
+        var named = false  // no `optionIds` is an empty list
         let wellFormed =
-            ASCII.trimmed(body).isEmpty || (isForm ? NextcloudVotes.readForm(body, &input) : NextcloudVotes.readJSON(body, &input))
+            ASCII.trimmed(body).isEmpty
+            || (isForm
+                ? OptionLists.readForm(body, name: "optionIds[]", &input, &named) : OptionLists.readJSON(body, key: "optionIds", &input, &named))
         guard wellFormed else {
             style.writeEmpty(status: 400, response)
             return nil
@@ -36,35 +39,6 @@ struct NextcloudVotes: VoteDialect {
     static func isInRoom(_ poll: Poll, _ token: UnsafeRawBufferPointer) -> Bool {
         guard var room = poll.definition.labels[NextcloudPollJSON.roomLabel] else { return false }
         return room.withUTF8 { ASCII.equals(UnsafeRawBufferPointer($0), token) }
-    }
-
-    /// `{"optionIds":[0,"2"]}`: numbers, or strings of digits (PHP's `is_numeric`).
-    static func readJSON(_ bytes: UnsafeRawBufferPointer, _ input: inout BallotInput) -> Bool {
-        var scanner = JSONScanner(bytes)
-        return scanner.readObject { key, value in
-            guard JSONScanner.keyIs(key, "optionIds") else { return value.skipValue() }
-            return value.readArray { element in
-                let option: Int64?
-                if element.nextIsString() {
-                    option = element.readStringBytes().flatMap { ASCII.parseUInt64($0) }.map { Int64(clamping: $0) }
-                } else {
-                    option = element.readInteger()
-                }
-                guard let option else { return false }
-                input.add(Int(clamping: option))
-                return true
-            }
-        }
-    }
-
-    /// `optionIds[]=0&optionIds[]=2`.
-    static func readForm(_ bytes: UnsafeRawBufferPointer, _ input: inout BallotInput) -> Bool {
-        FormBody.forEach(bytes) { name, value in
-            guard FormBody.nameIs(name, "optionIds[]") else { return true }
-            guard let option = FormBody.integer(value) else { return false }
-            input.add(Int(clamping: option))
-            return true
-        }
     }
 
     /// Answers a stored vote with the poll as the voter now sees it, `votedSelf` their stored ballot.
