@@ -67,9 +67,9 @@ public final class CanvasAPI: Sendable {
         }
         group.add(.post, choices) { [self] request, p, response in saveChoice(request, p[0], nil, response, templates) }
         group.add(.get, choices + "/{id}") { [self] request, p, response in
-            let id = Int64(String(decoding: p[1], as: UTF8.self))
+            let choiceID = id(p[1])
             withTemplate(request, p[0], response, templates) { template, viewer, response in
-                guard let choice = template.choices.first(where: { $0.id == id }) else { return style.notFound(response) }
+                guard let choice = template.choices.first(where: { $0.id == choiceID }) else { return style.notFound(response) }
                 response.writeJSON(status: 200) { CanvasJSON.choices([choice], of: template.id, owner: viewer.isOrganizer, &$0) }
             }
         }
@@ -110,7 +110,7 @@ public final class CanvasAPI: Sendable {
         return Viewer(voter: voter.key)
     }
 
-    private func id(_ text: UnsafeRawBufferPointer) -> Int64? { Int64(String(decoding: text, as: UTF8.self)) }
+    private func id(_ text: UnsafeRawBufferPointer) -> Int64? { PollIDs.parse(text).flatMap { Int64(exactly: $0) } }
 
     /// Loads the template `idText` names and answers with `body` (a deferred answer), or 404.
     private func withTemplate(
@@ -137,7 +137,7 @@ public final class CanvasAPI: Sendable {
         -> (Poll, Viewer)?
     {
         guard let viewer = viewer(request, response) else { return nil }
-        guard let id = PollIDs.parse(idText), let session = registry.poll(id), CanvasVotes.label(CanvasJSON.Label.poll, of: session, equals: pollText)
+        guard let id = PollIDs.parse(idText), let session = registry.poll(id), session.label(CanvasJSON.Label.poll, is: pollText)
         else {
             style.notFound(response)
             return nil

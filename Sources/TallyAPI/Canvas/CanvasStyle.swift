@@ -8,25 +8,15 @@ import TallyHTTP
 struct CanvasStyle: AnswerStyle {
     /// Canvas' validation error on one attribute (400).
     func invalid(_ attribute: StaticString, _ message: StaticString, _ response: ResponseWriter) {
-        response.writeJSON(status: 400) { json in
-            json.object { root in
-                root.key("errors")
-                root.object { errors in
-                    errors.key(attribute)
-                    errors.array { list in
-                        list.object { error in
-                            error.field("attribute", attribute)
-                            error.field("type", message)
-                            error.field("message", message)
-                        }
-                    }
-                }
-            }
-        }
+        invalid(attribute, response) { $0.value(message) }
     }
 
     /// The same for a message built at run time (admin path).
     func invalid(_ attribute: StaticString, message: String, _ response: ResponseWriter) {
+        invalid(attribute, response) { $0.value(string: message) }
+    }
+
+    private func invalid(_ attribute: StaticString, _ response: ResponseWriter, _ message: (inout JSONWriter) -> Void) {
         response.writeJSON(status: 400) { json in
             json.object { root in
                 root.key("errors")
@@ -35,8 +25,10 @@ struct CanvasStyle: AnswerStyle {
                     errors.array { list in
                         list.object { error in
                             error.field("attribute", attribute)
-                            error.field("type", string: message)
-                            error.field("message", string: message)
+                            error.key("type")
+                            message(&error)
+                            error.key("message")
+                            message(&error)
                         }
                     }
                 }

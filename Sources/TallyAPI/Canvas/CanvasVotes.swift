@@ -15,7 +15,7 @@ struct CanvasVotes: VoteDialect {
     let template: UnsafeRawBufferPointer
 
     func decode(_ request: Request, poll: Poll, voter: VoterIdentity, _ response: ResponseWriter) -> DecodedVote? {
-        guard CanvasVotes.label(CanvasJSON.Label.poll, of: poll, equals: template) else {
+        guard poll.label(CanvasJSON.Label.poll, is: template) else {
             style.notFound(response)
             return nil
         }
@@ -41,46 +41,43 @@ struct CanvasVotes: VoteDialect {
         return DecodedVote(input: input)
     }
 
-    static func label(_ name: String, of poll: Poll, equals bytes: UnsafeRawBufferPointer) -> Bool {
-        guard var value = poll.definition.labels[name] else { return false }
-        return value.withUTF8 { ASCII.equals(UnsafeRawBufferPointer($0), bytes) }
-    }
-
-    /// The option of choice id `choice` in the session's comma list of choice ids.
+    /// The option of choice id `choice` in the session.
     static func option(of choice: Int64, in poll: Poll) -> Int? {
-        guard var list = poll.definition.labels[CanvasJSON.Label.choices] else { return nil }
-        return list.withUTF8 { bytes -> Int? in
-            var option = 0
-            var value: Int64 = 0
-            for byte in bytes {
-                if byte == UInt8(ascii: ",") {
-                    if value == choice { return option }
-                    option += 1
-                    value = 0
-                } else {
-                    value = value &* 10 &+ Int64(byte &- UInt8(ascii: "0"))
-                }
-            }
-            return value == choice ? option : nil
+        var found: Int?
+        forEachChoice(in: poll) { option, id in
+            if id == choice { found = option }
+            return found == nil
         }
+        return found
     }
 
     /// The choice id of `option`.
     static func choice(of option: Int, in poll: Poll) -> Int64? {
-        guard var list = poll.definition.labels[CanvasJSON.Label.choices] else { return nil }
-        return list.withUTF8 { bytes -> Int64? in
-            var index = 0
-            var value: Int64 = 0
+        var found: Int64?
+        forEachChoice(in: poll) { index, id in
+            if index == option { found = id }
+            return found == nil
+        }
+        return found
+    }
+
+    /// Each option's choice id in the session's comma list, in option order, until `body` returns
+    /// false; without allocating.
+    private static func forEachChoice(in poll: Poll, _ body: (Int, Int64) -> Bool) {
+        guard var list = poll.definition.labels[CanvasJSON.Label.choices] else { return }
+        list.withUTF8 { bytes in
+            var option = 0
+            var id: Int64 = 0
             for byte in bytes {
-                if byte == UInt8(ascii: ",") {
-                    if index == option { return value }
-                    index += 1
-                    value = 0
-                } else {
-                    value = value &* 10 &+ Int64(byte &- UInt8(ascii: "0"))
+                guard byte == UInt8(ascii: ",") else {
+                    id = id &* 10 &+ Int64(byte &- UInt8(ascii: "0"))
+                    continue
                 }
+                guard body(option, id) else { return }
+                option += 1
+                id = 0
             }
-            return index == option ? value : nil
+            if !bytes.isEmpty { _ = body(option, id) }
         }
     }
 

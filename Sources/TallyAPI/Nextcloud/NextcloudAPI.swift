@@ -105,7 +105,7 @@ public final class NextcloudAPI: Sendable {
 
     /// The poll `idText` names in `room`, or nil after answering 404.
     private func poll(_ idText: UnsafeRawBufferPointer, room: UnsafeRawBufferPointer, _ response: ResponseWriter, _ style: NextcloudStyle) -> Poll? {
-        guard let id = PollIDs.parse(idText), let poll = registry.poll(id), NextcloudVotes.isInRoom(poll, room) else {
+        guard let id = PollIDs.parse(idText), let poll = registry.poll(id), poll.label(NextcloudPollJSON.roomLabel, is: room) else {
             style.write(VoteRejection.unknownPoll, response)
             return nil
         }

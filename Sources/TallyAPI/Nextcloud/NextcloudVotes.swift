@@ -16,7 +16,7 @@ struct NextcloudVotes: VoteDialect {
     let room: UnsafeRawBufferPointer
 
     func decode(_ request: Request, poll: Poll, voter: VoterIdentity, _ response: ResponseWriter) -> DecodedVote? {
-        guard NextcloudVotes.isInRoom(poll, room) else {
+        guard poll.label(NextcloudPollJSON.roomLabel, is: room) else {
             style.write(VoteRejection.unknownPoll, response)
             return nil
         }
@@ -33,12 +33,6 @@ struct NextcloudVotes: VoteDialect {
             return nil
         }
         return DecodedVote(input: input)
-    }
-
-    /// Whether `poll` belongs to the room named by `token` (its `room` label).
-    static func isInRoom(_ poll: Poll, _ token: UnsafeRawBufferPointer) -> Bool {
-        guard var room = poll.definition.labels[NextcloudPollJSON.roomLabel] else { return false }
-        return room.withUTF8 { ASCII.equals(UnsafeRawBufferPointer($0), token) }
     }
 
     /// Answers a stored vote with the poll as the voter now sees it, `votedSelf` their stored ballot.

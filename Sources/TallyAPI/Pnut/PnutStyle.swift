@@ -22,24 +22,24 @@ struct PnutStyle: AnswerStyle {
     }
 
     func error(_ status: Int, _ message: StaticString, _ response: ResponseWriter, extraHeaders: StaticString = "") {
-        response.writeJSON(status: status, extraHeaders: extraHeaders) { json in
-            json.object { root in
-                root.key("meta")
-                root.object { meta in
-                    meta.field("code", status)
-                    meta.field("error_message", message)
-                }
-            }
-        }
+        error(status, response, extraHeaders: extraHeaders) { $0.value(message) }
     }
 
+    /// The same for a message built at run time (admin path).
     func error(_ status: Int, message: String, _ response: ResponseWriter) {
-        response.writeJSON(status: status) { json in
+        error(status, response) { $0.value(string: message) }
+    }
+
+    private func error(
+        _ status: Int, _ response: ResponseWriter, extraHeaders: StaticString = "", allow: String? = nil, _ message: (inout JSONWriter) -> Void
+    ) {
+        response.writeJSON(status: status, extraHeaders: extraHeaders, allow: allow) { json in
             json.object { root in
                 root.key("meta")
                 root.object { meta in
                     meta.field("code", status)
-                    meta.field("error_message", string: message)
+                    meta.key("error_message")
+                    message(&meta)
                 }
             }
         }
@@ -83,16 +83,7 @@ struct PnutStyle: AnswerStyle {
     func write(_ error: HTTPError, _ response: ResponseWriter) {
         switch error {
         case .notFound: notFound(response)
-        case .methodNotAllowed(let allow):
-            response.writeJSON(status: 405, allow: allow) { json in
-                json.object { root in
-                    root.key("meta")
-                    root.object { meta in
-                        meta.field("code", 405)
-                        meta.field("error_message", "Method not allowed.")
-                    }
-                }
-            }
+        case .methodNotAllowed(let allow): self.error(405, response, allow: allow) { $0.value("Method not allowed.") }
         case .malformedRequest: self.error(400, "Bad request.", response)
         case .requestTimeout: self.error(408, "Request timeout.", response)
         case .bodyTooLarge: self.error(413, "Request entity too large.", response)
