@@ -101,13 +101,7 @@ public final class CanvasAPI: Sendable {
 
     /// An organizer (a teacher) or a voter (a student); nil after answering 401.
     private func viewer(_ request: Request, _ response: ResponseWriter) -> Viewer? {
-        if access.isOrganizer(request) { return .organizer }
-        let check = access.voter(request, now: WallClock.now() / 1_000_000)
-        guard case .voter(let voter) = check else {
-            style.write(check, response)
-            return nil
-        }
-        return Viewer(voter: voter.key)
+        access.caller(request, response, style, required: true)?.0
     }
 
     private func id(_ text: UnsafeRawBufferPointer) -> Int64? { PollIDs.parse(text).flatMap { Int64(exactly: $0) } }

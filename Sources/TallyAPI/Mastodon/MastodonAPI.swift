@@ -73,15 +73,9 @@ public final class MastodonAPI: Sendable {
     /// `POST /api/v1/statuses` with a poll: an engine poll whose question is the status' text.
     /// Organizers always; voters when `[auth] voters_create_polls` (Mastodon lets any user post).
     private func createStatus(_ request: Request, _ response: ResponseWriter, _ desk: PollDesk) {
-        let author: String?
-        if access.isOrganizer(request) {
-            author = nil
-        } else {
-            let check = access.voter(request, now: WallClock.now() / 1_000_000)
-            guard case .voter(let voter) = check else { return style.write(check, response) }
-            guard access.votersCreatePolls else { return style.write(AdminError.forbidden, response) }
-            author = voter.withBytes { String(decoding: $0, as: UTF8.self) }
-        }
+        guard let (viewer, voter) = access.caller(request, response, style, required: true) else { return }
+        guard viewer.isOrganizer || access.votersCreatePolls else { return style.write(AdminError.forbidden, response) }
+        let author = voter?.id
         let status: MastodonStatusRequest
         do { status = try MastodonStatusRequest(request) } catch { return style.write(error, response) }
         let definition = status.definition(author: author, now: WallClock.now())

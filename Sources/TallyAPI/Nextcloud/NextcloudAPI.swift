@@ -94,13 +94,8 @@ public final class NextcloudAPI: Sendable {
 
     /// The caller, or nil after answering 401.
     private func caller(_ request: Request, _ response: ResponseWriter, _ style: NextcloudStyle) -> Caller? {
-        if access.isOrganizer(request) { return Caller(name: BasicCredentials.user(request) ?? "organizer", voter: nil) }
-        let check = access.voter(request, now: WallClock.now() / 1_000_000)
-        guard case .voter(let voter) = check else {
-            style.write(check, response)
-            return nil
-        }
-        return Caller(name: voter.id, voter: voter)
+        guard let (_, voter) = access.caller(request, response, style, required: true) else { return nil }
+        return Caller(name: voter?.id ?? BasicCredentials.user(request) ?? "organizer", voter: voter)
     }
 
     /// The poll `idText` names in `room`, or nil after answering 404.

@@ -44,20 +44,6 @@ public final class PnutAPI: Sendable {
 
     // MARK: - Callers
 
-    /// Who calls: an organizer, a voter, or (nil voter, not organizer) nobody; nil after answering
-    /// a bad credential.
-    private func viewer(_ request: Request, _ response: ResponseWriter, required: Bool) -> (Viewer, VoterIdentity?)? {
-        if access.isOrganizer(request) { return (.organizer, nil) }
-        let check = access.voter(request, now: WallClock.now() / 1_000_000)
-        switch check {
-        case .voter(let voter): return (Viewer(voter: voter.key), voter)
-        case .missing where !required: return (.anonymous, nil)
-        default:
-            style.write(check, response)
-            return nil
-        }
-    }
-
     /// Whether `viewer` may see `poll`: public, its creator or an organizer, or the right token.
     /// True when the token was passed and is right (the answer then shows it).
     private func admits(_ poll: Poll, _ viewer: Viewer, token: UnsafeRawBufferPointer?) -> (admitted: Bool, passedToken: Bool) {
@@ -71,7 +57,7 @@ public final class PnutAPI: Sendable {
     /// `POST /polls`: 201 with the poll and, for a private one, its `poll_token`. Organizers
     /// always; voters when `[auth] voters_create_polls` (403 otherwise).
     private func create(_ request: Request, _ response: ResponseWriter, _ desks: LoopDesks) {
-        guard let (viewer, voter) = viewer(request, response, required: true) else { return }
+        guard let (viewer, voter) = access.caller(request, response, style, required: true) else { return }
         guard viewer.isOrganizer || access.votersCreatePolls else { return style.write(AdminError.forbidden, response) }
         let now = WallClock.now()
         let body: PnutPollRequest
@@ -88,7 +74,7 @@ public final class PnutAPI: Sendable {
     /// `GET /polls/{id}` (`?poll_token=` for a private poll): the poll, with the caller's own
     /// response looked up in Redis; `respondent_ids` read from Redis' ballots where they show.
     private func show(_ request: Request, _ idText: UnsafeRawBufferPointer, _ response: ResponseWriter, _ desks: LoopDesks) {
-        guard let (viewer, voter) = viewer(request, response, required: false) else { return }
+        guard let (viewer, voter) = access.caller(request, response, style, required: false) else { return }
         guard let id = PollIDs.parse(idText), let poll = registry.poll(id) else { return style.notFound(response) }
         let (admitted, passedToken) = admits(poll, viewer, token: QueryString.value("poll_token", in: request.query))
         guard admitted else { return style.notFound(response) }
@@ -124,7 +110,7 @@ public final class PnutAPI: Sendable {
     /// `GET /polls?ids=1,2`: up to 100 polls the caller may see (a private one with
     /// `poll_token_{id}=…`); the others are left out. Counts as this daemon holds them.
     private func list(_ request: Request, _ response: ResponseWriter) {
-        guard let (viewer, _) = viewer(request, response, required: false) else { return }
+        guard let (viewer, _) = access.caller(request, response, style, required: false) else { return }
         let query = QueryString.pairs(request.query)
         let ids = query.first { $0.0 == "ids" }?.1.split(separator: ",").map { String($0.filter { $0 != " " }) } ?? []
         guard !ids.isEmpty, ids.count <= PnutAPI.maxIDs else { return style.error(400, "ids must list 1 to 100 poll ids.", response) }
@@ -150,7 +136,7 @@ public final class PnutAPI: Sendable {
     /// `GET /users/me/polls`: the polls the caller created (newest first; `count`, default 20, at
     /// most 200; `before_id`, `since_id`); for an organizer, every poll created through this API.
     private func mine(_ request: Request, _ response: ResponseWriter) {
-        guard let (viewer, voter) = viewer(request, response, required: true) else { return }
+        guard let (viewer, voter) = access.caller(request, response, style, required: true) else { return }
         let query = Dictionary(QueryString.pairs(request.query)) { first, _ in first }
         let count = min(max(query["count"].flatMap { Int($0) } ?? 20, 1), 200)
         let before = query["before_id"].flatMap { PollID($0) } ?? .max
@@ -186,7 +172,7 @@ public final class PnutAPI: Sendable {
 
     /// `DELETE /polls/{id}`: the deleted poll, by its creator or an organizer (403 otherwise).
     private func delete(_ request: Request, _ idText: UnsafeRawBufferPointer, _ response: ResponseWriter, _ desks: LoopDesks) {
-        guard let (viewer, _) = viewer(request, response, required: true) else { return }
+        guard let (viewer, _) = access.caller(request, response, style, required: true) else { return }
         guard let id = PollIDs.parse(idText), let poll = registry.poll(id) else { return style.notFound(response) }
         guard admits(poll, viewer, token: QueryString.value("poll_token", in: request.query)).admitted else { return style.notFound(response) }
         guard poll.isOrganizer(viewer) else { return style.write(AdminError.forbidden, response) }

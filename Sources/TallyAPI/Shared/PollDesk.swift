@@ -54,20 +54,8 @@ public struct PollDesk {
     public func viewer<Style: AnswerStyle>(
         _ request: Request, _ poll: Poll, token: PollToken?, _ response: ResponseWriter, _ style: Style
     ) -> (Viewer, VoterIdentity?)? {
-        var viewer = Viewer(isOrganizer: access.isOrganizer(request))
-        var voter: VoterIdentity?
-        guard !viewer.isOrganizer else { return (viewer, nil) }
-        let check = access.voter(request, now: WallClock.now() / 1_000_000)
-        switch check {
-        case .voter(let identity):
-            viewer.voter = identity.key
-            voter = identity
-        case .missing: break
-        case .invalid, .expired:
-            style.write(check, response)
-            return nil
-        }
-        if let refused = poll.checkToken(token) {
+        guard let (viewer, voter) = access.caller(request, response, style, required: false) else { return nil }
+        if !viewer.isOrganizer, let refused = poll.checkToken(token) {
             style.write(refused, response)
             return nil
         }
