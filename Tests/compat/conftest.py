@@ -103,6 +103,18 @@ def stop_tallyd(daemon, config):
     os.unlink(config)
 
 
+@pytest.fixture(scope="module")
+def daemons(request):
+    """Two daemons sharing one Redis, for a module's tests; its `DAEMON_AUTH` adds lines to their
+    [auth] tables."""
+    auth = getattr(request.module, "DAEMON_AUTH", "")
+    first, first_config = start_tallyd(auth=auth)
+    second, second_config = start_tallyd(auth=auth, shared=(first.redis, first.redis_port))
+    yield first, second
+    stop_tallyd(second, second_config)
+    stop_tallyd(first, first_config)
+
+
 @pytest.fixture
 def tallyd():
     daemon, config = start_tallyd()

@@ -15,20 +15,11 @@ import pytest
 from canvasapi import Canvas
 from canvasapi.exceptions import BadRequest, Forbidden, InvalidAccessToken, ResourceDoesNotExist
 
-from conftest import ORGANIZER, mint, start_tallyd, stop_tallyd
+from conftest import ORGANIZER, mint
 
 # The daemons listen on plain HTTP on loopback, which canvasapi warns about.
 pytestmark = pytest.mark.filterwarnings("ignore:Canvas may respond unexpectedly:UserWarning")
-
-
-@pytest.fixture(scope="module")
-def daemons():
-    """Two daemons sharing one Redis."""
-    first, first_config = start_tallyd()
-    second, second_config = start_tallyd(shared=(first.redis, first.redis_port))
-    yield first, second
-    stop_tallyd(second, second_config)
-    stop_tallyd(first, first_config)
+# The `daemons` fixture (conftest.py): two daemons sharing Redis.
 
 
 def canvas(daemon, token=ORGANIZER):

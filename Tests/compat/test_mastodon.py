@@ -17,14 +17,8 @@ from conftest import ORGANIZER, mint, start_tallyd, stop_tallyd
 MODES = ["none", "created"]  # Mastodon.py 2.x's default, and 1.x's (reads the instance's version)
 
 
-@pytest.fixture(scope="module")
-def daemons():
-    """Two daemons sharing one Redis; voters may create polls."""
-    first, first_config = start_tallyd(auth="voters_create_polls = true")
-    second, second_config = start_tallyd(auth="voters_create_polls = true", shared=(first.redis, first.redis_port))
-    yield first, second
-    stop_tallyd(second, second_config)
-    stop_tallyd(first, first_config)
+# The `daemons` fixture (conftest.py): two daemons sharing Redis, on which voters may create polls.
+DAEMON_AUTH = "voters_create_polls = true"
 
 
 def client(daemon, token=None, mode="none"):

@@ -14,17 +14,11 @@ import pnutpy
 import pytest
 from pnutpy.errors import PnutAuthAPIException, PnutBadRequestAPIException, PnutMissing, PnutPermissionDenied
 
-from conftest import ORGANIZER, mint, start_tallyd, stop_tallyd
+from conftest import ORGANIZER, mint
 
 
-@pytest.fixture(scope="module")
-def daemons():
-    """Two daemons sharing one Redis; voters may create polls."""
-    first, first_config = start_tallyd(auth="voters_create_polls = true")
-    second, second_config = start_tallyd(auth="voters_create_polls = true", shared=(first.redis, first.redis_port))
-    yield first, second
-    stop_tallyd(second, second_config)
-    stop_tallyd(first, first_config)
+# The `daemons` fixture (conftest.py): two daemons sharing Redis, on which voters may create polls.
+DAEMON_AUTH = "voters_create_polls = true"
 
 
 def api(daemon, token=None, trailing_slash=False):
