@@ -44,18 +44,20 @@ public final class CanvasAPI: Sendable {
         }
         group.add(.get, "/api/v1/polls") { [self] request, _, response in
             guard let viewer = viewer(request, response) else { return }
-            guard viewer.isOrganizer else { return writePolls([], response) }  // a student owns no polls
+            guard viewer.isOrganizer else { return writePolls([], teacher: false, response) }  // a student owns no polls
             let later = response.deferred()
             templates.loadAll { [self] list in
                 later.complete { response in
                     guard let list else { return style.writeUnavailable(response) }
-                    writePolls(list, response)
+                    writePolls(list.reversed(), teacher: true, response)  // newest first, as Canvas lists them
                 }
             }
         }
         group.add(.post, "/api/v1/polls") { [self] request, _, response in createPoll(request, response, templates) }
         group.add(.get, "/api/v1/polls/{poll}") { [self] request, p, response in
-            withTemplate(request, p[0], response, templates) { [self] template, _, response in writePolls([template], response) }
+            withTemplate(request, p[0], response, templates) { [self] template, viewer, response in
+                writePolls([template], teacher: viewer.isOrganizer, response)
+            }
         }
         group.add(.put, "/api/v1/polls/{poll}") { [self] request, p, response in updatePoll(request, p[0], response, templates) }
         group.add(.delete, "/api/v1/polls/{poll}") { [self] request, p, response in deletePoll(request, p[0], response, desks, templates) }
@@ -143,10 +145,8 @@ public final class CanvasAPI: Sendable {
         registry.list(labels: [CanvasJSON.Label.poll: String(template)]).sorted { $0.id < $1.id }
     }
 
-    private func writePolls(_ templates: [CanvasTemplate], _ response: ResponseWriter) {
-        response.writeJSON(status: 200) { json in
-            CanvasJSON.polls(templates, totals: { [self] id in sessions(of: id).reduce(0) { $0 + $1.results(for: .organizer, now: WallClock.now()).voters } }, &json)
-        }
+    private func writePolls(_ templates: [CanvasTemplate], teacher: Bool, _ response: ResponseWriter) {
+        response.writeJSON(status: 200) { json in CanvasJSON.polls(templates, teacher: teacher, sessions: { [self] in sessions(of: $0) }, &json) }
     }
 
     /// The sessions as `viewer` sees them: for a teacher, every submission, read from Redis; for a
@@ -196,7 +196,7 @@ public final class CanvasAPI: Sendable {
         templates.newID { [style] id in
             guard let id else { return later.complete { style.writeUnavailable($0) } }
             let template = CanvasTemplate(id: id, question: question, description: params["description"] ?? "", createdAt: WallClock.now(), choices: [])
-            templates.save(template) { [self] saved in later.complete { saved ? writePolls([template], $0) : style.writeUnavailable($0) } }
+            templates.save(template) { [self] saved in later.complete { saved ? writePolls([template], teacher: true, $0) : style.writeUnavailable($0) } }
         }
     }
 
@@ -208,7 +208,7 @@ public final class CanvasAPI: Sendable {
             if let description = params["description"] { changed.description = description }
             guard !changed.question.isEmpty else { return style.invalid("question", "can't be blank", response) }
             let later = response.deferred()
-            templates.save(changed) { [self] saved in later.complete { saved ? writePolls([changed], $0) : style.writeUnavailable($0) } }
+            templates.save(changed) { [self] saved in later.complete { saved ? writePolls([changed], teacher: true, $0) : style.writeUnavailable($0) } }
         }
     }
 

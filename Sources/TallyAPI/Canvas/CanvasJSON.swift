@@ -13,8 +13,10 @@ enum CanvasJSON {
         static let choices = "canvas.choices"
     }
 
-    /// `{"polls":[…]}`.
-    static func polls(_ templates: [CanvasTemplate], totals: (Int64) -> Int64, _ json: inout JSONWriter) {
+    /// `{"polls":[…]}` as `Polling::PollSerializer` writes them: `total_results` (each choice id's
+    /// submissions, summed over the poll's sessions) and `user_id` for teachers only.
+    static func polls(_ templates: [CanvasTemplate], teacher: Bool, sessions: (Int64) -> [Poll], _ json: inout JSONWriter) {
+        let now = WallClock.now()
         json.object { root in
             root.key("polls")
             root.array { list in
@@ -23,11 +25,26 @@ enum CanvasJSON {
                         poll.field("id", template.id)
                         poll.field("question", string: template.question)
                         poll.field("description", string: template.description)
+                        if teacher {
+                            var totals: [Int64: Int64] = [:]
+                            for session in sessions(template.id) {
+                                let results = session.results(for: .organizer, now: now)
+                                for (option, choice) in choiceIDs(session).enumerated() { totals[choice, default: 0] += results.count(of: option) }
+                            }
+                            poll.key("total_results")
+                            poll.object { counts in
+                                for (choice, count) in totals.sorted(by: { $0.key < $1.key }) where count > 0 {
+                                    counts.key(string: String(choice))
+                                    counts.value(count)
+                                }
+                            }
+                        }
                         poll.key("created_at")
                         Timestamps.writeJSON(template.createdAt, to: &poll)
-                        poll.key("user_id")
-                        poll.null()
-                        poll.field("total_results", totals(template.id))
+                        if teacher {
+                            poll.key("user_id")
+                            poll.null()
+                        }
                     }
                 }
             }
