@@ -132,6 +132,12 @@ def test_lists_and_raw_errors(daemons):
     opened = json.loads(urllib.request.urlopen(urllib.request.Request(
         f"{daemon.url}/canvas/api/v1/poll_sessions/opened", headers={"Authorization": f"Bearer {mint('hal')}"})).read())
     assert session.id in [s["id"] for s in opened["poll_sessions"]]
+    created = json.loads(urllib.request.urlopen(urllib.request.Request(
+        f"{daemon.url}/canvas/api/v1/polls", method="POST", data=json.dumps({"polls": [{"question": "As JSON?"}]}).encode(),
+        headers={"Authorization": f"Bearer {ORGANIZER}", "Content-Type": "application/json"})).read())
+    assert created["polls"][0]["question"] == "As JSON?", "JSON bodies are read too"
+    with pytest.raises(BadRequest):
+        canvas(daemon).get_poll(created["polls"][0]["id"]).create_session([{"course_id": 3}])  # no choices yet
     with pytest.raises(urllib.error.HTTPError) as missing:
         urllib.request.urlopen(f"{daemon.url}/canvas/api/v1/polls")
     assert missing.value.code == 401 and "WWW-Authenticate" not in missing.value.headers

@@ -132,6 +132,10 @@ def test_errors_raise_with_talks_status_codes(daemons):
     assert raw(daemon, "POST", f"/poll/room3/{poll.poll_id}", b"{", user="fay", password=mint("fay"))[0] == 400
     status, body = raw(daemon, "GET", f"/poll/room3/{poll.poll_id}", headers={"OCS-APIRequest": ""})
     assert status == 412 and body == {"message": "CSRF check failed"}
+    status, _ = raw(daemon, "GET", f"/poll/room3/{poll.poll_id}", headers={"OCS-APIRequest": "", "Authorization": f"Bearer {ORGANIZER}"})
+    assert status == 200, "a bearer token passes Nextcloud's CSRF check without the header"
+    status, body = raw(daemon, "POST", "/poll/room3", {"question": "Q", "options": ["a", "b"], "maxVotes": 9})
+    assert status == 201 and body["ocs"]["data"]["maxVotes"] == 2, "more than the options is no limit, kept within them"
     assert raw(daemon, "GET", "/nowhere")[0] == 404
 
 

@@ -132,6 +132,10 @@ def test_errors_carry_pnuts_envelope_and_pnutpy_raises_its_exceptions(daemons):
         create(daemon, duration=20161)
     with pytest.raises(PnutBadRequestAPIException):
         create(daemon, prompt="x" * 257)
+    # Numbers and booleans as strings, as pnut's own example sends them; options ordered by position.
+    spelled, _ = create(daemon, duration="60", is_public="true", max_options="2",
+                        options=[{"text": "last", "position": 3}, {"text": "first", "position": 1}, {"text": "middle", "position": 2}])
+    assert spelled.is_public is True and spelled.max_options == 2 and [o.text for o in spelled.options] == ["first", "middle", "last"]
     with pytest.raises(PnutMissing):
         api(daemon, mint("gus")).get_poll("999999")
     with pytest.raises(PnutAuthAPIException):
