@@ -237,7 +237,7 @@ public final class Poll: @unchecked Sendable {
         let closed = isClosed(at: now)
         let own = viewer.voter.map { ballot(of: $0) } ?? .empty
         let organizer = isOrganizer(viewer)
-        let showsResults = showsResults(to: viewer, own: own, closed: closed)
+        let showsResults = showsResults(to: viewer, own: own, ended: closed || isPastEndDate(now))
         // The store's newest tallies (every daemon's votes); this daemon's own counts until the
         // store has reported any. Every vote this daemon acknowledged is in both.
         var counts = InlineArray<64, Int64>(repeating: 0)
@@ -255,18 +255,22 @@ public final class Poll: @unchecked Sendable {
 
     /// Whether `viewer` may see results now (the visibility rules; `results` applies them).
     public func showsResults(to viewer: Viewer, now: Timestamp) -> Bool {
-        showsResults(to: viewer, own: viewer.voter.map { ballot(of: $0) } ?? .empty, closed: isClosed(at: now))
+        showsResults(to: viewer, own: viewer.voter.map { ballot(of: $0) } ?? .empty, ended: isClosed(at: now) || isPastEndDate(now))
     }
 
-    private func showsResults(to viewer: Viewer, own: Ballot, closed: Bool) -> Bool {
+    /// `ended`: closed, or past an end date (one that does not close the poll still ends the
+    /// wait for results: a content poll's end date shown while votes go on).
+    private func showsResults(to viewer: Viewer, own: Ballot, ended: Bool) -> Bool {
         if isOrganizer(viewer) { return true }
         switch definition.rules.visibility {
         case .always: return true
-        case .afterVote: return closed || !own.isEmpty
-        case .afterClose: return closed
+        case .afterVote: return ended || !own.isEmpty
+        case .afterClose: return ended
         case .organizerOnly: return false
         }
     }
+
+    private func isPastEndDate(_ now: Timestamp) -> Bool { definition.rules.closesAt.map { now >= $0 } ?? false }
 
     /// Record count and bytes of this poll's ledger.
     public var ledgerFootprint: (records: Int, slots: Int, bytes: Int) { live.ledger.footprint }

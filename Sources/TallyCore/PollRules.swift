@@ -2,9 +2,10 @@
 public enum Visibility: String, Sendable, CaseIterable, Codable {
     /// Everyone, at any time.
     case always
-    /// A voter once they have a ballot; everyone once the poll is closed.
+    /// A voter once they have a ballot; everyone once the poll is closed or its end date passed.
     case afterVote
-    /// Everyone once the poll is closed (hidden until then, e.g. Mastodon's `hide_totals`).
+    /// Everyone once the poll is closed or its end date passed (hidden until then, e.g. Mastodon's
+    /// `hide_totals`).
     case afterClose
     /// Organizers only, always.
     case organizerOnly

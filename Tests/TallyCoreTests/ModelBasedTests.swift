@@ -40,11 +40,14 @@ struct ReferenceModel {
         p.lifecycle == .closed || (p.rules.closesOnEnd && p.rules.closesAt.map { now >= $0 } ?? false)
     }
 
+    /// Closed, or past an end date even one that does not close the poll.
+    func hasEnded(_ p: ModelPoll) -> Bool { isClosed(p) || p.rules.closesAt.map { now >= $0 } ?? false }
+
     func showsResults(_ p: ModelPoll, voter: Int) -> Bool {
         switch p.rules.visibility {
         case .always: true
-        case .afterVote: isClosed(p) || !(p.ballots[voter] ?? []).isEmpty
-        case .afterClose: isClosed(p)
+        case .afterVote: hasEnded(p) || !(p.ballots[voter] ?? []).isEmpty
+        case .afterClose: hasEnded(p)
         case .organizerOnly: false
         }
     }

@@ -40,6 +40,14 @@ import Testing
         #expect(results(PollRules(closesAt: 500, visibility: .afterClose), viewer: ann).showsResults)
     }
 
+    /// An end date that does not close the poll (a content poll's) still ends the wait for results.
+    @Test func afterCloseAndAfterVoteShowPastAnEndDateThatDoesNotClose() {
+        let past = results(PollRules(closesAt: 500, closesOnEnd: false, visibility: .afterClose), viewer: ann)
+        #expect(past.showsResults && !past.isClosed && past.count(of: 1) == 2)
+        #expect(!results(PollRules(closesAt: 5_000, closesOnEnd: false, visibility: .afterClose), viewer: ann).showsResults)
+        #expect(results(PollRules(closesAt: 500, closesOnEnd: false, visibility: .afterVote), viewer: stranger).showsResults)
+    }
+
     @Test func organizerOnly() {
         #expect(!results(PollRules(visibility: .organizerOnly), viewer: ann, closed: true).showsResults)
         #expect(results(PollRules(visibility: .organizerOnly), viewer: .organizer).count(of: 1) == 2)
