@@ -306,10 +306,13 @@ public final class LoopStore {
         call(["INCR", KeySchema.nextPollID]) { reply in completion(reply?.integer.map { PollID($0) }) }
     }
 
-    /// Writes a poll's definition and lifecycle; true once Redis has it.
-    public func savePoll(_ id: PollID, _ definition: PollDefinition, _ lifecycle: Lifecycle, _ completion: @escaping (Bool) -> Void) {
-        call(StoredPoll.saveCommand(id: id, definition: definition, lifecycle: lifecycle)) { reply in
-            completion(reply.map { !$0.isError } ?? false)
+    /// Writes a poll's definition and lifecycle (with `ifUnvoted`, only while it has no ballot).
+    public func savePoll(
+        _ id: PollID, _ definition: PollDefinition, _ lifecycle: Lifecycle, ifUnvoted: Bool = false, _ completion: @escaping (PollSave) -> Void
+    ) {
+        call(StoredPoll.saveCommand(id: id, definition: definition, lifecycle: lifecycle, ifUnvoted: ifUnvoted)) { reply in
+            guard let reply, !reply.isError else { return completion(.unavailable) }
+            completion(reply.hasPrefix("VOTED") ? .voted : .saved)
         }
     }
 
@@ -337,6 +340,15 @@ public final class LoopStore {
         uv_close(UnsafeMutablePointer<uv_handle_t>(OpaquePointer(resolveTimer)), nil)
         redis.stop()
     }
+}
+
+/// What became of a poll's save.
+public enum PollSave {
+    case saved
+    /// Not saved: it may change only while nobody has voted, and somebody has.
+    case voted
+    /// Redis could not be asked, or failed.
+    case unavailable
 }
 
 /// A vote as Redis judged it, for whoever answers it.

@@ -50,14 +50,16 @@ public struct StoredPoll: Codable, Equatable, Sendable {
             labels: labels, organizer: organizer, createdAt: createdAt, expectedVoters: expectedVoters)
     }
 
-    /// The command that writes a poll (definition and lifecycle) and tells other daemons.
-    public static func saveCommand(id: PollID, definition: PollDefinition, lifecycle: Lifecycle) -> [String] {
+    /// The command that writes a poll (definition and lifecycle) and tells other daemons. With
+    /// `ifUnvoted`, only while nobody has a ballot in it (checked in the same script, so no vote
+    /// slips in between): it replies `VOTED` and writes nothing otherwise.
+    public static func saveCommand(id: PollID, definition: PollDefinition, lifecycle: Lifecycle, ifUnvoted: Bool = false) -> [String] {
         let json = String(decoding: try! JSONEncoder().encode(StoredPoll(definition)), as: UTF8.self)
         let rules = definition.rules
         return [
-            "EVAL", saveScript, "3", KeySchema.poll(id), KeySchema.definition(id), KeySchema.polls,
+            "EVAL", saveScript, "4", KeySchema.poll(id), KeySchema.definition(id), KeySchema.polls, KeySchema.ballots(id),
             "\(id)", lifecycle.name.description, "\(definition.options.count)", "\(rules.maxVotes)", rules.revote ? "1" : "0",
-            rules.closesAt.map { "\($0)" } ?? "", rules.closesOnEnd ? "1" : "0", json, KeySchema.changes,
+            rules.closesAt.map { "\($0)" } ?? "", rules.closesOnEnd ? "1" : "0", json, KeySchema.changes, ifUnvoted ? "1" : "0",
         ]
     }
 
@@ -70,6 +72,7 @@ public struct StoredPoll: Codable, Equatable, Sendable {
     }
 
     private static let saveScript = """
+        if ARGV[10] == '1' and redis.call('EXISTS', KEYS[4]) == 1 then return 'VOTED' end
         redis.call('HSET', KEYS[1], 'state', ARGV[2], 'options', ARGV[3], 'maxVotes', ARGV[4], 'revote', ARGV[5],
           'closesAt', ARGV[6], 'closesOnEnd', ARGV[7])
         redis.call('HSET', KEYS[2], 'definition', ARGV[8])

@@ -16,20 +16,31 @@ public struct PollDesk {
         _ definition: PollDefinition, _ lifecycle: Lifecycle, _ response: ResponseWriter, _ style: Style,
         answer: @escaping (Poll, ResponseWriter) -> Void
     ) {
+        create({ _ in definition }, lifecycle, response, style, answer: answer)
+    }
+
+    /// The same for a definition that names its own id (a dialect's id made from it).
+    public func create<Style: AnswerStyle>(
+        _ definition: @escaping (PollID) -> PollDefinition, _ lifecycle: Lifecycle, _ response: ResponseWriter, _ style: Style,
+        answer: @escaping (Poll, ResponseWriter) -> Void
+    ) {
         let later = response.deferred()
         store.newPollID { id in
             guard let id else { return later.complete { style.writeUnavailable($0) } }
-            save(id, definition, lifecycle, later, style, answer: answer)
+            save(id, definition(id), lifecycle, later, style, answer: answer)
         }
     }
 
-    /// Saves a poll's new definition or lifecycle (`response` deferred by the caller).
+    /// Saves a poll's new definition or lifecycle (`response` deferred by the caller). With
+    /// `refusedIfVoted`, only while nobody has a ballot in it (Redis checks it as it saves); else
+    /// that error is the answer.
     public func save<Style: AnswerStyle>(
         _ id: PollID, _ definition: PollDefinition, _ lifecycle: Lifecycle, _ response: DeferredResponse, _ style: Style,
-        answer: @escaping (Poll, ResponseWriter) -> Void
+        refusedIfVoted: AdminError? = nil, answer: @escaping (Poll, ResponseWriter) -> Void
     ) {
-        store.savePoll(id, definition, lifecycle) { stored in
-            guard stored, let poll = try? registry.install(id: id, definition: definition, lifecycle: lifecycle) else {
+        store.savePoll(id, definition, lifecycle, ifUnvoted: refusedIfVoted != nil) { saved in
+            if saved == .voted, let refusedIfVoted { return response.complete { style.write(refusedIfVoted, $0) } }
+            guard saved == .saved, let poll = try? registry.install(id: id, definition: definition, lifecycle: lifecycle) else {
                 return response.complete { style.writeUnavailable($0) }
             }
             response.complete { answer(poll, $0) }
@@ -66,11 +77,24 @@ public struct PollDesk {
     /// they may have voted through another daemon since, and `afterVote` results and their own
     /// choices depend on it. At once for anonymous readers, or if Redis cannot be asked.
     public func withBallot(of voter: VoterIdentity?, in poll: Poll, _ response: ResponseWriter, answer: @escaping (ResponseWriter) -> Void) {
+        withBallots(of: voter, in: [poll], response, answer: answer)
+    }
+
+    /// The same for the voter's ballots in several polls (one HGET each, pipelined).
+    public func withBallots(of voter: VoterIdentity?, in polls: [Poll], _ response: ResponseWriter, answer: @escaping (ResponseWriter) -> Void) {
         guard let voter, store.isConnected else { return answer(response) }
+        // Replies come on a later turn of the loop, after `deferred` is set.
         var deferred: DeferredResponse?
-        let sent = voter.withBytes { id in
-            store.lookUpBallot(poll: poll.id, voterID: id, voter: voter.key) { deferred?.complete(answer) }
+        var pending = 0
+        for poll in polls {
+            let sent = voter.withBytes { id in
+                store.lookUpBallot(poll: poll.id, voterID: id, voter: voter.key) {
+                    pending -= 1
+                    if pending == 0 { deferred?.complete(answer) }
+                }
+            }
+            if sent { pending += 1 }
         }
-        if sent { deferred = response.deferred() } else { answer(response) }
+        if pending > 0 { deferred = response.deferred() } else { answer(response) }
     }
 }
