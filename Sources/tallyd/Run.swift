@@ -65,6 +65,9 @@ struct Run: ParsableCommand {
         let nextcloud = config.dialects[.nextcloud].flatMap { $0.enabled ? NextcloudAPI(registry: registry, access: access, prefix: $0.prefix) : nil }
         let pnut = config.dialects[.pnut].flatMap { $0.enabled ? PnutAPI(registry: registry, access: access, prefix: $0.prefix) : nil }
         let canvas = config.dialects[.canvas].flatMap { $0.enabled ? CanvasAPI(registry: registry, access: access, prefix: $0.prefix) : nil }
+        let contentPolls = config.dialects[.contentPolls].flatMap {
+            $0.enabled ? ContentPollsAPI(registry: registry, access: access, prefix: $0.prefix) : nil
+        }
         var voteStats = [("native", native.voteStats)]
         if let mastodon { voteStats.append(("mastodon", mastodon.voteStats)) }
         if let nextcloud { voteStats.append(("nextcloud", nextcloud.voteStats)) }
@@ -97,6 +100,7 @@ struct Run: ParsableCommand {
                 nextcloud?.install(on: router, desks)
                 pnut?.install(on: router, desks)
                 canvas?.install(on: router, desks)
+                contentPolls?.install(on: router, desks)
                 ops.install(on: router)
                 return router
             }

@@ -49,7 +49,7 @@ struct CheckConfig: ParsableCommand {
         print("  redis       \(loaded.redisHost.map { "\($0):\(loaded.redisPort)" } ?? "none")")
         print("  proxies     \(loaded.trustedProxies.isEmpty ? "none (X-Voter-Id off)" : loaded.trustedProxies.map(\.description).joined(separator: ", "))")
         let mounts = Dialect.allCases.compactMap { dialect in
-            loaded.dialects[dialect].flatMap { $0.enabled && dialect.isServed ? "\(dialect.rawValue) at \($0.prefix)" : nil }
+            loaded.dialects[dialect].flatMap { $0.enabled ? "\(dialect.rawValue) at \($0.prefix)" : nil }
         }
         print("  dialects    native at /v1\(mounts.map { ", " + $0 }.joined())")
     }

@@ -172,6 +172,55 @@ import Testing
         #expect(ballots.allSatisfy { $0.nonzeroBitCount == 1 }, "one choice per student")
     }
 
+    /// The content-polls endpoint (everything in the query: token, place, pollId, expand; Poll
+    /// bodies) beside native votes on the poll's `tallyId`, with random edits. Every answer is
+    /// documented and, for an error, `{"error": …}` (or the native shape); the poll's counts are
+    /// exactly its stored ballots'.
+    @Test func editedContentPollsRequestsAreAnsweredAndCountsMatchTheBallots() throws {
+        let redis = try RedisServer()
+        let fixture = try NativeFixture(config: Self.config, redis: redis)
+        let query = "token=\(NativeFixture.organizer)&type=polls&workspace=PLAT&content=PLAT-7"
+        let created = fixture.client.request(
+            "POST", "/content-polls?\(query)", headers: ["Content-Type": "application/json"],
+            body: #"{"title":"Stars","options":[{"id":"1","title":"one"},{"id":"2","title":"two"},{"id":"3","title":"three"}],"settings":{"allowSelectionOfMultipleOptions":true,"allowRevote":true}}"#)
+        let poll = try #require(created?.json?["id"] as? String)
+        let tallyID = try #require(created?.json?["tallyId"] as? String)
+        let responses = try Self.sendEdited(rounds: 8, seed: 31, to: fixture, answers: Self.documented) { random in
+            Self.contentPollsRequest(query: query, poll: poll, tallyID: tallyID, &random)
+        }
+        for response in responses where response.status >= 400 {
+            #expect(response.json?["error"] is String, "\(response)")
+        }
+        let statuses = Dictionary(grouping: responses, by: \.status).mapValues(\.count)
+        #expect(statuses[200, default: 0] > 50 && statuses[400, default: 0] > 20 && statuses[403, default: 0] > 0, "\(statuses)")
+        let ballots = try WriteThroughTests.storedBallots(redis, tallyID).values.compactMap { UInt64($0, radix: 16) }
+        let counts = try WriteThroughTests.storedCounts(redis, tallyID)
+        #expect(!ballots.isEmpty)
+        for option in 0..<3 {
+            #expect(counts["\(option)", default: 0] == ballots.filter { $0 & (1 << UInt64(option)) != 0 }.count, "option \(option)")
+        }
+    }
+
+    /// A valid content-polls call by the organizer, or a native vote on the poll by one of 100 voters.
+    static func contentPollsRequest(query: String, poll: String, tallyID: String, _ random: inout SplitMix64) -> [UInt8] {
+        let voter = "fan-\(Int.random(in: 0..<100, using: &random))"
+        let choices = [[0], [1, 2], [2], [], [0, 1, 2]].randomElement(using: &random)!
+        let calls: [(String, String, String?)] = [
+            ("POST", "/v1/polls/\(tallyID)/votes", #"{"choices":\#(choices)}"#),
+            ("GET", "/content-polls?\(query)", nil),
+            ("GET", "/content-polls?\(query)&pollId=\(poll)&expand=results", nil),
+            ("PUT", "/content-polls?\(query)&pollId=\(poll)",
+             #"{"title":"Stars?","options":[{"id":"3","title":"3","order":0},{"id":"1","title":"1"},{"id":"2","title":"2"}],"settings":{"hideAbsoluteNumbers":true,"endDate":"2031-01-01T00:00:00Z"}}"#),
+            ("POST", "/content-polls?\(query)", #"{"title":"More","description":"d","options":[{"title":"a"}],"settings":{"resultsVisibility":"notPublic"}}"#),
+            ("DELETE", "/content-polls?\(query)&pollId=ee9107b5-5041-4c15-8c76-f14404fa1fad", nil),
+        ]
+        let (method, path, body) = calls.randomElement(using: &random)!
+        let bearer = path.hasPrefix("/v1/") ? "Authorization: Bearer \(NativeFixture.voterToken(voter))\r\n" : ""
+        var head = "\(method) \(path) HTTP/1.1\r\nHost: tally\r\n\(bearer)"
+        if let body { head += "Content-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n" }
+        return Array((head + "\r\n" + (body ?? "")).utf8)
+    }
+
     /// A valid Canvas call by one of 100 students (or the teacher).
     static func canvasRequest(poll: Int, session: Int, choices: [Int], _ random: inout SplitMix64) -> [UInt8] {
         let student = "fan-\(Int.random(in: 0..<100, using: &random))"

@@ -28,7 +28,8 @@ public struct AccessPolicy: Sendable {
         return BasicCredentials.read(authorization) { _, password in isOrganizerToken(password) } ?? false
     }
 
-    private func isOrganizerToken(_ token: UnsafeRawBufferPointer) -> Bool {
+    /// Whether `token` is an organizer token (the content-polls dialect passes it in its query).
+    func isOrganizerToken(_ token: UnsafeRawBufferPointer) -> Bool {
         var matched = false
         for candidate in organizerTokens {
             matched = candidate.withUnsafeBytes { ConstantTime.equals($0, token) } || matched

@@ -17,9 +17,6 @@ public enum Dialect: String, CaseIterable, Sendable {
         case .contentPolls: "/content-polls"
         }
     }
-
-    /// Whether this build serves it yet (the others are configured but not mounted).
-    public var isServed: Bool { self != .contentPolls }
 }
 
 /// Where one dialect is mounted.
