@@ -39,7 +39,7 @@ public final class CloseWorker: @unchecked Sendable {
     /// Schedules every poll the registry holds and starts the worker's thread.
     public func start() {
         registry.onChange { [weak self] id in self?.pollChanged(id) }
-        worker.locked { changed.append(contentsOf: registry.snapshot.polls.keys) }
+        worker.locked { changed.append(contentsOf: registry.ids) }
         worker.start { [self] worker in
             // Until the next poll is due or the registry changes.
             while worker.sleep(until: schedule.nextFireAt(), unless: { !changed.isEmpty }) {

@@ -1,15 +1,17 @@
 import Synchronization
 
-/// The set of polls, as immutable snapshots that organizers' calls replace.
+/// The set of polls, in immutable pages of 256 ids (`PollPage`) that organizers' calls replace.
 ///
-/// Readers (each event loop, the close worker) never take a lock: a change builds a new snapshot
-/// under a mutex (admin path only) and posts it to every reader's mailbox (`SnapshotMailboxes`); a
-/// reader picks it up the next time it looks a poll up.
+/// Readers (each event loop, the close worker) never take a lock: a change builds a new page
+/// under a mutex (admin path only) and posts it to every reader (`PageSlots`); a reader picks it up
+/// the next time it looks up a poll of that page. A change copies one page, so it costs the same
+/// with ten polls or a million.
 public final class PollRegistry: @unchecked Sendable {
     /// Counter shards per poll: one per event loop that votes.
     public let shardCount: Int
-    private let latest: Mutex<PollSnapshot>
-    let mailboxes: SnapshotMailboxes
+    let slots: PageSlots
+    /// The newest page of each page number that has polls (writers' view).
+    private let pages = Mutex<[UInt64: PollPage]>([:])
     private let observers = Mutex<[@Sendable (PollID) -> Void]>([])
 
     /// - Parameters:
@@ -18,20 +20,19 @@ public final class PollRegistry: @unchecked Sendable {
     public init(shardCount: Int, readers: Int) {
         precondition(shardCount > 0 && readers > 0)
         self.shardCount = shardCount
-        latest = Mutex(PollSnapshot(polls: [:]))
-        mailboxes = SnapshotMailboxes(count: readers)
+        slots = PageSlots(readers: readers)
     }
 
     /// The lock-free view for reader `index` (0 ..< readers). One thread per reader.
     public func reader(_ index: Int) -> RegistryReader {
-        precondition(index >= 0 && index < mailboxes.count)
-        return RegistryReader(registry: self, index: index, snapshot: snapshot)
+        precondition(index >= 0 && index < slots.readers)
+        return RegistryReader(registry: self, index: index)
     }
 
-    /// The current snapshot (admin path: takes the writers' mutex).
-    public var snapshot: PollSnapshot { latest.withLock { $0 } }
-
-    public func poll(_ id: PollID) -> Poll? { snapshot.polls[id] }
+    /// Admin path (takes the writers' mutex), as every call below.
+    public func poll(_ id: PollID) -> Poll? {
+        pages.withLock { $0[PollPage.number(of: id)]?.polls[Int(id & 0xFF)] }
+    }
 
     /// Calls `observer` with a poll's id after every change to that poll (created, changed,
     /// deleted, lifecycle moved), on the thread that made the change. The close worker follows end
@@ -45,7 +46,9 @@ public final class PollRegistry: @unchecked Sendable {
 
     /// Open → closed. Idempotent callers (the close worker) treat `invalidTransition` from closed as done.
     public func close(_ id: PollID) throws(PollAdminError) {
-        try transition(id, from: .open, to: .closed, action: "close")
+        guard let poll = poll(id) else { throw .unknownPoll }
+        if let found = poll.transition(from: .open, to: .closed) { throw .invalidTransition(from: found, action: "close") }
+        notify(id)
     }
 
     /// Makes the poll `id` what the system of record says: created if new, else given this
@@ -55,28 +58,25 @@ public final class PollRegistry: @unchecked Sendable {
         try install([(id, definition, lifecycle)])[0]
     }
 
-    /// `install` for many polls at once: one new snapshot for all (recovery loads thousands).
-    /// A lifecycle-only change publishes no snapshot at all.
+    /// `install` for many polls at once: one new page per page they touch (recovery loads
+    /// thousands). A lifecycle-only change publishes no page at all.
     @discardableResult
     public func install(_ polls: [(id: PollID, definition: PollDefinition, lifecycle: Lifecycle)]) throws(PollAdminError) -> [Poll] {
-        for poll in polls { try poll.definition.validate() }
-        let installed: [Poll] = latest.withLock { snapshot in
-            var changed = snapshot.polls
-            var replaced = false
-            let installed = polls.map { id, definition, lifecycle in
-                if let current = changed[id], current.definition.options.count == definition.options.count {
-                    current.setLifecycle(lifecycle)
-                    if current.definition == definition { return current }
-                    replaced = true
-                    changed[id] = Poll(id: id, definition: definition, live: current.live)
-                    return changed[id]!
+        for poll in polls {
+            try poll.definition.validate()
+            guard poll.id != 0 && poll.id <= PageSlots.maxPollID else { throw .invalidDefinition("poll ids go from 1 to 2^40 - 1") }
+        }
+        let installed: [Poll] = change { current, changed in
+            polls.map { id, definition, lifecycle in
+                let number = PollPage.number(of: id)
+                let existing = (changed[number] ?? current[number]?.polls)?[Int(id & 0xFF)]
+                if let existing, existing.definition.options.count == definition.options.count {
+                    existing.setLifecycle(lifecycle)
+                    if existing.definition == definition { return existing }
+                    return replace(id, with: Poll(id: id, definition: definition, live: existing.live), current, &changed)
                 }
-                replaced = true
-                changed[id] = newPoll(id, definition, lifecycle)
-                return changed[id]!
+                return replace(id, with: newPoll(id, definition, lifecycle), current, &changed)
             }
-            if replaced { publish(changed, into: &snapshot) }
-            return installed
         }
         for poll in polls { notify(poll.id) }
         return installed
@@ -84,7 +84,11 @@ public final class PollRegistry: @unchecked Sendable {
 
     /// Removes the poll if present (the system of record no longer has it).
     public func forget(_ id: PollID) {
-        change(id) { polls in _ = polls.removeValue(forKey: id) }
+        change { current, changed in
+            guard current[PollPage.number(of: id)]?.polls[Int(id & 0xFF)] != nil else { return }
+            _ = replace(id, with: nil, current, &changed)
+        }
+        notify(id)
     }
 
     /// The poll, if it is in `from`; else why the organizer's `action` does not apply.
@@ -94,28 +98,31 @@ public final class PollRegistry: @unchecked Sendable {
         return poll
     }
 
-    /// Polls whose results were read at `since` or later, in no particular order.
-    public func polls(viewedSince since: Timestamp) -> [Poll] {
-        snapshot.polls.values.filter { $0.wasViewed(since: since) }
+    // MARK: - Reading many (admin path: each visits every poll)
+
+    /// How many polls there are.
+    public var count: Int { pages.withLock { $0.values.reduce(0) { $0 + $1.polls.count { $0 != nil } } } }
+
+    /// Every poll's id, in order.
+    public var ids: [PollID] { polls { _ in true }.map(\.id) }
+
+    /// The polls for which `include` is true, by id.
+    public func polls(where include: (Poll) -> Bool) -> [Poll] {
+        let pages = pages.withLock { $0 }  // a copy of the page list; pages themselves are immutable
+        return pages.keys.sorted().flatMap { number in pages[number]!.polls.compactMap { $0.flatMap { include($0) ? $0 : nil } } }
     }
 
-    /// Polls in `lifecycle` (any if nil) whose labels include every pair of `labels`.
+    /// Polls whose results were read at `since` or later.
+    public func polls(viewedSince since: Timestamp) -> [Poll] { polls { $0.wasViewed(since: since) } }
+
+    /// Polls in `lifecycle` (any if nil) whose labels include every pair of `labels`, by id.
     public func list(lifecycle: Lifecycle? = nil, labels: [String: String] = [:]) -> [Poll] {
-        snapshot.polls.values
-            .filter { poll in
-                (lifecycle == nil || poll.lifecycle == lifecycle)
-                    && labels.allSatisfy { poll.definition.labels[$0.key] == $0.value }
-            }
-            .sorted { $0.id < $1.id }
+        polls { poll in
+            (lifecycle == nil || poll.lifecycle == lifecycle) && labels.allSatisfy { poll.definition.labels[$0.key] == $0.value }
+        }
     }
 
     // MARK: - Internals
-
-    private func transition(_ id: PollID, from: Lifecycle, to: Lifecycle, action: String) throws(PollAdminError) {
-        guard let poll = poll(id) else { throw .unknownPoll }
-        if let found = poll.transition(from: from, to: to) { throw .invalidTransition(from: found, action: action) }
-        notify(id)
-    }
 
     /// A poll with fresh live state (empty ledger, zero counts).
     private func newPoll(_ id: PollID, _ definition: PollDefinition, _ lifecycle: Lifecycle) -> Poll {
@@ -125,75 +132,66 @@ public final class PollRegistry: @unchecked Sendable {
         return Poll(id: id, definition: definition, live: live)
     }
 
-    /// Applies `body` to a copy of the polls under the writers' mutex, publishes the result, and
-    /// tells observers that poll `id` changed.
-    private func change(_ id: PollID, _ body: (inout [PollID: Poll]) -> Void) {
-        latest.withLock { snapshot in
-            var polls = snapshot.polls
-            body(&polls)
-            publish(polls, into: &snapshot)
+    /// Runs `body` under the writers' mutex with the current pages and the pages it changes
+    /// (their polls by `id % 256`), then publishes the changed ones.
+    private func change<Result>(_ body: ([UInt64: PollPage], inout [UInt64: [Poll?]]) -> Result) -> Result {
+        pages.withLock { pages in
+            var changed: [UInt64: [Poll?]] = [:]
+            let result = body(pages, &changed)
+            for (number, polls) in changed {
+                let page = polls.contains { $0 != nil } ? PollPage(polls) : nil
+                pages[number] = page
+                slots.post(page ?? .empty, number: number)
+            }
+            return result
         }
-        notify(id)
     }
 
-    /// Makes `polls` the snapshot every reader picks up next. Call with the writers' mutex held.
-    private func publish(_ polls: [PollID: Poll], into snapshot: inout PollSnapshot) {
-        snapshot = PollSnapshot(polls: polls)
-        mailboxes.post(snapshot)
+    /// Puts `poll` (nil: none) at `id` in the changed copy of its page.
+    private func replace(_ id: PollID, with poll: Poll?, _ current: [UInt64: PollPage], _ changed: inout [UInt64: [Poll?]]) -> Poll! {
+        let number = PollPage.number(of: id)
+        var polls = changed[number] ?? current[number]?.polls ?? PollPage.empty.polls
+        polls[Int(id & 0xFF)] = poll
+        changed[number] = polls
+        return poll
     }
 
     private func notify(_ id: PollID) {
         for observer in observers.withLock({ $0 }) { observer(id) }
     }
-
 }
 
-/// An immutable set of polls.
-public final class PollSnapshot: Sendable {
-    public let polls: [PollID: Poll]
-    /// The same polls without reference counting, for the vote path: `polls` keeps them alive, and
-    /// borrowing one costs no atomic increment on an object that every loop shares.
-    nonisolated(unsafe) let unretained: PollIndex
-
-    init(polls: [PollID: Poll]) {
-        self.polls = polls
-        unretained = PollIndex(polls)
-    }
-
-    deinit { unretained.deallocate() }
-}
-
-/// One thread's lock-free view of the registry: a lookup costs one atomic load of the thread's own
-/// mailbox, plus an exchange when organizers changed something. Not for sharing between threads.
+/// One thread's lock-free view of the registry: a lookup takes the poll's page from the thread's
+/// own slot (one relaxed load, plus an exchange when organizers changed that page) and indexes it.
+/// Not for sharing between threads.
 public final class RegistryReader {
-    private let registry: PollRegistry  // keeps the mailbox alive
-    private let mailbox: SnapshotMailboxes.Mailbox
-    private var snapshot: PollSnapshot
-    /// `snapshot.unretained` (`snapshot` keeps it alive), held here so a lookup touches no
-    /// reference count.
-    private var polls: PollIndex
+    private let registry: PollRegistry  // keeps the slots alive
+    /// `registry.slots.directory`, held here so a lookup touches no reference count.
+    private let directory: UnsafeMutableRawPointer
+    private let index: Int
     /// The counter shard this reader votes into (-1 for readers that do not vote).
     public let shard: Int
 
-    init(registry: PollRegistry, index: Int, snapshot: PollSnapshot) {
+    init(registry: PollRegistry, index: Int) {
         self.registry = registry
-        mailbox = registry.mailboxes.mailbox(index)
-        self.snapshot = snapshot
-        polls = snapshot.unretained
+        directory = UnsafeMutableRawPointer(registry.slots.directory)
+        self.index = index
         shard = index < registry.shardCount ? index : -1
     }
 
-    public func poll(_ id: PollID) -> Poll? {
-        refresh()
-        return snapshot.polls[id]
+    /// The poll, unretained: valid until this reader looks up another poll of the same page.
+    @inline(__always)
+    private func lookUp(_ id: PollID) -> Unmanaged<Poll>? {
+        PageSlots.page(PollPage.number(of: id), reader: index, in: directory)?._withUnsafeGuaranteedRef { $0.poll(id) }
     }
+
+    public func poll(_ id: PollID) -> Poll? { lookUp(id)?.takeUnretainedValue() }
 
     /// Looks the poll up and votes, without touching any reference count.
     public func vote(
         _ input: BallotInput, poll id: PollID, by voter: VoterKey, token: PollToken? = nil, now: Timestamp, counting: Bool
     ) -> VoteOutcome {
-        refresh()
-        guard let poll = polls[id] else { return .rejected(.unknownPoll) }
+        guard let poll = lookUp(id) else { return .rejected(.unknownPoll) }
         return poll._withUnsafeGuaranteedRef {
             $0.vote(input, by: voter, token: token, now: now, shard: shard, counting: counting)
         }
@@ -202,38 +200,25 @@ public final class RegistryReader {
     /// Runs `body` with the poll borrowed (no reference count touched; valid only during the call),
     /// or with nil if there is none: the vote path's one lookup.
     public func withPoll(_ id: PollID, _ body: (Poll?) -> Void) {
-        refresh()
-        guard let poll = polls[id] else { return body(nil) }
+        guard let poll = lookUp(id) else { return body(nil) }
         poll._withUnsafeGuaranteedRef { body($0) }
     }
 
     /// The store's verdict on a vote recorded uncounted (see `Poll.settle`); nothing if the poll
     /// has been deleted meanwhile.
     public func settle(poll id: PollID, voter: VoterKey, previous: Ballot, current: Ballot, added: Ballot, verdict: StoredVerdict) {
-        refresh()
-        polls[id]?._withUnsafeGuaranteedRef {
+        lookUp(id)?._withUnsafeGuaranteedRef {
             $0.settle(voter: voter, previous: previous, current: current, added: added, verdict: verdict, shard: shard)
         }
     }
 
     /// The store's word for a voter's ballot (see `Poll.adopt`).
     public func adopt(poll id: PollID, voter: VoterKey, stored: Ballot) {
-        refresh()
-        polls[id]?._withUnsafeGuaranteedRef { $0.adopt(voter: voter, stored: stored, shard: shard) }
+        lookUp(id)?._withUnsafeGuaranteedRef { $0.adopt(voter: voter, stored: stored, shard: shard) }
     }
 
     /// The tallies the store reported with a batch's verdicts (see `Poll.recordStoredTallies`).
     public func recordStoredTallies(poll id: PollID, version: Int64, voters: Int64, count: (Int) -> Int64) {
-        refresh()
-        polls[id]?._withUnsafeGuaranteedRef { $0.recordStoredTallies(version: version, voters: voters, slot: shard, count: count) }
-    }
-
-    @inline(__always)
-    private func refresh() {
-        if let newer = mailbox.take() {
-            // The index first: replacing the snapshot may free the old one's index.
-            polls = newer.unretained
-            snapshot = newer
-        }
+        lookUp(id)?._withUnsafeGuaranteedRef { $0.recordStoredTallies(version: version, voters: voters, slot: shard, count: count) }
     }
 }

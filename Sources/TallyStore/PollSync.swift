@@ -40,7 +40,7 @@ public final class PollSync: @unchecked Sendable {
         do throws(PollAdminError) { polls = try registry.install(found) } catch { throw StoreError("loading polls: \(error)") }
         var ballots = 0
         for poll in polls { ballots += try loadBallots(of: poll, redis) }
-        return (registry.snapshot.polls.count, ballots)
+        return (registry.count, ballots)
     }
 
     /// Starts following changes on a thread of its own.
@@ -64,7 +64,7 @@ public final class PollSync: @unchecked Sendable {
                 // it may have been created since the list was read.
                 let stored = try pollIDs(reader)
                 for id in stored { try load(id, reader) }
-                for id in registry.snapshot.polls.keys where !stored.contains(id) { try load(id, reader) }
+                for id in registry.ids where !stored.contains(id) { try load(id, reader) }
                 worker.succeeded()
                 backoff = 50_000
                 while !worker.isStopping {

@@ -142,7 +142,7 @@ public final class CanvasAPI: Sendable {
     }
 
     private func sessions(of template: Int64) -> [Poll] {
-        registry.list(labels: [CanvasJSON.Label.poll: String(template)]).sorted { $0.id < $1.id }
+        registry.list(labels: [CanvasJSON.Label.poll: String(template)])
     }
 
     private func writePolls(_ templates: [CanvasTemplate], teacher: Bool, _ response: ResponseWriter) {
@@ -333,9 +333,7 @@ public final class CanvasAPI: Sendable {
     private func listSessions(_ request: Request, opened: Bool, _ response: ResponseWriter, _ desks: LoopDesks) {
         guard let viewer = viewer(request, response) else { return }
         let now = WallClock.now()
-        let sessions = registry.snapshot.polls.values
-            .filter { $0.definition.labels[CanvasJSON.Label.poll] != nil && $0.lifecycle != .draft && $0.isClosed(at: now) != opened }
-            .sorted { $0.id < $1.id }
+        let sessions = registry.polls { $0.definition.labels[CanvasJSON.Label.poll] != nil && $0.lifecycle != .draft && $0.isClosed(at: now) != opened }
         writeSessions(sessions, viewer, request, response, desks)
     }
 

@@ -101,7 +101,7 @@ public final class OpsAPI: @unchecked Sendable {
                     ("{reason=\"\(reason.rawValue)\",dialect=\"\(dialect)\"}", loops.reduce(0) { $0 + $1.rejected(reason) })
                 }
             })
-        let polls = registry.snapshot.polls.values
+        let polls = registry.polls { _ in true }
         metric(
             "tally_polls", "gauge", "Polls held, by lifecycle state.",
             Lifecycle.allCases.map { state in ("{state=\"\(state)\"}", Int64(polls.filter { $0.lifecycle == state }.count)) })

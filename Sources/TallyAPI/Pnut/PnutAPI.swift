@@ -141,12 +141,10 @@ public final class PnutAPI: Sendable {
         let count = min(max(query["count"].flatMap { Int($0) } ?? 20, 1), 200)
         let before = query["before_id"].flatMap { PollID($0) } ?? .max
         let since = query["since_id"].flatMap { PollID($0) } ?? 0
-        let polls = registry.snapshot.polls.values
-            .filter { poll in
-                guard poll.id < before, poll.id > since, poll.definition.labels[PnutPollJSON.typeLabel] != nil else { return false }
-                return voter.map { poll.definition.organizer == $0.id } ?? true
-            }
-            .sorted { $0.id > $1.id }
+        let polls = registry.polls { poll in
+            guard poll.id < before, poll.id > since, poll.definition.labels[PnutPollJSON.typeLabel] != nil else { return false }
+            return voter.map { poll.definition.organizer == $0.id } ?? true
+        }.reversed()
         let page = polls.prefix(count)
         let now = WallClock.now()
         style.write(
