@@ -1,4 +1,5 @@
 import Atomics
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -27,7 +28,9 @@ import Darwin
 /// the claim fails and retries in the newest generation).
 ///
 /// Memory: a record is 24 bytes; with a 3/4 load bound and doubling, a ledger holds 32–64 bytes per
-/// ballot including its empty slots. Records of a deleted poll go with its `Ledger`.
+/// ballot including its empty slots. A ledger without records holds no table at all: the first
+/// claim allocates the block that lists the generations (`Block`) with the first table, so a poll
+/// nobody voted in costs a few words. Records of a deleted poll go with its `Ledger`.
 final class Ledger: @unchecked Sendable {
     static let wordsPerSlot = 3
 
@@ -39,57 +42,91 @@ final class Ledger: @unchecked Sendable {
     private let firstCapacityLog2: Int
     /// Generations it may grow to; the 40 of production is more than memory allows.
     private let maxGenerations: Int
-    /// Table base addresses by generation (0 until allocated).
-    private let tables: UnsafeMutablePointer<UInt.AtomicRepresentation>
-    /// Claimed slots by generation.
-    private let occupancy: UnsafeMutablePointer<Int.AtomicRepresentation>
-    private let generationCount: UnsafeAtomic<Int>
+    /// The address of the ledger's `Block`, 0 until its first record.
+    private let blockAddress = Atomic<UInt>(0)
 
-    /// - Parameter expectedVoters: sizes the first generation; the ledger grows past it as needed.
-    init(expectedVoters: Int = 256, maxGenerations: Int = 40) {
-        let wanted = max(16, expectedVoters * 4 / 3 + 1)
+    /// The generations, in words: their count, then each one's table address (0 until allocated),
+    /// then each one's claimed slots. Allocated once, with the first table, and never moved.
+    private struct Block {
+        let words: UnsafeMutablePointer<AtomicWordStorage>
+        let maxGenerations: Int
+
+        @inline(__always) var generationCount: UnsafeAtomic<UInt> { UnsafeAtomic(at: words) }
+        @inline(__always) func table(_ generation: Int) -> UnsafeAtomic<UInt> { UnsafeAtomic(at: words + 1 + generation) }
+        func occupancy(_ generation: Int) -> UnsafeAtomic<UInt> { UnsafeAtomic(at: words + 1 + maxGenerations + generation) }
+        @inline(__always) var generations: Int { Int(generationCount.load(ordering: .acquiring)) }
+
+        @inline(__always) func tableBase(_ generation: Int) -> UnsafeMutablePointer<AtomicWord64Storage> {
+            UnsafeMutablePointer(bitPattern: table(generation).load(ordering: .acquiring))!
+        }
+    }
+
+    /// - Parameter expectedVoters: sizes the first generation (8 slots at least); the ledger grows
+    ///   past it as needed.
+    init(expectedVoters: Int = 0, maxGenerations: Int = 40) {
+        let wanted = max(8, expectedVoters * 4 / 3 + 1)
         firstCapacityLog2 = Int.bitWidth - (wanted - 1).leadingZeroBitCount
         self.maxGenerations = maxGenerations
-        tables = .allocate(capacity: maxGenerations)
-        tables.initialize(repeating: UInt.AtomicRepresentation(0), count: maxGenerations)
-        occupancy = .allocate(capacity: maxGenerations)
-        occupancy.initialize(repeating: Int.AtomicRepresentation(0), count: maxGenerations)
-        generationCount = .create(0)
-        tableAtomic(0).store(Ledger.allocateTable(capacity: capacity(of: 0)), ordering: .releasing)
-        generationCount.store(1, ordering: .releasing)
     }
 
     deinit {
-        for generation in 0..<generationCount.load(ordering: .acquiring) {
-            free(UnsafeMutableRawPointer(bitPattern: tableAtomic(generation).load(ordering: .acquiring)))
+        if let block = block() {
+            for generation in 0..<block.generations { free(UnsafeMutableRawPointer(bitPattern: block.table(generation).load(ordering: .acquiring))) }
+            free(block.words)
         }
-        tables.deallocate()
-        occupancy.deallocate()
-        generationCount.destroy()
+    }
+
+    private func block() -> Block? {
+        UnsafeMutablePointer<AtomicWordStorage>(bitPattern: blockAddress.load(ordering: .acquiring))
+            .map { Block(words: $0, maxGenerations: maxGenerations) }
+    }
+
+    /// The block, made with the first generation's table by the first claim (of two racing,
+    /// the one that loses frees its own and takes the winner's).
+    @inline(never)
+    private func startedBlock() -> Block {
+        let wordCount = 1 + 2 * maxGenerations
+        let words = calloc(wordCount, 8)!.bindMemory(to: AtomicWordStorage.self, capacity: wordCount)
+        let made = Block(words: words, maxGenerations: maxGenerations)
+        made.table(0).store(Ledger.allocateTable(capacity: capacity(of: 0)), ordering: .relaxed)
+        made.generationCount.store(1, ordering: .relaxed)
+        let (exchanged, winner) = blockAddress.compareExchange(expected: 0, desired: UInt(bitPattern: words), ordering: .acquiringAndReleasing)
+        if exchanged { return made }
+        free(UnsafeMutableRawPointer(bitPattern: made.table(0).load(ordering: .relaxed)))
+        free(words)
+        return Block(words: UnsafeMutablePointer(bitPattern: winner)!, maxGenerations: maxGenerations)
     }
 
     /// The mask word of `voter`'s record. With `create`, claims a record (mask 0) if there is none;
     /// returns nil only when there is none and none was asked for, or the ledger cannot grow.
     func record(for voter: VoterKey, create: Bool) -> UnsafeAtomic<UInt64>? {
+        let address = blockAddress.load(ordering: .acquiring)
+        let block: Block
+        if let words = UnsafeMutablePointer<AtomicWordStorage>(bitPattern: address) {
+            block = Block(words: words, maxGenerations: maxGenerations)
+        } else {
+            guard create else { return nil }
+            block = startedBlock()
+        }
         while true {
-            let newest = generationCount.load(ordering: .acquiring) - 1
+            let newest = block.generations - 1
             // Newest first: each generation is twice the one before, so it holds about half the
             // records. Freezing in older ones is correct in any order. With one generation (a
             // presized ledger, or before it first grows) the claiming probe below also finds an
             // existing record, so a vote walks the slots once.
-            if !(create && newest == 0), case .found(let mask) = probe(newest, voter, mode: .lookup) { return mask }
+            if !(create && newest == 0), case .found(let mask) = probe(block, newest, voter, mode: .lookup) { return mask }
             for generation in stride(from: newest - 1, through: 0, by: -1) {
-                if case .found(let mask) = probe(generation, voter, mode: create ? .freeze : .lookup) {
+                if case .found(let mask) = probe(block, generation, voter, mode: create ? .freeze : .lookup) {
                     return mask
                 }
             }
             guard create else { return nil }
-            switch probe(newest, voter, mode: .claim) {
+            switch probe(block, newest, voter, mode: .claim) {
             case .found(let mask): return mask
             case .absent: preconditionFailure("a claim either finds, claims or retries")
             case .retry:
                 // A newer generation exists, or the newest is full and one is being allocated.
-                if !waitForGeneration(after: newest) { return nil }
+                if !waitForGeneration(block, after: newest) { return nil }
             }
         }
     }
@@ -98,8 +135,9 @@ final class Ledger: @unchecked Sendable {
     var footprint: (records: Int, slots: Int, bytes: Int) {
         var records = 0
         var slots = 0
-        for generation in 0..<generationCount.load(ordering: .acquiring) {
-            records += occupancyAtomic(generation).load(ordering: .relaxed)
+        guard let block = block() else { return (0, 0, 0) }
+        for generation in 0..<block.generations {
+            records += Int(block.occupancy(generation).load(ordering: .relaxed))
             slots += capacity(of: generation)
         }
         return (records, slots, slots * Ledger.wordsPerSlot * 8)
@@ -114,8 +152,8 @@ final class Ledger: @unchecked Sendable {
         case retry
     }
 
-    private func probe(_ generation: Int, _ voter: VoterKey, mode: ProbeMode) -> ProbeResult {
-        let base = tableBase(generation)
+    private func probe(_ block: Block, _ generation: Int, _ voter: VoterKey, mode: ProbeMode) -> ProbeResult {
+        let base = block.tableBase(generation)
         let capacity = capacity(of: generation)
         let indexMask = capacity - 1
         var index = Int(truncatingIfNeeded: voter.low) & indexMask
@@ -138,7 +176,7 @@ final class Ledger: @unchecked Sendable {
                     if head.compareExchange(expected: Ledger.empty, desired: Ledger.busy, ordering: .acquiringAndReleasing).exchanged {
                         UnsafeAtomic<UInt64>(at: slot + 1).store(voter.low, ordering: .relaxed)
                         head.store(voter.high, ordering: .releasing)
-                        noteClaim(in: generation)
+                        noteClaim(block, in: generation)
                         return .found(UnsafeAtomic<UInt64>(at: slot + 2))
                     }
                     continue
@@ -161,19 +199,19 @@ final class Ledger: @unchecked Sendable {
     // MARK: - Growth
 
     /// Counts a claim; the claim that makes a generation 3/4 full allocates the next one.
-    private func noteClaim(in generation: Int) {
-        let claimed = occupancyAtomic(generation).loadThenWrappingIncrement(ordering: .relaxed) + 1
+    private func noteClaim(_ block: Block, in generation: Int) {
+        let claimed = Int(block.occupancy(generation).loadThenWrappingIncrement(ordering: .relaxed)) + 1
         let capacity = capacity(of: generation)
         guard claimed == capacity - capacity / 4, generation + 1 < maxGenerations else { return }
         let next = generation + 1
-        tableAtomic(next).store(Ledger.allocateTable(capacity: self.capacity(of: next)), ordering: .releasing)
-        generationCount.store(next + 1, ordering: .releasing)
+        block.table(next).store(Ledger.allocateTable(capacity: self.capacity(of: next)), ordering: .releasing)
+        block.generationCount.store(UInt(next + 1), ordering: .releasing)
     }
 
     /// Waits until a generation newer than `generation` is published; false if none ever will be.
-    private func waitForGeneration(after generation: Int) -> Bool {
+    private func waitForGeneration(_ block: Block, after generation: Int) -> Bool {
         if generation + 1 >= maxGenerations { return false }
-        while generationCount.load(ordering: .acquiring) <= generation + 1 {
+        while block.generations <= generation + 1 {
             sched_yield()
         }
         return true
@@ -181,12 +219,6 @@ final class Ledger: @unchecked Sendable {
 
     private func capacity(of generation: Int) -> Int { 1 << (firstCapacityLog2 + generation) }
 
-    private func tableBase(_ generation: Int) -> UnsafeMutablePointer<UInt64.AtomicRepresentation> {
-        UnsafeMutablePointer(bitPattern: tableAtomic(generation).load(ordering: .acquiring))!
-    }
-
-    private func tableAtomic(_ generation: Int) -> UnsafeAtomic<UInt> { UnsafeAtomic(at: tables + generation) }
-    private func occupancyAtomic(_ generation: Int) -> UnsafeAtomic<Int> { UnsafeAtomic(at: occupancy + generation) }
 
     private static func allocateTable(capacity: Int) -> UInt {
         guard let memory = calloc(capacity, wordsPerSlot * 8) else { fatalError("out of memory for a ledger of \(capacity) slots") }

@@ -25,3 +25,9 @@ final class PaddedRows: @unchecked Sendable {
         UnsafeAtomic(at: words + row * wordsPerRow + index)
     }
 }
+
+/// swift-atomics' storage of one atomic word, named apart from the standard library's
+/// `Synchronization` type of the same name, so files that use both (an `Atomic` stored inline
+/// beside `UnsafeAtomic`s over raw memory) can say which they mean.
+typealias AtomicWordStorage = UInt.AtomicRepresentation
+typealias AtomicWord64Storage = UInt64.AtomicRepresentation

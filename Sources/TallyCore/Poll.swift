@@ -1,4 +1,5 @@
 import Atomics
+import Synchronization
 
 /// A poll's lifecycle as organizers and the close worker set it. Passing `closesAt` also ends
 /// voting, whether or not anyone has flipped the state yet.
@@ -39,25 +40,25 @@ public final class Poll: @unchecked Sendable {
 
     /// The mutable part of a poll, shared by all versions of its definition.
     final class LiveState: @unchecked Sendable {
-        let lifecycle: UnsafeAtomic<Int>
+        let lifecycle: Atomic<Int>
         let ledger: Ledger
-        let counters: OptionCounters
-        /// The store's tallies: a slot per loop (`shard`), and the results follower's after them.
-        let stored: StoredTallies
+        let optionCount: Int
+        /// Counter shards: one per event loop that votes.
+        let shardCount: Int
+        /// The counts, made with the first vote counted.
+        private let counters = OnFirstUse<OptionCounters>()
+        /// The store's tallies (a slot per loop, and the results follower's after them), made when
+        /// the store first reports any.
+        private let stored = OnFirstUse<StoredTallies>()
         /// When results were last read (µs, to within `viewMarkGranularity`): the results follower
         /// keeps viewed polls fresh.
-        let lastViewed = UnsafeAtomic<Int64>.create(0)
+        let lastViewed = Atomic<Int64>(0)
 
         init(lifecycle: Lifecycle, optionCount: Int, shardCount: Int, ledger: Ledger) {
-            self.lifecycle = .create(lifecycle.rawValue)
+            self.lifecycle = Atomic(lifecycle.rawValue)
             self.ledger = ledger
-            counters = OptionCounters(optionCount: optionCount, shardCount: shardCount)
-            stored = StoredTallies(optionCount: optionCount, slotCount: shardCount + 1)
-        }
-
-        deinit {
-            lifecycle.destroy()
-            lastViewed.destroy()
+            self.optionCount = optionCount
+            self.shardCount = shardCount
         }
 
         // The poll reaches the ledger and the counters through these, unretained (this object
@@ -73,7 +74,28 @@ public final class Poll: @unchecked Sendable {
         /// `counters.apply(shard:from:to:)`.
         @inline(__always)
         func count(shard: Int, from previous: Ballot, to current: Ballot) {
-            Unmanaged.passUnretained(counters)._withUnsafeGuaranteedRef { $0.apply(shard: shard, from: previous, to: current) }
+            counters.get { OptionCounters(optionCount: optionCount, shardCount: shardCount) }
+                ._withUnsafeGuaranteedRef { $0.apply(shard: shard, from: previous, to: current) }
+        }
+
+        /// The counts: votes per option and voters with a ballot (zeros before the first vote).
+        func counts(into counts: inout InlineArray<64, Int64>) -> Int64 {
+            guard let counters = counters.existing() else { return 0 }
+            return counters._withUnsafeGuaranteedRef { counters in
+                for option in 0..<optionCount { counts[option] = counters.count(of: option) }
+                return counters.voters
+            }
+        }
+
+        /// `StoredTallies.record`, for the tallies' slot `slot`.
+        func recordStored(slot: Int, version: Int64, voters: Int64, count: (Int) -> Int64) {
+            stored.get { StoredTallies(optionCount: optionCount, slotCount: shardCount + 1) }
+                ._withUnsafeGuaranteedRef { $0.record(slot: slot, version: version, voters: voters, count: count) }
+        }
+
+        /// `StoredTallies.newest`; nil before the store reported any.
+        func newestStored(into counts: inout InlineArray<64, Int64>) -> (version: Int64, voters: Int64)? {
+            stored.existing()?._withUnsafeGuaranteedRef { $0.newest(into: &counts) }
         }
     }
 
@@ -116,10 +138,11 @@ public final class Poll: @unchecked Sendable {
     ///   - shard: the calling event loop's counter shard; one thread per shard.
     ///   - counting: move the counters now. A daemon that writes through to Redis passes false and
     ///     counts what Redis confirms (`settle`), so results never show a vote that is not stored.
+    @inline(__always)
     public func vote(
         _ input: BallotInput, by voter: VoterKey, token: PollToken? = nil, now: Timestamp, shard: Int, counting: Bool
     ) -> VoteOutcome {
-        precondition(shard >= 0 && shard < live.counters.shardCount, "vote from a thread without a counter shard")
+        precondition(shard >= 0 && shard < live.shardCount, "vote from a thread without a counter shard")
         let rules = definition.rules
         if let refused = checkToken(token) { return .rejected(refused) }
         let lifecycle = lifecycle
@@ -203,11 +226,11 @@ public final class Poll: @unchecked Sendable {
     /// that results include votes stored through other daemons. `slot`: the loop's shard, or
     /// `followerSlot` for the thread that refreshes viewed polls.
     public func recordStoredTallies(version: Int64, voters: Int64, slot: Int, count: (Int) -> Int64) {
-        live.stored.record(slot: slot, version: version, voters: voters, count: count)
+        live.recordStored(slot: slot, version: version, voters: voters, count: count)
     }
 
     /// The slot of the results follower in `recordStoredTallies`.
-    public var followerSlot: Int { live.counters.shardCount }
+    public var followerSlot: Int { live.shardCount }
 
     /// Whether results were read at `since` or later (to within `viewMarkGranularity`).
     public func wasViewed(since: Timestamp) -> Bool { live.lastViewed.load(ordering: .relaxed) >= since }
@@ -242,14 +265,13 @@ public final class Poll: @unchecked Sendable {
         // store has reported any. Every vote this daemon acknowledged is in both.
         var counts = InlineArray<64, Int64>(repeating: 0)
         let voters: Int64
-        if let stored = live.stored.newest(into: &counts) {
+        if let stored = live.newestStored(into: &counts) {
             voters = stored.voters
         } else {
-            for option in 0..<live.counters.optionCount { counts[option] = live.counters.count(of: option) }
-            voters = live.counters.voters
+            voters = live.counts(into: &counts)
         }
         return ResultsView(
-            optionCount: live.counters.optionCount, counts: counts, voters: voters, isClosed: closed, ownBallot: own,
+            optionCount: live.optionCount, counts: counts, voters: voters, isClosed: closed, ownBallot: own,
             showsResults: showsResults, showsCounts: showsResults && (organizer || !definition.rules.hideCounts))
     }
 

@@ -12,13 +12,14 @@ public struct PollDefinition: Sendable, Equatable {
     /// The voter id of the poll's author, who sees what organizers see.
     public var organizer: String?
     public var createdAt: Timestamp
-    /// Expected voters: sizes the ledger's first table (it grows past this as needed).
+    /// Expected voters: sizes the ledger's first table (it grows past this as needed; 0: starts
+    /// small, for the many polls few vote in).
     public var expectedVoters: Int
 
     public init(
         question: String, description: String = "", options: [String], rules: PollRules = PollRules(),
         labels: [String: String] = [:], organizer: String? = nil, createdAt: Timestamp = 0,
-        expectedVoters: Int = 256
+        expectedVoters: Int = 0
     ) {
         self.question = question
         self.description = description

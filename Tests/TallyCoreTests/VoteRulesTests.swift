@@ -219,8 +219,10 @@ struct Fixture {
         let live = Poll.LiveState(
             lifecycle: .open, optionCount: 1, shardCount: 1, ledger: Ledger(expectedVoters: 1, maxGenerations: 1))
         let poll = Poll(id: 1, definition: definition, live: live)
+        #expect(poll.ledgerFootprint.slots == 0, "no table before the first voter")
+        #expect(poll.vote(BallotInput([0]), by: VoterKey(id: "0"), now: 0, shard: 0, counting: true) == .accepted(previous: .empty, current: Ballot([0])))
         let capacity = poll.ledgerFootprint.slots
-        for voter in 0..<capacity {
+        for voter in 1..<capacity {
             #expect(poll.vote(BallotInput([0]), by: VoterKey(id: "\(voter)"), now: 0, shard: 0, counting: true) == .accepted(previous: .empty, current: Ballot([0])))
         }
         #expect(poll.vote(BallotInput([0]), by: VoterKey(id: "one too many"), now: 0, shard: 0, counting: true) == .rejected(.ledgerFull))

@@ -32,7 +32,7 @@ extension NativeAPI {
             let definition = PollDefinition(
                 question: question, description: try fields.string("description") ?? "", options: options, rules: rules,
                 labels: try fields.labels("labels") ?? [:], createdAt: now,
-                expectedVoters: try fields.integer("expectedVoters") ?? 256)
+                expectedVoters: try fields.integer("expectedVoters") ?? 0)
             let lifecycle: Lifecycle = try fields.bool("draft") == true ? .draft : .open
             try fields.rejectUnknown()
             try definition.validate()
