@@ -25,7 +25,7 @@ let redis = try BlockingRedis(host: "127.0.0.1", port: port)
 @MainActor func createPolls(_ ids: ClosedRange<PollID>, in registry: PollRegistry) throws {
     let definition = PollDefinition(question: "Poll", options: ["a", "b", "c", "d"], rules: PollRules(closesAt: WallClock.now() + 3_600_000_000))
     for id in ids { try redis.command(StoredPoll.saveCommand(id: id, definition: definition, lifecycle: .open)) { _ in } }
-    try registry.install(ids.map { ($0, definition, .open) })
+    try registry.install(ids.map { ($0, definition, .open, 1) })
 }
 
 /// Moves each poll's end date to `closing(id)`, in Redis and in `registry` (writing 100 000 polls
@@ -41,7 +41,7 @@ let redis = try BlockingRedis(host: "127.0.0.1", port: port)
     try registry.install(ends.map { id, end in
         var definition = registry.poll(id)!.definition
         definition.rules.closesAt = end
-        return (id, definition, .open)
+        return (id, definition, .open, 1)
     })
 }
 

@@ -35,6 +35,8 @@ public enum VoteOutcome: Equatable, Sendable {
 public final class Poll: @unchecked Sendable {
     public let id: PollID
     public let definition: PollDefinition
+    /// The revision of its definition and lifecycle that Redis last saved (see `PollVersion`).
+    public let revision: Int64
     let live: LiveState
     private let organizerKey: VoterKey?
 
@@ -99,14 +101,18 @@ public final class Poll: @unchecked Sendable {
         }
     }
 
-    init(id: PollID, definition: PollDefinition, live: LiveState) {
+    init(id: PollID, definition: PollDefinition, live: LiveState, revision: Int64 = 0) {
         self.id = id
+        self.revision = revision
         self.definition = definition
         self.live = live
         organizerKey = definition.organizer.map { VoterKey(id: $0) }
     }
 
     public var lifecycle: Lifecycle { Lifecycle(rawValue: live.lifecycle.load(ordering: .acquiring))! }
+
+    /// The version an organizer's change to it now is based on.
+    public var version: PollVersion { PollVersion(revision: revision, state: lifecycle) }
 
     /// Sets the lifecycle to what the system of record says.
     func setLifecycle(_ lifecycle: Lifecycle) { live.lifecycle.store(lifecycle.rawValue, ordering: .releasing) }

@@ -52,30 +52,31 @@ public final class PollRegistry: @unchecked Sendable {
     }
 
     /// Makes the poll `id` what the system of record says: created if new, else given this
-    /// definition and lifecycle with its ballots kept (recreated empty if its options changed).
+    /// definition, lifecycle and revision (see `PollVersion`) with its ballots kept (recreated
+    /// empty if its options changed).
     @discardableResult
-    public func install(id: PollID, definition: PollDefinition, lifecycle: Lifecycle) throws(PollAdminError) -> Poll {
-        try install([(id, definition, lifecycle)])[0]
+    public func install(id: PollID, definition: PollDefinition, lifecycle: Lifecycle, revision: Int64 = 0) throws(PollAdminError) -> Poll {
+        try install([(id, definition, lifecycle, revision)])[0]
     }
 
     /// `install` for many polls at once: one new page per page they touch (recovery loads
     /// thousands). A lifecycle-only change publishes no page at all.
     @discardableResult
-    public func install(_ polls: [(id: PollID, definition: PollDefinition, lifecycle: Lifecycle)]) throws(PollAdminError) -> [Poll] {
+    public func install(_ polls: [(id: PollID, definition: PollDefinition, lifecycle: Lifecycle, revision: Int64)]) throws(PollAdminError) -> [Poll] {
         for poll in polls {
             try poll.definition.validate()
             guard poll.id != 0 && poll.id <= PageSlots.maxPollID else { throw .invalidDefinition("poll ids go from 1 to 2^40 - 1") }
         }
         let installed: [Poll] = change { current, changed in
-            polls.map { id, definition, lifecycle in
+            polls.map { id, definition, lifecycle, revision in
                 let number = PollPage.number(of: id)
                 let existing = (changed[number] ?? current[number]?.polls)?[Int(id & 0xFF)]
                 if let existing, existing.definition.options.count == definition.options.count {
                     existing.setLifecycle(lifecycle)
-                    if existing.definition == definition { return existing }
-                    return replace(id, with: Poll(id: id, definition: definition, live: existing.live), current, &changed)
+                    if existing.definition == definition && existing.revision == revision { return existing }
+                    return replace(id, with: Poll(id: id, definition: definition, live: existing.live, revision: revision), current, &changed)
                 }
-                return replace(id, with: newPoll(id, definition, lifecycle), current, &changed)
+                return replace(id, with: newPoll(id, definition, lifecycle, revision), current, &changed)
             }
         }
         for poll in polls { notify(poll.id) }
@@ -125,11 +126,11 @@ public final class PollRegistry: @unchecked Sendable {
     // MARK: - Internals
 
     /// A poll with fresh live state (empty ledger, zero counts).
-    private func newPoll(_ id: PollID, _ definition: PollDefinition, _ lifecycle: Lifecycle) -> Poll {
+    private func newPoll(_ id: PollID, _ definition: PollDefinition, _ lifecycle: Lifecycle, _ revision: Int64) -> Poll {
         let live = Poll.LiveState(
             lifecycle: lifecycle, optionCount: definition.options.count, shardCount: shardCount,
             ledger: Ledger(expectedVoters: definition.expectedVoters))
-        return Poll(id: id, definition: definition, live: live)
+        return Poll(id: id, definition: definition, live: live, revision: revision)
     }
 
     /// Runs `body` under the writers' mutex with the current pages and the pages it changes

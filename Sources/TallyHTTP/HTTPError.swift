@@ -46,7 +46,7 @@ extension HTTPError {
         case .malformedRequest: response.writeError(status: 400, code: "malformed_request", message: "the request is not valid HTTP/1.1")
         case .notFound: response.writeError(status: 404, code: "not_found", message: "no such resource")
         case .methodNotAllowed(let allow):
-            response.writeJSON(status: 405, allow: allow) { json in
+            response.writeJSON(status: 405, header: ("Allow", allow)) { json in
                 json.object { body in
                     body.field("error", "this path does not take that method")
                     body.field("code", "method_not_allowed")

@@ -46,18 +46,21 @@ public struct ResponseWriter {
         output.append("\r\n")
     }
 
-    /// Writes a JSON response whose body `build` writes. `allow`: an `Allow` header's value (a 405;
-    /// RFC 9110 requires it there).
-    public func writeJSON(status: Int, extraHeaders: StaticString = "", allow: String? = nil, _ build: (inout JSONWriter) -> Void) {
+    /// Writes a JSON response whose body `build` writes. `header`: one more header whose value is
+    /// made at run time (a 405's `Allow`, which RFC 9110 requires there; an `ETag`).
+    public func writeJSON(
+        status: Int, extraHeaders: StaticString = "", header: (name: StaticString, value: String)? = nil, _ build: (inout JSONWriter) -> Void
+    ) {
         let body = context.scratch
         body.removeAll()
         var json = JSONWriter(body)
         build(&json)
         write(status: status, contentType: "application/json; charset=utf-8", body: body.bytes) {
             output.append(extraHeaders)
-            if let allow {
-                output.append("Allow: ")
-                output.append(string: allow)
+            if let header {
+                output.append(header.name)
+                output.append(": ")
+                output.append(string: header.value)
                 output.append("\r\n")
             }
         }

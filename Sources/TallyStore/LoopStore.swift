@@ -306,13 +306,16 @@ public final class LoopStore {
         call(["INCR", KeySchema.nextPollID]) { reply in completion(reply?.integer.map { PollID($0) }) }
     }
 
-    /// Writes a poll's definition and lifecycle (with `ifUnvoted`, only while it has no ballot).
+    /// Writes a poll's definition and lifecycle (see `StoredPoll.saveCommand`).
     public func savePoll(
-        _ id: PollID, _ definition: PollDefinition, _ lifecycle: Lifecycle, ifUnvoted: Bool = false, _ completion: @escaping (PollSave) -> Void
+        _ id: PollID, _ definition: PollDefinition, _ lifecycle: Lifecycle, expected: PollVersion?, ifUnvoted: Bool = false,
+        _ completion: @escaping (PollSave) -> Void
     ) {
-        call(StoredPoll.saveCommand(id: id, definition: definition, lifecycle: lifecycle, ifUnvoted: ifUnvoted)) { reply in
+        call(StoredPoll.saveCommand(id: id, definition: definition, lifecycle: lifecycle, expected: expected, ifUnvoted: ifUnvoted)) { reply in
             guard let reply, !reply.isError else { return completion(.unavailable) }
-            completion(reply.hasPrefix("VOTED") ? .voted : .saved)
+            if let revision = reply.integer { return completion(.saved(revision: revision)) }
+            if reply.isArray, reply.count == 3 { return completion(.changed(StoredPoll.version(state: reply[2].string, revision: reply[1].string))) }
+            completion(reply.hasPrefix("VOTED") ? .voted : .unavailable)
         }
     }
 
@@ -344,7 +347,11 @@ public final class LoopStore {
 
 /// What became of a poll's save.
 public enum PollSave {
-    case saved
+    /// Saved as this revision.
+    case saved(revision: Int64)
+    /// Not saved: the poll is no longer at the version the change was based on; it is at this one
+    /// (nil: it is gone).
+    case changed(PollVersion?)
     /// Not saved: it may change only while nobody has voted, and somebody has.
     case voted
     /// Redis could not be asked, or failed.

@@ -32,9 +32,9 @@ public final class PollSync: @unchecked Sendable {
     @discardableResult
     public func loadAll() throws(StoreError) -> (polls: Int, ballots: Int) {
         let redis = try BlockingRedis(host: host, port: port)
-        var found: [(id: PollID, definition: PollDefinition, lifecycle: Lifecycle)] = []
+        var found: [(id: PollID, definition: PollDefinition, lifecycle: Lifecycle, revision: Int64)] = []
         for id in try pollIDs(redis) {
-            if let stored = try read(id, redis) { found.append((id, stored.definition, stored.lifecycle)) }
+            if let stored = try read(id, redis) { found.append((id, stored.definition, stored.version.state, stored.version.revision)) }
         }
         let polls: [Poll]
         do throws(PollAdminError) { polls = try registry.install(found) } catch { throw StoreError("loading polls: \(error)") }
@@ -91,18 +91,20 @@ public final class PollSync: @unchecked Sendable {
     private func load(_ id: PollID, _ redis: BlockingRedis) throws(StoreError) {
         guard let stored = try read(id, redis) else { return registry.forget(id) }
         do throws(PollAdminError) {
-            try registry.install(id: id, definition: stored.definition, lifecycle: stored.lifecycle)
+            try registry.install(id: id, definition: stored.definition, lifecycle: stored.version.state, revision: stored.version.revision)
         } catch {
             throw StoreError("poll \(id): \(error)")
         }
     }
 
-    /// Poll `id`'s definition and lifecycle as Redis has them; nil if it has no such poll.
-    private func read(_ id: PollID, _ redis: BlockingRedis) throws(StoreError) -> (definition: PollDefinition, lifecycle: Lifecycle)? {
+    /// Poll `id`'s definition and version as Redis has them; nil if it has no such poll.
+    private func read(_ id: PollID, _ redis: BlockingRedis) throws(StoreError) -> (definition: PollDefinition, version: PollVersion)? {
         let json = try redis.command(["HGET", KeySchema.definition(id), "definition"]) { $0.string }
-        let state = try redis.command(["HGET", KeySchema.poll(id), "state"]) { $0.string }
-        guard let json, let state, let lifecycle = Lifecycle(name: state) else { return nil }
-        do { return (try JSONDecoder().decode(StoredPoll.self, from: Data(json.utf8)).definition, lifecycle) } catch {
+        let version = try redis.command(["HMGET", KeySchema.poll(id), "state", "revision"]) { reply in
+            reply.count == 2 ? StoredPoll.version(state: reply[0].string, revision: reply[1].string) : nil
+        }
+        guard let json, let version else { return nil }
+        do { return (try JSONDecoder().decode(StoredPoll.self, from: Data(json.utf8)).definition, version) } catch {
             throw StoreError("poll \(id): unreadable definition: \(error)")
         }
     }

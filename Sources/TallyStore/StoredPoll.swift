@@ -50,16 +50,21 @@ public struct StoredPoll: Codable, Equatable, Sendable {
             labels: labels, organizer: organizer, createdAt: createdAt, expectedVoters: expectedVoters)
     }
 
-    /// The command that writes a poll (definition and lifecycle) and tells other daemons. With
-    /// `ifUnvoted`, only while nobody has a ballot in it (checked in the same script, so no vote
-    /// slips in between): it replies `VOTED` and writes nothing otherwise.
-    public static func saveCommand(id: PollID, definition: PollDefinition, lifecycle: Lifecycle, ifUnvoted: Bool = false) -> [String] {
+    /// The command that writes a poll (definition and lifecycle), numbers it with the next
+    /// revision and tells other daemons; it replies the new revision. With `expected`, only if
+    /// the poll is still at that version (else it replies `CHANGED`, the revision and the state
+    /// found); with `ifUnvoted`, only while nobody has a ballot in it (else `VOTED`). Both are
+    /// checked in the script that writes, so nothing slips in between.
+    public static func saveCommand(
+        id: PollID, definition: PollDefinition, lifecycle: Lifecycle, expected: PollVersion? = nil, ifUnvoted: Bool = false
+    ) -> [String] {
         let json = String(decoding: try! JSONEncoder().encode(StoredPoll(definition)), as: UTF8.self)
         let rules = definition.rules
         return [
             "EVAL", saveScript, "4", KeySchema.poll(id), KeySchema.definition(id), KeySchema.polls, KeySchema.ballots(id),
             "\(id)", lifecycle.name.description, "\(definition.options.count)", "\(rules.maxVotes)", rules.revote ? "1" : "0",
             rules.closesAt.map { "\($0)" } ?? "", rules.closesOnEnd ? "1" : "0", json, KeySchema.changes, ifUnvoted ? "1" : "0",
+            expected.map { String($0.revision) } ?? "", expected?.state.name.description ?? "",
         ]
     }
 
@@ -71,14 +76,26 @@ public struct StoredPoll: Codable, Equatable, Sendable {
         ]
     }
 
+    /// The version `state` and `revision` (as HMGET reads them) name; nil without a state.
+    public static func version(state: String?, revision: String?) -> PollVersion? {
+        guard let state = state.flatMap(Lifecycle.init(name:)) else { return nil }
+        return PollVersion(revision: revision.flatMap { Int64($0) } ?? 0, state: state)
+    }
+
     private static let saveScript = """
+        if ARGV[11] ~= '' then
+          local found = redis.call('HMGET', KEYS[1], 'revision', 'state')
+          local revision, state = found[1] or '0', found[2] or ''
+          if revision ~= ARGV[11] or state ~= ARGV[12] then return {'CHANGED', revision, state} end
+        end
         if ARGV[10] == '1' and redis.call('EXISTS', KEYS[4]) == 1 then return 'VOTED' end
+        local revision = redis.call('HINCRBY', KEYS[1], 'revision', 1)
         redis.call('HSET', KEYS[1], 'state', ARGV[2], 'options', ARGV[3], 'maxVotes', ARGV[4], 'revote', ARGV[5],
           'closesAt', ARGV[6], 'closesOnEnd', ARGV[7])
         redis.call('HSET', KEYS[2], 'definition', ARGV[8])
         redis.call('SADD', KEYS[3], ARGV[1])
         redis.call('PUBLISH', ARGV[9], ARGV[1])
-        return 'OK'
+        return revision
         """
 
     private static let deleteScript = """

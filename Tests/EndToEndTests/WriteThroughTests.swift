@@ -183,6 +183,7 @@ import Testing
         let poll = try f.create()
         let flushing = DispatchGroup()
         let voted = SharedState()
+        _ = try redis.cli(["SCRIPT", "FLUSH"])  // the first votes meet it flushed, however fast they go
         DispatchQueue.global().async(group: flushing) {
             // Until the votes are in, however long the machine makes them take.
             while !voted.isSet {

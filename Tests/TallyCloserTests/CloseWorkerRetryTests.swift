@@ -18,7 +18,7 @@ import Testing
         let store = try BlockingRedis(host: "127.0.0.1", port: redis.port)
         for id in 1...PollID(count) { try store.command(StoredPoll.saveCommand(id: id, definition: definition, lifecycle: .open)) { _ in } }
         try store.command(["HSET", KeySchema.poll(5), "1", "2", "2", "1", "voters", "3"]) { _ in }
-        try registry.install((1...PollID(count)).map { ($0, definition, .open) })
+        try registry.install((1...PollID(count)).map { ($0, definition, .open, 1) })
 
         let worker = CloseWorker(host: "127.0.0.1", port: redis.port, registry: registry)
         let finalized = Mutex<[PollID]>([])

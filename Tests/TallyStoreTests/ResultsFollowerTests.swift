@@ -12,8 +12,8 @@ import Testing
         let redis = try RedisServer()
         let registry = PollRegistry(shardCount: 1, readers: 1)
         let definition = PollDefinition(question: "Q", options: ["a", "b"])
-        try registry.install((1...30).map { ($0, definition, .open) })
-        try registry.install([(31, definition, .open)])
+        try registry.install((1...30).map { ($0, definition, .open, 0) })
+        try registry.install([(31, definition, .open, 0)])
         let store = try BlockingRedis(host: "127.0.0.1", port: redis.port)
         for id in 1...31 as ClosedRange<PollID> {
             try store.command(["HSET", KeySchema.poll(id), "version", "3", "voters", "7", "0", "4", "1", "\(id)"]) { _ in }

@@ -310,7 +310,7 @@ public final class CanvasAPI: Sendable {
         if let course = params.integer("course_id") { definition.labels[CanvasJSON.Label.course] = String(course) }
         if let section = params.integer("course_section_id") { definition.labels[CanvasJSON.Label.section] = String(section) }
         if let isPublic = params.flag("has_public_results") { definition.rules.visibility = isPublic ? .always : .organizerOnly }
-        desks.polls.save(session.id, definition, session.lifecycle, response.deferred(), style) { session, response in
+        desks.polls.save(session.id, definition, session.lifecycle, response.deferred(), style, expected: session.version) { session, response in
             response.writeJSON(status: 200) { CanvasJSON.sessions([session], viewer: .organizer, ballots: [:], &$0) }
         }
     }
@@ -323,7 +323,7 @@ public final class CanvasAPI: Sendable {
     ) {
         guard let (session, viewer) = session(request, pollText, idText, response) else { return }
         guard viewer.isOrganizer else { return style.forbidden(response) }
-        desks.polls.save(session.id, session.definition, lifecycle, response.deferred(), style) { session, response in
+        desks.polls.save(session.id, session.definition, lifecycle, response.deferred(), style, expected: session.version) { session, response in
             response.writeJSON(status: 200) { CanvasJSON.sessions([session], viewer: .organizer, ballots: [:], &$0) }
         }
     }

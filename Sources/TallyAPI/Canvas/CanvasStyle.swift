@@ -80,6 +80,7 @@ struct CanvasStyle: AnswerStyle {
         case .invalidField(let text), .invalidPoll(let text): invalid("base", message: text, response)
         case .unknownPoll: notFound(response)
         case .invalidTransition: invalid("base", "The poll session cannot do that now.", response)
+        case .changedMeanwhile, .preconditionFailed: invalid("base", "The poll session changed meanwhile; read it again.", response)
         case .credentialsRequired: write(VoterCheck.missing, response)
         case .forbidden: forbidden(response)
         }

@@ -138,7 +138,7 @@ public final class ContentPollsAPI: Sendable {
         let stillOpen = definition.rules.deadline.map { WallClock.now() < $0 } ?? true
         let lifecycle = poll.lifecycle == .closed && stillOpen ? .open : poll.lifecycle
         desks.polls.save(
-            poll.id, definition, lifecycle, response.deferred(), style,
+            poll.id, definition, lifecycle, response.deferred(), style, expected: poll.version,
             refusedIfVoted: optionsChanged
                 ? .invalidField("Bad request. Options cannot be added or removed once the poll has votes; rename or reorder them instead") : nil
         ) { [self] poll, response in write(poll, response) }

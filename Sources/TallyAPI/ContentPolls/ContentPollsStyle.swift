@@ -29,6 +29,7 @@ struct ContentPollsStyle: AnswerStyle {
             response.writeJSON(status: 400) { json in json.object { $0.field("error", string: message) } }
         case .unknownPoll: notFound(response)
         case .invalidTransition: self.error(400, "Bad request. The poll cannot do that now", response)
+        case .changedMeanwhile, .preconditionFailed: self.error(409, "Conflict. The poll changed meanwhile; read it again", response)
         case .credentialsRequired, .forbidden: forbidden(response)
         }
     }
@@ -37,7 +38,7 @@ struct ContentPollsStyle: AnswerStyle {
         switch error {
         case .notFound: self.error(404, "Not found. The REST endpoint has no such path", response)
         case .methodNotAllowed(let allow):
-            response.writeJSON(status: 405, allow: allow) { json in json.object { $0.field("error", "Method not allowed. Use GET, POST, PUT or DELETE") } }
+            response.writeJSON(status: 405, header: ("Allow", allow)) { json in json.object { $0.field("error", "Method not allowed. Use GET, POST, PUT or DELETE") } }
         case .malformedRequest: self.error(400, "Bad request. The request is not valid HTTP/1.1", response)
         case .requestTimeout: self.error(408, "Request timeout", response)
         case .bodyTooLarge: self.error(413, "Request entity too large", response)

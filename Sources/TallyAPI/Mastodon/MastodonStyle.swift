@@ -37,7 +37,7 @@ struct MastodonStyle: AnswerStyle {
         case .invalidField(let message), .invalidPoll(let message):
             response.writeJSON(status: 422) { json in json.object { $0.field("error", string: message) } }
         case .unknownPoll: notFound(response)
-        case .invalidTransition:
+        case .invalidTransition, .changedMeanwhile, .preconditionFailed:
             response.writeJSON(status: 422) { json in json.object { $0.field("error", "Validation failed") } }
         case .credentialsRequired: write(VoterCheck.missing, response)
         case .forbidden: response.writeJSON(status: 403) { json in json.object { $0.field("error", "This action is not allowed") } }

@@ -99,7 +99,7 @@ extension NativeAPI {
                 if let labels { definition.labels = labels }
             }
             try definition.validate()
-            persist(id, definition, poll.lifecycle, response, desk)
+            persist(poll, definition, poll.lifecycle, request, response, desk)
         }
     }
 
@@ -121,10 +121,10 @@ extension NativeAPI {
             switch action {
             case .open:
                 let poll = try registry.poll(id, in: .draft, for: "open")
-                persist(id, poll.definition, .open, response, desk)
+                persist(poll, poll.definition, .open, request, response, desk)
             case .close:
                 let poll = try registry.poll(id, in: .open, for: "close")
-                persist(id, poll.definition, .closed, response, desk)
+                persist(poll, poll.definition, .closed, request, response, desk)
             case .reopen:
                 var closesAt: Timestamp??
                 if !request.body.isEmpty {
@@ -132,23 +132,41 @@ extension NativeAPI {
                     closesAt = try fields.timestamp("closesAt")
                     try fields.rejectUnknown()
                 }
-                var definition = try registry.poll(id, in: .closed, for: "reopen").definition
+                let poll = try registry.poll(id, in: .closed, for: "reopen")
+                var definition = poll.definition
                 if let closesAt { definition.rules.closesAt = closesAt }
-                persist(id, definition, .open, response, desk)
+                persist(poll, definition, .open, request, response, desk)
             }
         }
     }
 
-    /// Saves the poll, then answers 200 with it.
-    private func persist(_ id: PollID, _ definition: PollDefinition, _ lifecycle: Lifecycle, _ response: ResponseWriter, _ desk: PollDesk) {
-        desk.save(id, definition, lifecycle, response.deferred(), style) { poll, response in NativeAPI.writePoll(poll, status: 200, response) }
+    /// Saves the change made from `poll`, then answers 200 with it. Redis saves it only if the
+    /// poll is still at the version the change was made from (see `PollVersion`). With
+    /// `If-Match`, that must be the version the client names: an older one is 412; a newer one
+    /// than this daemon has seen yet (written through another daemon a moment ago) is 409, as the
+    /// change would be made from a stale copy.
+    private func persist(
+        _ poll: Poll, _ definition: PollDefinition, _ lifecycle: Lifecycle, _ request: Request, _ response: ResponseWriter, _ desk: PollDesk
+    ) {
+        var fromClient = false
+        if let ifMatch = request.header("if-match").map({ String(decoding: ASCII.trimmed($0), as: UTF8.self) }), ifMatch != "*" {
+            guard let named = PollVersion(entityTag: Substring(ifMatch)) else { return style.write(AdminError.preconditionFailed, response) }
+            guard named == poll.version else {
+                return style.write(named.revision > poll.revision ? AdminError.changedMeanwhile : .preconditionFailed, response)
+            }
+            fromClient = true
+        }
+        desk.save(poll.id, definition, lifecycle, response.deferred(), style, expected: poll.version, fromClient: fromClient) { poll, response in
+            NativeAPI.writePoll(poll, status: 200, response)
+        }
     }
 
     // MARK: - Helpers
 
+    /// The poll as organizers see it, with its version as the `ETag` (for `If-Match`).
     private static func writePoll(_ poll: Poll, status: Int, _ response: ResponseWriter) {
         let results = poll.results(for: .organizer, now: WallClock.now())
-        response.writeJSON(status: status) { json in PollJSON.poll(poll, results, organizer: true, &json) }
+        response.writeJSON(status: status, header: ("ETag", poll.version.entityTag)) { json in PollJSON.poll(poll, results, organizer: true, &json) }
     }
 
     private func pollID(_ text: UnsafeRawBufferPointer) throws(PollAdminError) -> PollID {

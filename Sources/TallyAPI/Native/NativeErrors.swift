@@ -55,6 +55,11 @@ struct NativeStyle: AnswerStyle {
                 status: 401, code: "credentials_required", message: "this needs an organizer token",
                 extraHeaders: "WWW-Authenticate: Bearer realm=\"tally\"\r\n")
         case .forbidden: response.writeError(status: 403, code: "forbidden", message: "this needs an organizer token")
+        case .changedMeanwhile:
+            response.writeError(
+                status: 409, code: "conflict", message: "the poll changed meanwhile (another organizer, or its end date): read it and try again")
+        case .preconditionFailed:
+            response.writeError(status: 412, code: "precondition_failed", message: "the poll is no longer at the version If-Match names")
         }
     }
 

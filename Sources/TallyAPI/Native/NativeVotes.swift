@@ -41,7 +41,7 @@ extension NativeAPI {
         desk.withBallot(of: voter, in: poll, response) { [registry] response in
             guard let poll = registry.poll(pollID) else { return NativeStyle().write(VoteRejection.unknownPoll, response) }
             let results = poll.results(for: viewer, now: WallClock.now())
-            response.writeJSON(status: 200) { json in
+            response.writeJSON(status: 200, header: resultsOnly ? nil : ("ETag", poll.version.entityTag)) { json in
                 if resultsOnly {
                     PollJSON.results(poll, results, &json)
                 } else {

@@ -174,7 +174,7 @@ public final class NextcloudAPI: Sendable {
         }
         guard !poll.isClosed(at: WallClock.now()) else { return style.write(VoteRejection.closed, response) }
         guard caller.isModerator || poll.isOrganizer(caller.reader(of: poll).viewer) else { return style.write(AdminError.forbidden, response) }
-        desks.polls.save(poll.id, poll.definition, .closed, response.deferred(), style) { [self] poll, response in
+        desks.polls.save(poll.id, poll.definition, .closed, response.deferred(), style, expected: poll.version) { [self] poll, response in
             guard needsDetails(poll) else {
                 return style.write(status: 200, response) { NextcloudPollJSON.poll(poll, caller.reader(of: poll), details: nil, now: WallClock.now(), &$0) }
             }

@@ -88,7 +88,7 @@ struct NextcloudStyle: AnswerStyle {
         switch error {
         case .invalidField(let reason), .invalidPoll(let reason): writeReason(status: 400, reason, response)
         case .unknownPoll: writeEmpty(status: 404, response)
-        case .invalidTransition: writeEmpty(status: 400, response)
+        case .invalidTransition, .changedMeanwhile, .preconditionFailed: writeEmpty(status: 400, response)
         case .credentialsRequired: write(VoterCheck.missing, response)
         case .forbidden: writeEmpty(status: 403, response)
         }
@@ -104,7 +104,7 @@ struct NextcloudStyle: AnswerStyle {
                 message: "Invalid query, please check the syntax. API specifications are here: http://www.freedesktop.org/wiki/Specifications/open-collaboration-services.",
                 response)
         case .methodNotAllowed(let allow):
-            response.writeJSON(status: 405, allow: allow) { json in json.object { _ in } }
+            response.writeJSON(status: 405, header: ("Allow", allow)) { json in json.object { _ in } }
         case .tooManyConnections: writeEmpty(status: 503, extraHeaders: "Retry-After: 1\r\n", response)
         default: writeEmpty(status: error.status, response)
         }

@@ -33,7 +33,7 @@ struct PnutStyle: AnswerStyle {
     private func error(
         _ status: Int, _ response: ResponseWriter, extraHeaders: StaticString = "", allow: String? = nil, _ message: (inout JSONWriter) -> Void
     ) {
-        response.writeJSON(status: status, extraHeaders: extraHeaders, allow: allow) { json in
+        response.writeJSON(status: status, extraHeaders: extraHeaders, header: allow.map { ("Allow", $0) }) { json in
             json.object { root in
                 root.key("meta")
                 root.object { meta in
@@ -75,6 +75,7 @@ struct PnutStyle: AnswerStyle {
         case .invalidField(let message), .invalidPoll(let message): self.error(400, message: message, response)
         case .unknownPoll: notFound(response)
         case .invalidTransition: self.error(400, "The poll cannot do that in its current state.", response)
+        case .changedMeanwhile, .preconditionFailed: self.error(409, "The poll changed meanwhile; read it again.", response)
         case .credentialsRequired: write(VoterCheck.missing, response)
         case .forbidden: self.error(403, "You may not do that to this poll.", response)
         }

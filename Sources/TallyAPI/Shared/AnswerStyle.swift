@@ -30,6 +30,11 @@ public enum AdminError: Error {
     case credentialsRequired
     /// A credential that may not do this.
     case forbidden
+    /// The poll changed (another organizer's edit, a close at its end date) after the version the
+    /// change was made from: nothing was saved.
+    case changedMeanwhile
+    /// The same, against the version the client named (`If-Match`).
+    case preconditionFailed
 
     public init(_ error: PollAdminError) {
         switch error {

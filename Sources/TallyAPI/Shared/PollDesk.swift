@@ -27,23 +27,34 @@ public struct PollDesk {
         let later = response.deferred()
         store.newPollID { id in
             guard let id else { return later.complete { style.writeUnavailable($0) } }
-            save(id, definition(id), lifecycle, later, style, answer: answer)
+            save(id, definition(id), lifecycle, later, style, expected: nil, answer: answer)
         }
     }
 
-    /// Saves a poll's new definition or lifecycle (`response` deferred by the caller). With
-    /// `refusedIfVoted`, only while nobody has a ballot in it (Redis checks it as it saves); else
-    /// that error is the answer.
+    /// Saves a poll's new definition or lifecycle (`response` deferred by the caller), if Redis
+    /// still has it at version `expected` (the poll the change was made from; a client's
+    /// `If-Match` when `expected` came from one): a change made on a stale view is answered
+    /// `changedMeanwhile` (`preconditionFailed` for the client's version), never saved over the
+    /// newer one. With `refusedIfVoted`, only while nobody has a ballot in it; else that error is
+    /// the answer.
     public func save<Style: AnswerStyle>(
         _ id: PollID, _ definition: PollDefinition, _ lifecycle: Lifecycle, _ response: DeferredResponse, _ style: Style,
-        refusedIfVoted: AdminError? = nil, answer: @escaping (Poll, ResponseWriter) -> Void
+        expected: PollVersion?, fromClient: Bool = false, refusedIfVoted: AdminError? = nil, answer: @escaping (Poll, ResponseWriter) -> Void
     ) {
-        store.savePoll(id, definition, lifecycle, ifUnvoted: refusedIfVoted != nil) { saved in
-            if saved == .voted, let refusedIfVoted { return response.complete { style.write(refusedIfVoted, $0) } }
-            guard saved == .saved, let poll = try? registry.install(id: id, definition: definition, lifecycle: lifecycle) else {
-                return response.complete { style.writeUnavailable($0) }
+        store.savePoll(id, definition, lifecycle, expected: expected, ifUnvoted: refusedIfVoted != nil) { saved in
+            let refusal: AdminError
+            switch saved {
+            case .saved(let revision):
+                guard let poll = try? registry.install(id: id, definition: definition, lifecycle: lifecycle, revision: revision) else {
+                    return response.complete { style.writeUnavailable($0) }
+                }
+                return response.complete { answer(poll, $0) }
+            case .changed(nil): refusal = .unknownPoll
+            case .changed: refusal = fromClient ? .preconditionFailed : .changedMeanwhile
+            case .voted: refusal = refusedIfVoted ?? .changedMeanwhile
+            case .unavailable: return response.complete { style.writeUnavailable($0) }
             }
-            response.complete { answer(poll, $0) }
+            response.complete { style.write(refusal, $0) }
         }
     }
 
