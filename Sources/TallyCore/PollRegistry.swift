@@ -118,9 +118,26 @@ public final class PollRegistry: @unchecked Sendable {
 
     /// Polls in `lifecycle` (any if nil) whose labels include every pair of `labels`, by id.
     public func list(lifecycle: Lifecycle? = nil, labels: [String: String] = [:]) -> [Poll] {
-        polls { poll in
-            (lifecycle == nil || poll.lifecycle == lifecycle) && labels.allSatisfy { poll.definition.labels[$0.key] == $0.value }
+        polls { Self.matches($0, lifecycle, labels) }
+    }
+
+    /// One page of `list`: at most `limit` of its polls with ids above `after`, and whether more
+    /// follow. Visits the pages of ids from `after` on only as far as it needs.
+    public func list(lifecycle: Lifecycle? = nil, labels: [String: String] = [:], after: PollID, limit: Int) -> (polls: [Poll], more: Bool) {
+        let pages = pages.withLock { $0 }
+        var found: [Poll] = []
+        for number in pages.keys.filter({ $0 >= PollPage.number(of: after) }).sorted() {
+            for poll in pages[number]!.polls {
+                guard let poll, poll.id > after, Self.matches(poll, lifecycle, labels) else { continue }
+                if found.count == limit { return (found, true) }
+                found.append(poll)
+            }
         }
+        return (found, false)
+    }
+
+    private static func matches(_ poll: Poll, _ lifecycle: Lifecycle?, _ labels: [String: String]) -> Bool {
+        (lifecycle == nil || poll.lifecycle == lifecycle) && labels.allSatisfy { poll.definition.labels[$0.key] == $0.value }
     }
 
     // MARK: - Internals

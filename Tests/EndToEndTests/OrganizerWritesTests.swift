@@ -78,6 +78,25 @@ import Testing
         #expect(patch(first, #"{"question":"x"}"#, ifMatch: "garbage").status == 412)
     }
 
+    /// The list comes a page at a time, by id, matching its filters on every page.
+    @Test func listsComeInPagesFollowedByTheirCursor() throws {
+        let f = try NativeFixture(config: Self.config)
+        var shown: [String] = []
+        for n in 0..<7 { let id = try f.create(#""labels":{"show":"\#(n % 2 == 0 ? "a" : "b")"}"#); if n % 2 == 0 { shown.append(id) } }
+        var listed: [String] = []
+        var cursor = ""
+        var pages = 0
+        repeat {
+            let page = f.asOrganizer("GET", "/v1/polls?label.show=a&limit=3\(cursor.isEmpty ? "" : "&cursor=\(cursor)")")
+            listed += (page.json?["polls"] as? [[String: Any]])?.compactMap { $0["id"] as? String } ?? []
+            cursor = page.json?["next"] as? String ?? ""
+            pages += 1
+        } while !cursor.isEmpty && pages < 5
+        #expect(listed == shown && pages == 2)
+        #expect((f.asOrganizer("GET", "/v1/polls").json?["polls"] as? [Any])?.count == 7)
+        for bad in ["limit=0", "limit=1001", "limit=x", "cursor=-1"] { #expect(f.asOrganizer("GET", "/v1/polls?\(bad)").status == 400, "\(bad)") }
+    }
+
     /// Without If-Match, a daemon whose copy is behind Redis (another daemon's save it has not
     /// heard of yet) is refused too: the change was made from its stale copy.
     @Test func aChangeFromAStaleCopyIsRefused() throws {

@@ -40,22 +40,37 @@ extension NativeAPI {
         }
     }
 
-    /// `GET /v1/polls?state=open&label.NAME=VALUE`.
+    /// Polls a page answers at most, and by default.
+    static let pageLimit = 1_000
+    static let defaultPageSize = 100
+
+    /// `GET /v1/polls?state=open&label.NAME=VALUE&limit=N&cursor=C`: by id, a page at a time;
+    /// `next` is the cursor of the page after (the last id shown), null after the last page.
     func list(_ request: Request, _ response: ResponseWriter) {
         adminCall(response) {
             var lifecycle: Lifecycle?
             var labels: [String: String] = [:]
+            var limit = NativeAPI.defaultPageSize
+            var after: PollID = 0
             for (name, value) in QueryString.pairs(request.query) {
                 if name == "state" {
                     guard let state = Lifecycle(name: value) else { throw FieldError("'state' must be draft, open or closed") }
                     lifecycle = state
+                } else if name == "limit" {
+                    guard let number = Int(value), (1...NativeAPI.pageLimit).contains(number) else {
+                        throw FieldError("'limit' must be from 1 to \(NativeAPI.pageLimit)")
+                    }
+                    limit = number
+                } else if name == "cursor" {
+                    guard let id = PollID(value) else { throw FieldError("'cursor' must be the 'next' of an earlier page") }
+                    after = id
                 } else if name.hasPrefix("label.") {
                     labels[String(name.dropFirst(6))] = value
                 } else {
                     throw FieldError("unknown query parameter '\(name)'")
                 }
             }
-            let polls = registry.list(lifecycle: lifecycle, labels: labels)
+            let (polls, more) = registry.list(lifecycle: lifecycle, labels: labels, after: after, limit: limit)
             let now = WallClock.now()
             response.writeJSON(status: 200) { json in
                 json.object { body in
@@ -63,6 +78,8 @@ extension NativeAPI {
                     body.array { list in
                         for poll in polls { PollJSON.poll(poll, poll.results(for: .organizer, now: now), organizer: true, &list) }
                     }
+                    body.key("next")
+                    if more, let last = polls.last { PollJSON.id(last.id, &body) } else { body.null() }
                 }
             }
         }
