@@ -28,18 +28,23 @@ public final class PollSync: @unchecked Sendable {
         worker = RedisWorker(label: "poll sync", host: host, port: port)
     }
 
-    /// Loads every poll with its ballots. Call before votes flow.
+    /// Polls read from Redis per pipelined batch at start and after a lost subscription: a
+    /// round trip per batch, not per poll.
+    static let batchSize = 500
+
+    /// Loads every poll with its ballots, a batch at a time. Call before votes flow.
     @discardableResult
     public func loadAll() throws(StoreError) -> (polls: Int, ballots: Int) {
         let redis = try BlockingRedis(host: host, port: port)
-        var found: [(id: PollID, definition: PollDefinition, lifecycle: Lifecycle, revision: Int64)] = []
-        for id in try pollIDs(redis) {
-            if let stored = try read(id, redis) { found.append((id, stored.definition, stored.version.state, stored.version.revision)) }
-        }
-        let polls: [Poll]
-        do throws(PollAdminError) { polls = try registry.install(found) } catch { throw StoreError("loading polls: \(error)") }
         var ballots = 0
-        for poll in polls { ballots += try loadBallots(of: poll, redis) }
+        for batch in try pollIDs(redis).sorted().chunked(Self.batchSize) {
+            let found = try read(batch, redis).compactMap { $0 }
+            let polls: [Poll]
+            do throws(PollAdminError) {
+                polls = try registry.install(found.map { ($0.id, $0.definition, $0.version.state, $0.version.revision) })
+            } catch { throw StoreError("loading polls: \(error)") }
+            ballots += try loadBallots(of: polls, redis)
+        }
         return (registry.count, ballots)
     }
 
@@ -63,14 +68,13 @@ public final class PollSync: @unchecked Sendable {
                 // A poll known here but not in that list is looked up again rather than dropped:
                 // it may have been created since the list was read.
                 let stored = try pollIDs(reader)
-                for id in stored { try load(id, reader) }
-                for id in registry.ids where !stored.contains(id) { try load(id, reader) }
+                for batch in Array(stored.union(registry.ids)).sorted().chunked(Self.batchSize) { try load(batch, reader) }
                 worker.succeeded()
                 backoff = 50_000
                 while !worker.isStopping {
                     let message = try subscriber.nextReply { reply in reply.count == 3 ? reply[2].string : nil }
                     if let text = message ?? nil, let id = PollID(text) {
-                        try load(id, reader)
+                        try load([id], reader)
                     }
                 }
             } catch {
@@ -87,42 +91,83 @@ public final class PollSync: @unchecked Sendable {
         }
     }
 
-    /// Installs poll `id` as Redis has it, or forgets it if Redis does not have it.
-    private func load(_ id: PollID, _ redis: BlockingRedis) throws(StoreError) {
-        guard let stored = try read(id, redis) else { return registry.forget(id) }
-        do throws(PollAdminError) {
-            try registry.install(id: id, definition: stored.definition, lifecycle: stored.version.state, revision: stored.version.revision)
-        } catch {
-            throw StoreError("poll \(id): \(error)")
+    /// Installs the polls `ids` as Redis has them, forgetting those Redis does not have.
+    private func load(_ ids: [PollID], _ redis: BlockingRedis) throws(StoreError) {
+        var found: [(id: PollID, definition: PollDefinition, lifecycle: Lifecycle, revision: Int64)] = []
+        for (id, stored) in zip(ids, try read(ids, redis)) {
+            guard let stored else {
+                registry.forget(id)
+                continue
+            }
+            found.append((id, stored.definition, stored.version.state, stored.version.revision))
         }
+        do throws(PollAdminError) { try registry.install(found) } catch { throw StoreError("polls \(ids.first ?? 0)…: \(error)") }
     }
 
-    /// Poll `id`'s definition and version as Redis has them; nil if it has no such poll.
-    private func read(_ id: PollID, _ redis: BlockingRedis) throws(StoreError) -> (definition: PollDefinition, version: PollVersion)? {
-        let json = try redis.command(["HGET", KeySchema.definition(id), "definition"]) { $0.string }
-        let version = try redis.command(["HMGET", KeySchema.poll(id), "state", "revision"]) { reply in
-            reply.count == 2 ? StoredPoll.version(state: reply[0].string, revision: reply[1].string) : nil
+    /// The polls `ids` as Redis has them (nil for one it has not), read in one pipelined round trip.
+    private func read(_ ids: [PollID], _ redis: BlockingRedis) throws(StoreError)
+        -> [(id: PollID, definition: PollDefinition, version: PollVersion)?]
+    {
+        for id in ids {
+            try redis.send(["HGET", KeySchema.definition(id), "definition"])
+            try redis.send(["HMGET", KeySchema.poll(id), "state", "revision"])
         }
-        guard let json, let version else { return nil }
-        do { return (try JSONDecoder().decode(StoredPoll.self, from: Data(json.utf8)).definition, version) } catch {
-            throw StoreError("poll \(id): unreadable definition: \(error)")
+        var polls: [(id: PollID, definition: PollDefinition, version: PollVersion)?] = []
+        for id in ids {
+            let json = try redis.receive { $0.string }
+            let version = try redis.receive { reply in
+                reply.count == 2 ? StoredPoll.version(state: reply[0].string, revision: reply[1].string) : nil
+            }
+            guard let json, let version else {
+                polls.append(nil)
+                continue
+            }
+            do { polls.append((id, try JSONDecoder().decode(StoredPoll.self, from: Data(json.utf8)).definition, version)) } catch {
+                throw StoreError("poll \(id): unreadable definition: \(error)")
+            }
         }
+        return polls
     }
 
-    private func loadBallots(of poll: Poll, _ redis: BlockingRedis) throws(StoreError) -> Int {
-        var cursor = "0"
+    /// The ballots of `polls`: the first HSCAN of each pipelined, the rest of a big one after.
+    private func loadBallots(of polls: [Poll], _ redis: BlockingRedis) throws(StoreError) -> Int {
+        for poll in polls { try redis.send(["HSCAN", KeySchema.ballots(poll.id), "0", "COUNT", "1000"]) }
+        var loaded = 0
+        var unfinished: [(Poll, String)] = []
+        for poll in polls {
+            let cursor = try redis.receive { reply throws(StoreError) in try restore(reply, into: poll, &loaded) }
+            if cursor != "0" { unfinished.append((poll, cursor)) }
+        }
+        for (poll, cursor) in unfinished { loaded += try loadBallots(of: poll, from: cursor, redis) }
+        return loaded
+    }
+
+    private func loadBallots(of poll: Poll, from cursor: String, _ redis: BlockingRedis) throws(StoreError) -> Int {
+        var cursor = cursor
         var loaded = 0
         repeat {
             cursor = try redis.command(["HSCAN", KeySchema.ballots(poll.id), cursor, "COUNT", "1000"]) { reply throws(StoreError) in
-                guard reply.count == 2 else { throw StoreError("HSCAN: unexpected reply") }
-                let pairs = reply[1]
-                for index in stride(from: 0, to: pairs.count - 1, by: 2) {
-                    guard let voter = pairs[index].bytes, let ballot = VerdictText.ballot(pairs[index + 1]) else { continue }
-                    if poll.restore(voter: VoterKey(bytes: voter), ballot: ballot) { loaded += 1 }
-                }
-                return reply[0].string ?? "0"
+                try restore(reply, into: poll, &loaded)
             }
         } while cursor != "0"
         return loaded
+    }
+
+    /// Restores the ballots of one HSCAN reply into `poll`; returns the scan's next cursor.
+    private func restore(_ reply: RedisReply, into poll: Poll, _ loaded: inout Int) throws(StoreError) -> String {
+        guard reply.count == 2 else { throw StoreError("HSCAN: unexpected reply") }
+        let pairs = reply[1]
+        for index in stride(from: 0, to: pairs.count - 1, by: 2) {
+            guard let voter = pairs[index].bytes, let ballot = VerdictText.ballot(pairs[index + 1]) else { continue }
+            if poll.restore(voter: VoterKey(bytes: voter), ballot: ballot) { loaded += 1 }
+        }
+        return reply[0].string ?? "0"
+    }
+}
+
+extension Array {
+    /// The array in consecutive pieces of at most `size` elements.
+    func chunked(_ size: Int) -> [[Element]] {
+        stride(from: 0, to: count, by: size).map { Array(self[$0..<Swift.min($0 + size, count)]) }
     }
 }
