@@ -59,6 +59,8 @@ final class PageSlots: @unchecked Sendable {
     let readers: Int
     /// Chunk addresses (0: none yet), by page number / 256.
     let directory: UnsafeMutablePointer<UInt.AtomicRepresentation>
+    /// One past the highest chunk number allocated (writers only): what `deinit` looks through.
+    private var chunkEnd = 0
 
     init(readers: Int) {
         self.readers = readers
@@ -66,7 +68,7 @@ final class PageSlots: @unchecked Sendable {
     }
 
     deinit {
-        for chunkNumber in 0..<PageSlots.chunkCount {
+        for chunkNumber in 0..<chunkEnd {
             let address = UnsafeAtomic<UInt>(at: directory + chunkNumber).load(ordering: .acquiring)
             guard let chunk = UnsafeMutablePointer<UInt.AtomicRepresentation>(bitPattern: address) else { continue }
             for word in 0..<(PageSlots.pagesPerChunk * readers * 2) { PageSlots.release(UnsafeAtomic<UInt>(at: chunk + word).load(ordering: .acquiring)) }
@@ -90,6 +92,7 @@ final class PageSlots: @unchecked Sendable {
         let words = PageSlots.pagesPerChunk * readers * 2
         let chunk = calloc(words, MemoryLayout<UInt>.stride)!.bindMemory(to: UInt.AtomicRepresentation.self, capacity: words)
         entry.store(UInt(bitPattern: chunk), ordering: .releasing)
+        chunkEnd = max(chunkEnd, chunkNumber + 1)
         return chunk
     }
 
