@@ -23,6 +23,8 @@ public enum KeySchema {
     /// - rules the vote script checks: `state` (draft, open, closed), `options` (count), `maxVotes`
     ///   (0 = every option), `revote` (0/1), `closesAt` (µs since the epoch, "" for none),
     ///   `closesOnEnd` (0/1);
+    /// - `revision`: grows with every organizer write (the save script); with `state`, the version
+    ///   an organizer's change must be made from (`PollVersion`);
     /// - tallies, kept equal to the sum of `ballots` by the vote script, which changes both
     ///   atomically: option index (decimal) → votes, `voters` (voters with a ballot), `version`
     ///   (grows with every vote batch that changed a ballot);
