@@ -240,7 +240,7 @@ def test_an_end_date_closes_the_poll_only_when_it_says_so(daemons):
     later = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(time.time() + 3600)) + ".000Z"
     status, reopened, _ = call(first, "PUT", {"settings": {"endDate": later}}, pollId=closing["id"], **JIRA)
     assert status == 200 and reopened["settings"]["endDate"] == later
-    assert vote(second, closing, "bob", 1) == 200, "a later end date opens it again"
+    assert eventually(lambda: vote(second, closing, "bob", 1), lambda s: s == 200) == 200, "a later end date opens it again"
 
 
 def test_options_change_freely_until_the_first_vote_then_only_titles_and_order(daemons):
@@ -262,6 +262,8 @@ def test_options_change_freely_until_the_first_vote_then_only_titles_and_order(d
     status, after, _ = call(second, "PUT", {"options": renamed}, pollId=poll["id"], **JIRA)
     assert status == 200 and [(o["id"], o["title"], o["order"]) for o in after["options"]] == \
         [("2", "two", 1), ("5", "FIVE", 2), ("6", "new", 3), ("x", "renamed", 0)]
+    # The first daemon edits next: once it has the second's change (else its edit is a conflict, 409).
+    assert eventually(titles, lambda t: t[3] == "renamed")[1] == "FIVE"
     message = {"error": "Bad request. Options cannot be added or removed once the poll has votes; rename or reorder them instead"}
     assert call(first, "PUT", {"options": renamed + [{"title": "late"}]}, pollId=poll["id"], **JIRA)[:2] == (400, message)
     assert call(first, "PUT", {"options": renamed[1:]}, pollId=poll["id"], **JIRA)[:2] == (400, message)
