@@ -155,33 +155,25 @@ public final class CanvasAPI: Sendable {
         let write = { (ballots: [PollID: [(voter: String, ballot: Ballot)]], response: ResponseWriter) in
             response.writeJSON(status: 200) { CanvasJSON.sessions(sessions, viewer: viewer, ballots: ballots, &$0) }
         }
+        guard viewer.isOrganizer else {
+            var voter: VoterIdentity?
+            if case .voter(let identity) = access.voter(request, now: WallClock.now() / 1_000_000) { voter = identity }
+            return desks.polls.withBallots(of: voter, in: sessions, response) { write([:], $0) }
+        }
         guard !sessions.isEmpty, desks.store.isConnected else { return write([:], response) }
         let later = response.deferred()
         var pending = sessions.count
         var ballots: [PollID: [(voter: String, ballot: Ballot)]] = [:]
-        let finished = { [style] in
-            pending -= 1
-            guard pending == 0 else { return }
-            later.complete { response in
-                guard !viewer.isOrganizer || ballots.count == sessions.count else { return style.writeUnavailable(response) }
-                write(ballots, response)
-            }
-        }
-        if viewer.isOrganizer {
-            for session in sessions {
-                desks.store.ballots(poll: session.id) { found in
-                    ballots[session.id] = found
-                    finished()
+        for session in sessions {
+            desks.store.ballots(poll: session.id) { [style] found in
+                ballots[session.id] = found
+                pending -= 1
+                guard pending == 0 else { return }
+                later.complete { response in
+                    guard ballots.count == sessions.count else { return style.writeUnavailable(response) }
+                    write(ballots, response)
                 }
             }
-        } else if case .voter(let voter) = access.voter(request, now: WallClock.now() / 1_000_000) {
-            for session in sessions {
-                let sent = voter.withBytes { desks.store.lookUpBallot(poll: session.id, voterID: $0, voter: voter.key, completion: finished) }
-                if !sent { finished() }
-            }
-        } else {
-            pending = 1
-            finished()
         }
     }
 
