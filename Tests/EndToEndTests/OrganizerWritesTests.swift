@@ -43,6 +43,12 @@ import Testing
         #expect(f.asOrganizer("POST", "/v1/polls/\(poll)/open").headers["etag"] == "\"2-open\"")
         #expect(f.asOrganizer("PATCH", "/v1/polls/\(poll)", #"{"question":"Q2?"}"#).headers["etag"] == "\"3-open\"")
         #expect(try storedState(redis, poll).revision == "3")
+        // If-Match on a lifecycle move too (README): an older version is refused, the current one goes.
+        func close(ifMatch: String) -> HTTPResponse {
+            f.client.request("POST", "/v1/polls/\(poll)/close", headers: ["Authorization": "Bearer \(NativeFixture.organizer)", "If-Match": ifMatch])!
+        }
+        #expect(close(ifMatch: "\"2-open\"").status == 412)
+        #expect(close(ifMatch: "\"3-open\"").headers["etag"] == "\"4-closed\"")
     }
 
     /// Two organizers edit one poll through two daemons, each from the version it read: the
