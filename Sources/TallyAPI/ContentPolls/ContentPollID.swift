@@ -22,43 +22,29 @@ enum ContentPollID {
     /// The engine id inside a UUID Tally made (any case); nil for any other text.
     static func pollID(_ text: String) -> PollID? {
         let bytes = Array(text.utf8)
-        guard bytes.count == 36 else { return nil }
-        var high: UInt64 = 0
-        var low: UInt64 = 0
-        var digits = 0
-        for (index, byte) in bytes.enumerated() {
-            if [8, 13, 18, 23].contains(index) {
-                guard byte == UInt8(ascii: "-") else { return nil }
-                continue
-            }
-            guard let value = hexValue(byte) else { return nil }
-            if digits < 16 { high = high << 4 | value } else { low = low << 4 | value }
-            digits += 1
-        }
-        guard high & 0xF000 == 0x8000, low >> 62 == 0b10 else { return nil }
+        guard bytes.count == 36, hyphens.allSatisfy({ bytes[$0] == UInt8(ascii: "-") }) else { return nil }
+        let digits = bytes.indices.filter { !hyphens.contains($0) }.map { bytes[$0] }
+        guard let high = digits[0..<16].withUnsafeBytes({ HexDigits.value(of: $0) }),
+            let low = digits[16...].withUnsafeBytes({ HexDigits.value(of: $0) }),
+            high & 0xF000 == 0x8000, low >> 62 == 0b10
+        else { return nil }
         let poll = low & maxPollID
         return poll == 0 ? nil : poll
     }
 
-    private static func format(_ high: UInt64, _ low: UInt64) -> String {
-        let hex = Array("0123456789abcdef".utf8)
-        var text: [UInt8] = []
-        for (index, word) in [(0, high), (16, low)] {
-            for shift in stride(from: 60, through: 0, by: -4) {
-                let digit = index + (60 - shift) / 4
-                if [8, 12, 16, 20].contains(digit) { text.append(UInt8(ascii: "-")) }
-                text.append(hex[Int(word >> UInt64(shift) & 0xF)])
-            }
-        }
-        return String(decoding: text, as: UTF8.self)
-    }
+    /// Where a UUID's text has its hyphens.
+    private static let hyphens = [8, 13, 18, 23]
 
-    private static func hexValue(_ byte: UInt8) -> UInt64? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): UInt64(byte - UInt8(ascii: "0"))
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): UInt64(byte - UInt8(ascii: "a") + 10)
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): UInt64(byte - UInt8(ascii: "A") + 10)
-        default: nil
+    private static func format(_ high: UInt64, _ low: UInt64) -> String {
+        let hex = [high, low].map { word in
+            let digits = String(word, radix: 16)
+            return String(repeating: "0", count: 16 - digits.count) + digits
+        }.joined()
+        var text = ""
+        for (index, digit) in hex.enumerated() {
+            if [8, 12, 16, 20].contains(index) { text.append("-") }
+            text.append(digit)
         }
+        return text
     }
 }
