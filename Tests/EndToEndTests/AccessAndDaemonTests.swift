@@ -161,39 +161,47 @@ import Testing
 }
 
 @Suite(.serialized) struct ConnectionLoadTests {
+    /// Holds `ProcessGate` alone: other tests launch no process while its 2 000 sockets are open.
     @Test func thousandsOfIdleAndSlowConnectionsStayCheapAndAreClosed() throws {
-        var limit = rlimit()
-        getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
-        limit.rlim_cur = limit.rlim_max  // the test and the daemon (which inherits it) hold 2000 sockets
-        setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
-        let daemon = try Daemon(config: NativeFixture.config.replacingOccurrences(of: "loops = 2", with: "loops = 1\nheader_timeout_ms = 1500"))
-        let probe = try daemon.client()
-        _ = probe.request("GET", "/healthz")
-        let before = daemon.residentKilobytes
+        try ProcessGate.shared.alone {
+            var limit = rlimit()
+            getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
+            let soft = limit.rlim_cur
+            limit.rlim_cur = limit.rlim_max  // the test and the daemon (which inherits it) hold 2000 sockets
+            setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
+            defer {
+                limit.rlim_cur = soft
+                setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
+            }
+            let daemon = try Daemon(config: NativeFixture.config.replacingOccurrences(of: "loops = 2", with: "loops = 1\nheader_timeout_ms = 1500"))
+            let probe = try daemon.client()
+            _ = probe.request("GET", "/healthz")
+            let before = daemon.residentKilobytes
 
-        var idle: [RawClient] = []
-        var slow: [RawClient] = []
-        for _ in 0..<1000 {
-            let client = try daemon.client()
-            client.send("GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
-            idle.append(client)
-            let loris = try daemon.client()
-            loris.send("GET /healthz HTTP/1.1\r\nHost: t\r\nX-Slow: ")
-            slow.append(loris)
+            var idle: [RawClient] = []
+            var slow: [RawClient] = []
+            for _ in 0..<1000 {
+                let client = try daemon.client()
+                client.send("GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
+                idle.append(client)
+                let loris = try daemon.client()
+                loris.send("GET /healthz HTTP/1.1\r\nHost: t\r\nX-Slow: ")
+                slow.append(loris)
+            }
+            for client in idle { #expect(client.response()?.status == 200) }
+            let after = daemon.residentKilobytes
+            let perConnection = Double(after - before) * 1024 / 2000
+            #expect(perConnection < 16 * 1024, "\(Int(perConnection)) bytes per open connection (RSS \(before) → \(after) kB)")
+
+            // The daemon still answers, and the slow clients get 408 and are closed at their deadline.
+            #expect(probe.request("GET", "/healthz")?.status == 200)
+            usleep(2_000_000)
+            var timedOut = 0
+            for loris in slow where loris.response(timeout: 1)?.status == 408 { timedOut += 1 }
+            #expect(timedOut == slow.count)
+            let metrics = probe.request("GET", "/metrics")?.text ?? ""
+            #expect(metrics.contains("tally_http_request_timeouts_total 1000"))
+            #expect(metrics.contains("tally_http_connections_open 1001"), "the idle ones and the probe remain")
         }
-        for client in idle { #expect(client.response()?.status == 200) }
-        let after = daemon.residentKilobytes
-        let perConnection = Double(after - before) * 1024 / 2000
-        #expect(perConnection < 16 * 1024, "\(Int(perConnection)) bytes per open connection (RSS \(before) → \(after) kB)")
-
-        // The daemon still answers, and the slow clients get 408 and are closed at their deadline.
-        #expect(probe.request("GET", "/healthz")?.status == 200)
-        usleep(2_000_000)
-        var timedOut = 0
-        for loris in slow where loris.response(timeout: 1)?.status == 408 { timedOut += 1 }
-        #expect(timedOut == slow.count)
-        let metrics = probe.request("GET", "/metrics")?.text ?? ""
-        #expect(metrics.contains("tally_http_request_timeouts_total 1000"))
-        #expect(metrics.contains("tally_http_connections_open 1001"), "the idle ones and the probe remain")
     }
 }

@@ -30,7 +30,7 @@ public final class Daemon: @unchecked Sendable {
         process.arguments = ["run", "--config", configPath]
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         process.standardError = errors
-        try process.run()
+        try ProcessGate.shared.launch { try process.run() }
         let deadline = Date().addingTimeInterval(10)
         while port == 0 && Date() < deadline && process.isRunning {
             let data = errors.fileHandleForReading.availableData
@@ -91,7 +91,7 @@ public func runToCompletion(_ program: URL, _ arguments: [String], environment: 
     let output = Pipe()
     process.standardOutput = output
     process.standardError = output
-    try process.run()
+    try ProcessGate.shared.launch { try process.run() }
     let data = output.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
     return (process.terminationStatus, String(decoding: data, as: UTF8.self))

@@ -45,7 +45,7 @@ public final class RedisServer: @unchecked Sendable {
             "--logfile", "",
         ] + settings
         process.standardOutput = FileHandle.nullDevice
-        try process.run()
+        try ProcessGate.shared.launch { try process.run() }
         self.process = process
         let deadline = Date().addingTimeInterval(10)
         while Date() < deadline {
