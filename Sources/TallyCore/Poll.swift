@@ -52,8 +52,9 @@ public final class Poll: @unchecked Sendable {
         /// The store's tallies (a slot per loop, and the results follower's after them), made when
         /// the store first reports any.
         private let stored = OnFirstUse<StoredTallies>()
-        /// When results were last read (µs, to within `viewMarkGranularity`): the results follower
-        /// keeps viewed polls fresh.
+        /// When results were last read (µs, to within `viewMarkGranularity`), or the poll closed or
+        /// was loaded back: the results follower keeps viewed polls fresh, and closed polls unread
+        /// for a while leave memory (`PollRegistry.drop`).
         let lastViewed = Atomic<Int64>(0)
 
         init(lifecycle: Lifecycle, optionCount: Int, shardCount: Int, ledger: Ledger) {
@@ -115,12 +116,16 @@ public final class Poll: @unchecked Sendable {
     public var version: PollVersion { PollVersion(revision: revision, state: lifecycle) }
 
     /// Sets the lifecycle to what the system of record says.
-    func setLifecycle(_ lifecycle: Lifecycle) { live.lifecycle.store(lifecycle.rawValue, ordering: .releasing) }
+    func setLifecycle(_ lifecycle: Lifecycle) {
+        let previous = live.lifecycle.exchange(lifecycle.rawValue, ordering: .acquiringAndReleasing)
+        if lifecycle == .closed && previous != lifecycle.rawValue { markRead(at: WallClock.now()) }
+    }
 
     /// Moves the lifecycle `from` → `to` atomically; nil on success, else the state found.
     func transition(from: Lifecycle, to: Lifecycle) -> Lifecycle? {
         let (exchanged, found) = live.lifecycle.compareExchange(
             expected: from.rawValue, desired: to.rawValue, ordering: .acquiringAndReleasing)
+        if exchanged && to == .closed { markRead(at: WallClock.now()) }
         return exchanged ? nil : Lifecycle(rawValue: found)!
     }
 
@@ -238,8 +243,15 @@ public final class Poll: @unchecked Sendable {
     /// The slot of the results follower in `recordStoredTallies`.
     public var followerSlot: Int { live.shardCount }
 
-    /// Whether results were read at `since` or later (to within `viewMarkGranularity`).
+    /// Whether results were read at `since` or later (to within `viewMarkGranularity`), or the
+    /// poll closed or was loaded back then (`markRead`).
     public func wasViewed(since: Timestamp) -> Bool { live.lastViewed.load(ordering: .relaxed) >= since }
+
+    /// Counts as read at `now`: a poll just closed or loaded back from Redis is kept in memory
+    /// (`PollRegistry.drop`) as long as one just read.
+    public func markRead(at now: Timestamp) {
+        if now - live.lastViewed.load(ordering: .relaxed) >= Poll.viewMarkGranularity { live.lastViewed.store(now, ordering: .relaxed) }
+    }
 
     /// Readers mark a poll viewed at most this often (µs), so a hot poll's readers on many loops
     /// do not all write the same cache line.
@@ -262,7 +274,7 @@ public final class Poll: @unchecked Sendable {
 
     /// The results as `viewer` may see them now.
     public func results(for viewer: Viewer, now: Timestamp) -> ResultsView {
-        if now - live.lastViewed.load(ordering: .relaxed) >= Poll.viewMarkGranularity { live.lastViewed.store(now, ordering: .relaxed) }
+        markRead(at: now)
         let closed = isClosed(at: now)
         let own = viewer.voter.map { ballot(of: $0) } ?? .empty
         let organizer = isOrganizer(viewer)

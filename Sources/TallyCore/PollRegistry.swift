@@ -10,8 +10,8 @@ public final class PollRegistry: @unchecked Sendable {
     /// Counter shards per poll: one per event loop that votes.
     public let shardCount: Int
     let slots: PageSlots
-    /// The newest page of each page number that has polls (writers' view).
-    private let pages = Mutex<[UInt64: PollPage]>([:])
+    /// The writers' view: the newest page of each page number that has polls, and the polls let go of.
+    private let state = Mutex(Held())
     private let observers = Mutex<[@Sendable (PollID) -> Void]>([])
 
     /// - Parameters:
@@ -29,9 +29,15 @@ public final class PollRegistry: @unchecked Sendable {
         return RegistryReader(registry: self, index: index)
     }
 
-    /// Admin path (takes the writers' mutex), as every call below.
+    private struct Held {
+        var pages: [UInt64: PollPage] = [:]
+        var dropped = DroppedPolls()
+    }
+
+    /// Admin path (takes the writers' mutex), as every call below. Nil also for a poll let go of
+    /// (`drop`): Redis has it, `isDropped` says so.
     public func poll(_ id: PollID) -> Poll? {
-        pages.withLock { $0[PollPage.number(of: id)]?.polls[Int(id & 0xFF)] }
+        state.withLock { $0.pages[PollPage.number(of: id)]?.polls[Int(id & 0xFF)] }
     }
 
     /// Calls `observer` with a poll's id after every change to that poll (created, changed,
@@ -67,16 +73,16 @@ public final class PollRegistry: @unchecked Sendable {
             try poll.definition.validate()
             guard poll.id != 0 && poll.id <= PageSlots.maxPollID else { throw .invalidDefinition("poll ids go from 1 to 2^40 - 1") }
         }
-        let installed: [Poll] = change { current, changed in
+        let installed: [Poll] = change { held, changed in
             polls.map { id, definition, lifecycle, revision in
                 let number = PollPage.number(of: id)
-                let existing = (changed[number] ?? current[number]?.polls)?[Int(id & 0xFF)]
+                let existing = (changed[number] ?? held.pages[number]?.polls)?[Int(id & 0xFF)]
                 if let existing, existing.definition.options.count == definition.options.count {
                     existing.setLifecycle(lifecycle)
                     if existing.definition == definition && existing.revision == revision { return existing }
-                    return replace(id, with: Poll(id: id, definition: definition, live: existing.live, revision: revision), current, &changed)
+                    return replace(id, with: Poll(id: id, definition: definition, live: existing.live, revision: revision), &held, &changed)
                 }
-                return replace(id, with: newPoll(id, definition, lifecycle, revision), current, &changed)
+                return replace(id, with: newPoll(id, definition, lifecycle, revision), &held, &changed)
             }
         }
         for poll in polls { notify(poll.id) }
@@ -85,12 +91,52 @@ public final class PollRegistry: @unchecked Sendable {
 
     /// Removes the poll if present (the system of record no longer has it).
     public func forget(_ id: PollID) {
-        change { current, changed in
-            guard current[PollPage.number(of: id)]?.polls[Int(id & 0xFF)] != nil else { return }
-            _ = replace(id, with: nil, current, &changed)
+        change { held, changed in
+            held.dropped.remove(id)
+            guard held.pages[PollPage.number(of: id)]?.polls[Int(id & 0xFF)] != nil else { return }
+            _ = replace(id, with: nil, &held, &changed)
         }
         notify(id)
     }
+
+    // MARK: - Letting closed polls go (memory follows the open polls, not the history)
+
+    /// Lets go of every closed poll nobody read (`Poll.results`) since `since`, nor closed since:
+    /// Redis keeps it whole, and a request that needs it loads it back (`install`). Returns how
+    /// many were let go of.
+    @discardableResult
+    public func drop(closedAndUnreadSince since: Timestamp) -> Int {
+        change { held, changed in
+            var count = 0
+            for page in held.pages.values {
+                for case let poll? in page.polls where poll.lifecycle == .closed && !poll.wasViewed(since: since) {
+                    _ = replace(poll.id, with: nil, &held, &changed)
+                    held.dropped.insert(poll.id, LabelSignature(poll.definition))
+                    count += 1
+                }
+            }
+            return count
+        }
+    }
+
+    /// Records polls Redis has, closed, that this daemon does not load (a start loads only the
+    /// open ones), with their labels' signatures.
+    public func markDropped(_ polls: [(id: PollID, labels: LabelSignature)]) {
+        change { held, _ in
+            for (id, labels) in polls where held.pages[PollPage.number(of: id)]?.polls[Int(id & 0xFF)] == nil {
+                held.dropped.insert(id, labels)
+            }
+        }
+    }
+
+    /// Whether the poll is one this daemon let go of (see `drop`).
+    public func isDropped(_ id: PollID) -> Bool { state.withLock { $0.dropped.contains(id) } }
+
+    /// How many polls this daemon let go of.
+    public var droppedCount: Int { state.withLock { $0.dropped.count } }
+
+    /// The ids of the polls this daemon let go of.
+    public var droppedIDs: [PollID] { state.withLock { $0.dropped.ids } }
 
     /// The poll, if it is in `from`; else why the organizer's `action` does not apply.
     public func poll(_ id: PollID, in from: Lifecycle, for action: String) throws(PollAdminError) -> Poll {
@@ -101,43 +147,58 @@ public final class PollRegistry: @unchecked Sendable {
 
     // MARK: - Reading many (admin path: each visits every poll)
 
-    /// How many polls there are.
-    public var count: Int { pages.withLock { $0.values.reduce(0) { $0 + $1.polls.count { $0 != nil } } } }
+    /// How many polls there are in memory.
+    public var count: Int { state.withLock { $0.pages.values.reduce(0) { $0 + $1.polls.count { $0 != nil } } } }
 
-    /// Every poll's id, in order.
+    /// Every poll's id in memory, in order.
     public var ids: [PollID] { polls { _ in true }.map(\.id) }
 
     /// The polls for which `include` is true, by id.
     public func polls(where include: (Poll) -> Bool) -> [Poll] {
-        let pages = pages.withLock { $0 }  // a copy of the page list; pages themselves are immutable
+        let pages = state.withLock { $0.pages }  // a copy of the page list; pages themselves are immutable
         return pages.keys.sorted().flatMap { number in pages[number]!.polls.compactMap { $0.flatMap { include($0) ? $0 : nil } } }
     }
 
     /// Polls whose results were read at `since` or later.
     public func polls(viewedSince since: Timestamp) -> [Poll] { polls { $0.wasViewed(since: since) } }
 
-    /// Polls in `lifecycle` (any if nil) whose labels include every pair of `labels`, by id.
-    public func list(lifecycle: Lifecycle? = nil, labels: [String: String] = [:]) -> [Poll] {
-        polls { Self.matches($0, lifecycle, labels) }
+    /// Polls in `lifecycle` (any if nil) whose labels include every pair of `labels`, by id; or,
+    /// if some of them may be among the polls let go of, which to load first.
+    public func list(lifecycle: Lifecycle? = nil, labels: [String: String] = [:]) -> PollListing {
+        list(PollQuery(lifecycle: lifecycle, labels: labels))
     }
 
-    /// One page of `list`: at most `limit` of its polls with ids above `after`, and whether more
-    /// follow. Visits the pages of ids from `after` on only as far as it needs.
-    public func list(lifecycle: Lifecycle? = nil, labels: [String: String] = [:], after: PollID, limit: Int) -> (polls: [Poll], more: Bool) {
-        let pages = pages.withLock { $0 }
+    /// One page of that: at most `limit` of its polls with ids above `after`, and whether more follow.
+    public func list(lifecycle: Lifecycle? = nil, labels: [String: String] = [:], after: PollID, limit: Int) -> PollListing {
+        list(PollQuery(lifecycle: lifecycle, labels: labels), after: after, limit: limit)
+    }
+
+    /// The polls `query` matches with ids between `after` and `before` (both excluded), at most
+    /// `limit` of them, oldest or newest first, and whether more follow; or, if some of them may
+    /// be among the polls let go of, which to load first. Visits pages only as far as it needs.
+    public func list(_ query: PollQuery, after: PollID = 0, before: PollID = .max, limit: Int = .max, newestFirst: Bool = false) -> PollListing {
+        let (pages, dropped) = state.withLock { ($0.pages, $0.dropped) }
+        let (low, high) = (PollPage.number(of: after), PollPage.number(of: before))
+        var numbers = Set(pages.keys).union(dropped.pageNumbers).filter { $0 >= low && $0 <= high }.sorted()
+        if newestFirst { numbers.reverse() }
         var found: [Poll] = []
-        for number in pages.keys.filter({ $0 >= PollPage.number(of: after) }).sorted() {
-            for poll in pages[number]!.polls {
-                guard let poll, poll.id > after, Self.matches(poll, lifecycle, labels) else { continue }
-                if found.count == limit { return (found, true) }
-                found.append(poll)
+        var toLoad: [PollID] = []
+        for number in numbers {
+            let polls = pages[number]?.polls
+            for index in newestFirst ? Array((0..<PollPage.size).reversed()) : Array(0..<PollPage.size) {
+                let id = number << 8 | PollID(index)
+                guard id > after && id < before else { continue }
+                if let poll = polls?[index] {
+                    guard query.matches(poll) else { continue }
+                    if found.count + toLoad.count == limit { return toLoad.isEmpty ? .polls(found, more: true) : .load(toLoad) }
+                    found.append(poll)
+                } else if let signature = dropped.signature(of: id), query.mayMatchDropped(signature) {
+                    toLoad.append(id)
+                    if found.count + toLoad.count > limit { return .load(toLoad) }
+                }
             }
         }
-        return (found, false)
-    }
-
-    private static func matches(_ poll: Poll, _ lifecycle: Lifecycle?, _ labels: [String: String]) -> Bool {
-        (lifecycle == nil || poll.lifecycle == lifecycle) && labels.allSatisfy { poll.definition.labels[$0.key] == $0.value }
+        return toLoad.isEmpty ? .polls(found, more: false) : .load(toLoad)
     }
 
     // MARK: - Internals
@@ -150,25 +211,27 @@ public final class PollRegistry: @unchecked Sendable {
         return Poll(id: id, definition: definition, live: live, revision: revision)
     }
 
-    /// Runs `body` under the writers' mutex with the current pages and the pages it changes
-    /// (their polls by `id % 256`), then publishes the changed ones.
-    private func change<Result>(_ body: ([UInt64: PollPage], inout [UInt64: [Poll?]]) -> Result) -> Result {
-        pages.withLock { pages in
+    /// Runs `body` under the writers' mutex with what is held and the pages it changes (their
+    /// polls by `id % 256`), then publishes the changed ones.
+    private func change<Result>(_ body: (inout Held, inout [UInt64: [Poll?]]) -> Result) -> Result {
+        state.withLock { held in
             var changed: [UInt64: [Poll?]] = [:]
-            let result = body(pages, &changed)
+            let result = body(&held, &changed)
             for (number, polls) in changed {
                 let page = polls.contains { $0 != nil } ? PollPage(polls) : nil
-                pages[number] = page
+                held.pages[number] = page
                 slots.post(page ?? .empty, number: number)
             }
             return result
         }
     }
 
-    /// Puts `poll` (nil: none) at `id` in the changed copy of its page.
-    private func replace(_ id: PollID, with poll: Poll?, _ current: [UInt64: PollPage], _ changed: inout [UInt64: [Poll?]]) -> Poll! {
+    /// Puts `poll` (nil: none) at `id` in the changed copy of its page; a poll put back is no
+    /// longer a dropped one.
+    private func replace(_ id: PollID, with poll: Poll?, _ held: inout Held, _ changed: inout [UInt64: [Poll?]]) -> Poll! {
+        if poll != nil { held.dropped.remove(id) }
         let number = PollPage.number(of: id)
-        var polls = changed[number] ?? current[number]?.polls ?? PollPage.empty.polls
+        var polls = changed[number] ?? held.pages[number]?.polls ?? PollPage.empty.polls
         polls[Int(id & 0xFF)] = poll
         changed[number] = polls
         return poll
@@ -177,6 +240,15 @@ public final class PollRegistry: @unchecked Sendable {
     private func notify(_ id: PollID) {
         for observer in observers.withLock({ $0 }) { observer(id) }
     }
+}
+
+/// What a listing found.
+public enum PollListing {
+    /// The polls, by id (for a page of a listing, whether more follow).
+    case polls([Poll], more: Bool)
+    /// Some polls it may include were let go of (`PollRegistry.drop`): load these from Redis
+    /// (`install`) and list again.
+    case load([PollID])
 }
 
 /// One thread's lock-free view of the registry: a lookup takes the poll's page from the thread's

@@ -29,7 +29,7 @@ import Testing
         while finalized.withLock({ $0.count }) < count && Date() < deadline { usleep(10_000) }
 
         #expect(finalized.withLock { $0.sorted() } == Array(1...PollID(count)))
-        #expect(registry.list(lifecycle: .open).isEmpty)
+        #expect(registry.polls { $0.lifecycle == .open }.isEmpty)
         let events = try redis.cli(["XRANGE", KeySchema.closedEvents, "-", "+"]).split(separator: "\n")
         #expect(events.filter { $0 == "poll" }.count == count, "one event per poll")
         let rules = try redis.cli(["HMGET", KeySchema.poll(5), "state", "finalVoters", "finalCounts"])
