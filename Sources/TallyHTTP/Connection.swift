@@ -31,6 +31,9 @@ final class Connection {
     private var headerCount = 0
     private var lastHeaderPart = HeaderPart.none
     private var urlCount = 0
+    /// The URL's length in `input` of the request being answered (`urlCount` is reset once it is
+    /// dispatched), for handling it again (`redispatchDeferred`).
+    private var requestURLCount = 0
     private var bodyStart = 0
     private var peer = PeerAddress.unknown
     /// uv_hrtime() at the request's first byte, for the latency histogram.
@@ -163,9 +166,28 @@ final class Connection {
         state.answered()
         guard !state.closing else { return }
         body(writer(isHead: isHead))
+        deferredAnswered()
+    }
+
+    /// The deferred response's request is handled again from the start, as if it had just arrived:
+    /// its bytes are still in `input`, since nothing behind it is parsed until it is answered.
+    func redispatchDeferred() {
+        state.answered()
+        guard !state.closing else { return }
+        let before = output.count
+        urlCount = requestURLCount
+        dispatchRequest()
+        urlCount = 0
+        if !state.awaiting && output.count == before && !state.streaming { writeError(.noResponse) }
+        deferredAnswered()
+    }
+
+    /// After a deferred response's body ran: unless it deferred again, the requests held behind
+    /// it are parsed.
+    private func deferredAnswered() {
         loop.stats.latency.observe(microseconds: Int64((uv_hrtime() - startedAt) / 1_000))
         // A body may defer again (an answer that needs a second look-up): the rest keeps waiting.
-        if !state.closeAfterWrite && !state.awaiting {
+        if !state.closeAfterWrite && !state.awaiting && !state.streaming {
             http_parser_pause(parser, 0)
             if let held, held.count > 0 {
                 let parsed = parse(held.bytes)
@@ -257,19 +279,9 @@ final class Connection {
     func messageComplete() -> Int32 {
         state.requestEnded(keepAlive: http_should_keep_alive(parser) != 0 && !loop.draining)
         deadline = 0
-        let method = HTTPMethod(rawValue: parser.pointee.method) ?? .other
-        let url = input.slice(0..<urlCount)
-        let questionMark = url.firstIndex(of: UInt8(ascii: "?"))
-        let request = Request(
-            method: method,
-            path: UnsafeRawBufferPointer(rebasing: url[..<(questionMark ?? url.count)]),
-            query: questionMark.map { UnsafeRawBufferPointer(rebasing: url[($0 + 1)...]) } ?? UnsafeRawBufferPointer(start: nil, count: 0),
-            body: input.slice(bodyStart..<input.count),
-            peer: peer,
-            buffer: UnsafeRawPointer(input.base),
-            headers: UnsafeBufferPointer(rebasing: headers[0..<headerCount]))
         let before = output.count
-        loop.router.dispatch(request, writer(isHead: method == .head))
+        dispatchRequest()
+        requestURLCount = urlCount
         urlCount = 0  // a later request's error before its URL arrives is not this one's path
         if state.awaiting {
             deadline = 0
@@ -282,6 +294,22 @@ final class Connection {
             http_parser_pause(parser, 1)  // nothing after this request is read as a request
         }
         return 0
+    }
+
+    /// Hands the request in `input` to the router.
+    private func dispatchRequest() {
+        let method = HTTPMethod(rawValue: parser.pointee.method) ?? .other
+        let url = input.slice(0..<urlCount)
+        let questionMark = url.firstIndex(of: UInt8(ascii: "?"))
+        let request = Request(
+            method: method,
+            path: UnsafeRawBufferPointer(rebasing: url[..<(questionMark ?? url.count)]),
+            query: questionMark.map { UnsafeRawBufferPointer(rebasing: url[($0 + 1)...]) } ?? UnsafeRawBufferPointer(start: nil, count: 0),
+            body: input.slice(bodyStart..<input.count),
+            peer: peer,
+            buffer: UnsafeRawPointer(input.base),
+            headers: UnsafeBufferPointer(rebasing: headers[0..<headerCount]))
+        loop.router.dispatch(request, writer(isHead: method == .head))
     }
 
     /// Answers an error in the shape of the route group the request's path (as far as it arrived)

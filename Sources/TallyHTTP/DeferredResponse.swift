@@ -17,6 +17,12 @@ public struct DeferredResponse {
         connection.takeRetainedValue().completeDeferred(isHead: isHead, body)
     }
 
+    /// Handles the request again from the start instead of answering it now, as if it had just
+    /// arrived (a handler that had to load something first). Counts as completing this response.
+    public func handleAgain() {
+        connection.takeRetainedValue().redispatchDeferred()
+    }
+
     /// The response as a pointer (it keeps the connection retained), to be carried where a value
     /// of this module's types cannot go; `init(resuming:isHead:)` takes it back. No allocation.
     public var retainedPointer: UnsafeMutableRawPointer { connection.toOpaque() }
