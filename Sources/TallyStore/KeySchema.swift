@@ -23,6 +23,8 @@ public enum KeySchema {
     /// - rules the vote script checks: `state` (draft, open, closed), `options` (count), `maxVotes`
     ///   (0 = every option), `revote` (0/1), `closesAt` (µs since the epoch, "" for none),
     ///   `closesOnEnd` (0/1);
+    /// - `labels`: the definition's `LabelSignature` (decimal), so a start can leave closed polls
+    ///   in Redis and still list them;
     /// - `revision`: grows with every organizer write (the save script); with `state`, the version
     ///   an organizer's change must be made from (`PollVersion`);
     /// - tallies, kept equal to the sum of `ballots` by the vote script, which changes both

@@ -32,13 +32,15 @@ public final class PollSync: @unchecked Sendable {
     /// round trip per batch, not per poll.
     static let batchSize = 500
 
-    /// Loads every poll with its ballots, a batch at a time. Call before votes flow.
+    /// Loads every poll that is not closed with its ballots, a batch at a time, and remembers the
+    /// closed ones as let go of (`PollRegistry.drop`): a request that needs one loads it then, so a
+    /// start costs the open polls, not the history. Call before votes flow.
     @discardableResult
     public func loadAll() throws(StoreError) -> (polls: Int, ballots: Int) {
         let redis = try BlockingRedis(host: host, port: port)
         var ballots = 0
         for batch in try pollIDs(redis).sorted().chunked(Self.batchSize) {
-            let found = try read(batch, redis).compactMap { $0 }
+            let found = try read(try openOnes(batch, redis), redis).compactMap { $0 }
             let polls: [Poll]
             do throws(PollAdminError) {
                 polls = try registry.install(found.map { ($0.id, $0.definition, $0.version.state, $0.version.revision) })
@@ -68,7 +70,10 @@ public final class PollSync: @unchecked Sendable {
                 // A poll known here but not in that list is looked up again rather than dropped:
                 // it may have been created since the list was read.
                 let stored = try pollIDs(reader)
-                for batch in Array(stored.union(registry.ids)).sorted().chunked(Self.batchSize) { try load(batch, reader) }
+                let held = Set(registry.ids)
+                for batch in stored.subtracting(held).sorted().chunked(Self.batchSize) { try load(try openOnes(batch, reader), reader) }
+                for batch in held.sorted().chunked(Self.batchSize) { try load(batch, reader) }
+                for id in Set(registry.droppedIDs).subtracting(stored) { registry.forget(id) }
                 worker.succeeded()
                 backoff = 50_000
                 while !worker.isStopping {
@@ -89,6 +94,22 @@ public final class PollSync: @unchecked Sendable {
         try redis.command(["SMEMBERS", KeySchema.polls]) { reply in
             Set((0..<reply.count).compactMap { reply[$0].string.flatMap { PollID($0) } })
         }
+    }
+
+    /// Of `ids`, those to load: every poll but the closed ones whose label signature Redis holds,
+    /// which are marked let go of instead (one pipelined round trip).
+    private func openOnes(_ ids: [PollID], _ redis: BlockingRedis) throws(StoreError) -> [PollID] {
+        for id in ids { try redis.send(["HMGET", KeySchema.poll(id), "state", "labels"]) }
+        var open: [PollID] = []
+        var closed: [(id: PollID, labels: LabelSignature)] = []
+        for id in ids {
+            let signature = try redis.receive { reply in
+                reply.count == 2 && reply[0].string == Lifecycle.closed.name.description ? reply[1].string.flatMap { UInt64($0) } : nil
+            }
+            if let signature { closed.append((id, LabelSignature(bits: signature))) } else { open.append(id) }
+        }
+        registry.markDropped(closed)
+        return open
     }
 
     /// Installs the polls `ids` as Redis has them, forgetting those Redis does not have.

@@ -64,7 +64,7 @@ public struct StoredPoll: Codable, Equatable, Sendable {
             "EVAL", saveScript, "4", KeySchema.poll(id), KeySchema.definition(id), KeySchema.polls, KeySchema.ballots(id),
             "\(id)", lifecycle.name.description, "\(definition.options.count)", "\(rules.maxVotes)", rules.revote ? "1" : "0",
             rules.closesAt.map { "\($0)" } ?? "", rules.closesOnEnd ? "1" : "0", json, KeySchema.changes, ifUnvoted ? "1" : "0",
-            expected.map { String($0.revision) } ?? "", expected?.state.name.description ?? "",
+            expected.map { String($0.revision) } ?? "", expected?.state.name.description ?? "", String(LabelSignature(definition).bits),
         ]
     }
 
@@ -91,7 +91,7 @@ public struct StoredPoll: Codable, Equatable, Sendable {
         if ARGV[10] == '1' and redis.call('EXISTS', KEYS[4]) == 1 then return 'VOTED' end
         local revision = redis.call('HINCRBY', KEYS[1], 'revision', 1)
         redis.call('HSET', KEYS[1], 'state', ARGV[2], 'options', ARGV[3], 'maxVotes', ARGV[4], 'revote', ARGV[5],
-          'closesAt', ARGV[6], 'closesOnEnd', ARGV[7])
+          'closesAt', ARGV[6], 'closesOnEnd', ARGV[7], 'labels', ARGV[13])
         redis.call('HSET', KEYS[2], 'definition', ARGV[8])
         redis.call('SADD', KEYS[3], ARGV[1])
         redis.call('PUBLISH', ARGV[9], ARGV[1])
