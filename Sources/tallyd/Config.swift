@@ -22,6 +22,8 @@ struct TallyConfig {
     var redisTimeoutMilliseconds = 1_000
     /// How often viewed polls' results are read back from Redis (0: never).
     var resultsRefreshMilliseconds = 250
+    /// A closed poll nobody read for this long leaves memory (Redis keeps it; 0: never).
+    var keepClosedSeconds = 600
     /// Take votes even from a Redis without an append-only file.
     var allowVolatile = false
     /// Voter tokens may create polls in the dialects whose upstream lets any user do so.
@@ -204,6 +206,9 @@ struct ConfigKey: Sendable {
         limit("body_timeout_ms", 10...3_600_000) { $0.bodyTimeoutMilliseconds = $1 },
         limit("idle_timeout_ms", 10...86_400_000) { $0.idleTimeoutMilliseconds = $1 },
         limit("drain_timeout_ms", 0...3_600_000) { $0.drainTimeoutMilliseconds = $1 },
+        ConfigKey(section: "server", name: "keep_closed_s") { config, value throws(ConfigProblem) in
+            config.keepClosedSeconds = try value.integer(0...31_536_000)
+        },
         ConfigKey(section: "auth", name: "organizer_tokens") { config, value throws(ConfigProblem) in
             let tokens = try value.strings()
             guard tokens.allSatisfy({ $0.utf8.count >= 16 }) else { throw ConfigProblem("each token needs at least 16 characters") }

@@ -54,7 +54,9 @@ struct Run: ParsableCommand {
         let sync = PollSync(host: redisHost, port: config.redisPort, registry: registry)
         let loaded: (polls: Int, ballots: Int)
         do { loaded = try sync.loadAll() } catch { throw ValidationError("cannot load polls: \(error)") }
-        log("tallyd: loaded \(loaded.polls) poll(s) and \(loaded.ballots) ballot(s) from Redis at \(redisHost):\(config.redisPort)")
+        log(
+            "tallyd: loaded \(loaded.polls) poll(s) and \(loaded.ballots) ballot(s) from Redis at \(redisHost):\(config.redisPort)"
+                + " (\(registry.droppedCount) closed poll(s) left there until asked for)")
         sync.onProblem = { line in FileHandle.standardError.write(Data((line + "\n").utf8)) }
         let stores = StoreReadiness(count: config.loops)
         let access = AccessPolicy(
@@ -115,8 +117,10 @@ struct Run: ParsableCommand {
         let follower = ResultsFollower(
             host: redisHost, port: config.redisPort, registry: registry, intervalMilliseconds: config.resultsRefreshMilliseconds)
         follower.onProblem = { line in FileHandle.standardError.write(Data((line + "\n").utf8)) }
+        let sweeper = config.keepClosedSeconds > 0 ? ClosedPollSweeper(registry: registry, keepSeconds: config.keepClosedSeconds) : nil
         server.start()
         closer.start()
+        sweeper?.start()
         sync.start()
         if config.resultsRefreshMilliseconds > 0 { follower.start() }
         log("tallyd \(Tallyd.version) listening on \(config.listenHost):\(server.port) with \(config.loops) loop(s)")
@@ -126,6 +130,7 @@ struct Run: ParsableCommand {
         log("tallyd: \(received == SIGTERM ? "SIGTERM" : "SIGINT"), draining")
         sync.stop()
         closer.stop()
+        sweeper?.stop()
         if config.resultsRefreshMilliseconds > 0 { follower.stop() }
         server.stop()
         server.wait()

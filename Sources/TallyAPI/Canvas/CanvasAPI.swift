@@ -44,22 +44,22 @@ public final class CanvasAPI: Sendable {
         }
         group.add(.get, "/api/v1/polls") { [self] request, _, response in
             guard let viewer = viewer(request, response) else { return }
-            guard viewer.isOrganizer else { return writePolls([], teacher: false, response) }  // a student owns no polls
+            guard viewer.isOrganizer else { return writePolls([], teacher: false, response, desks.polls) }  // a student owns no polls
             let later = response.deferred()
             templates.loadAll { [self] list in
                 later.complete { response in
                     guard let list else { return style.writeUnavailable(response) }
-                    writePolls(list.reversed(), teacher: true, response)  // newest first, as Canvas lists them
+                    writePolls(list.reversed(), teacher: true, response, desks.polls)  // newest first, as Canvas lists them
                 }
             }
         }
         group.add(.post, "/api/v1/polls") { [self] request, _, response in createPoll(request, response, templates) }
         group.add(.get, "/api/v1/polls/{poll}") { [self] request, p, response in
             withTemplate(request, p[0], response, templates) { [self] template, viewer, response in
-                writePolls([template], teacher: viewer.isOrganizer, response)
+                writePolls([template], teacher: viewer.isOrganizer, response, desks.polls)
             }
         }
-        group.add(.put, "/api/v1/polls/{poll}") { [self] request, p, response in updatePoll(request, p[0], response, templates) }
+        group.add(.put, "/api/v1/polls/{poll}") { [self] request, p, response in updatePoll(request, p[0], response, templates, desks.polls) }
         group.add(.delete, "/api/v1/polls/{poll}") { [self] request, p, response in deletePoll(request, p[0], response, desks, templates) }
         let choices = "/api/v1/polls/{poll}/poll_choices"
         group.add(.get, choices) { [self] request, p, response in
@@ -79,17 +79,18 @@ public final class CanvasAPI: Sendable {
         group.add(.delete, choices + "/{id}") { [self] request, p, response in deleteChoice(request, p[0], p[1], response, templates) }
         group.add(.get, sessionsPath) { [self] request, p, response in
             withTemplate(request, p[0], response, templates, organizerOnly: true) { [self] template, viewer, response in
-                writeSessions(sessions(of: template.id), viewer, request, response, desks)
+                guard let sessions = sessions(of: [template.id], response, desks.polls)?[template.id] else { return }
+                writeSessions(sessions, viewer, request, response, desks)
             }
         }
         group.add(.post, sessionsPath) { [self] request, p, response in createSession(request, p[0], response, desks, templates) }
         group.add(.get, sessionsPath + "/{id}") { [self] request, p, response in
-            guard let (session, viewer) = session(request, p[0], p[1], response) else { return }
+            guard let (session, viewer) = session(request, p[0], p[1], response, desks.polls) else { return }
             writeSessions([session], viewer, request, response, desks)
         }
         group.add(.put, sessionsPath + "/{id}") { [self] request, p, response in updateSession(request, p[0], p[1], response, desks) }
         group.add(.delete, sessionsPath + "/{id}") { [self] request, p, response in
-            guard let (session, viewer) = session(request, p[0], p[1], response) else { return }
+            guard let (session, viewer) = session(request, p[0], p[1], response, desks.polls) else { return }
             guard viewer.isOrganizer else { return style.forbidden(response) }
             desks.polls.delete(session.id, response, style) { $0.write(status: 204, contentType: nil, body: UnsafeRawBufferPointer(start: nil, count: 0)) }
         }
@@ -129,24 +130,46 @@ public final class CanvasAPI: Sendable {
     }
 
     /// The session `idText` under poll `pollText`, as its viewer; nil after answering 401 or 404.
-    private func session(_ request: Request, _ pollText: UnsafeRawBufferPointer, _ idText: UnsafeRawBufferPointer, _ response: ResponseWriter)
-        -> (Poll, Viewer)?
-    {
+    /// The session `idText` under poll `pollText`, as its viewer; nil after answering 401 or 404,
+    /// or while the session is loaded.
+    private func session(
+        _ request: Request, _ pollText: UnsafeRawBufferPointer, _ idText: UnsafeRawBufferPointer, _ response: ResponseWriter, _ desk: PollDesk
+    ) -> (Poll, Viewer)? {
         guard let viewer = viewer(request, response) else { return nil }
-        guard let id = PollIDs.parse(idText), let session = registry.poll(id), session.label(CanvasJSON.Label.poll, is: pollText)
-        else {
+        guard let id = PollIDs.parse(idText) else {
+            style.notFound(response)
+            return nil
+        }
+        guard let session = desk.find(id, response, style) else { return nil }
+        guard session.label(CanvasJSON.Label.poll, is: pollText) else {
             style.notFound(response)
             return nil
         }
         return (session, viewer)
     }
 
-    private func sessions(of template: Int64) -> [Poll] {
-        registry.list(labels: [CanvasJSON.Label.poll: String(template)])
+    /// The sessions of each of `templates`; nil while some are loaded.
+    private func sessions(of templates: [Int64], _ response: ResponseWriter, _ desk: PollDesk) -> [Int64: [Poll]]? {
+        var sessions: [Int64: [Poll]] = [:]
+        var toLoad: [PollID] = []
+        for template in templates {
+            switch registry.list(labels: [CanvasJSON.Label.poll: String(template)]) {
+            case .polls(let polls, _): sessions[template] = polls
+            case .load(let ids): toLoad += ids
+            }
+        }
+        guard toLoad.isEmpty else { return desk.listed(.load(toLoad), response, style).map { _ in [:] } }
+        return sessions
     }
 
-    private func writePolls(_ templates: [CanvasTemplate], teacher: Bool, _ response: ResponseWriter) {
-        response.writeJSON(status: 200) { json in CanvasJSON.polls(templates, teacher: teacher, sessions: { [self] in sessions(of: $0) }, &json) }
+    /// The polls with their sessions' results, once those are all held.
+    private func writePolls(_ templates: [CanvasTemplate], teacher: Bool, _ response: ResponseWriter, _ desk: PollDesk) {
+        guard let sessions = sessions(of: templates.map(\.id), response, desk) else { return }
+        writePolls(templates, teacher: teacher, sessions: sessions, response)
+    }
+
+    private func writePolls(_ templates: [CanvasTemplate], teacher: Bool, sessions: [Int64: [Poll]], _ response: ResponseWriter) {
+        response.writeJSON(status: 200) { json in CanvasJSON.polls(templates, teacher: teacher, sessions: { sessions[$0] ?? [] }, &json) }
     }
 
     /// The sessions as `viewer` sees them: for a teacher, every submission, read from Redis; for a
@@ -188,27 +211,34 @@ public final class CanvasAPI: Sendable {
         templates.newID { [style] id in
             guard let id else { return later.complete { style.writeUnavailable($0) } }
             let template = CanvasTemplate(id: id, question: question, description: params["description"] ?? "", createdAt: WallClock.now(), choices: [])
-            templates.save(template) { [self] saved in later.complete { saved ? writePolls([template], teacher: true, $0) : style.writeUnavailable($0) } }
+            templates.save(template) { [self] saved in
+                later.complete { saved ? writePolls([template], teacher: true, sessions: [:], $0) : style.writeUnavailable($0) }
+            }
         }
     }
 
-    private func updatePoll(_ request: Request, _ idText: UnsafeRawBufferPointer, _ response: ResponseWriter, _ templates: CanvasTemplates) {
+    private func updatePoll(_ request: Request, _ idText: UnsafeRawBufferPointer, _ response: ResponseWriter, _ templates: CanvasTemplates, _ desk: PollDesk) {
         let params = CanvasParams(request, plural: "polls", singular: "poll")
         withTemplate(request, idText, response, templates, organizerOnly: true) { [self] template, _, response in
             var changed = template
             if let question = params["question"] { changed.question = question }
             if let description = params["description"] { changed.description = description }
             guard !changed.question.isEmpty else { return style.invalid("question", "can't be blank", response) }
+            // Its sessions before it is saved: loading them handles the request again from the start.
+            guard let sessions = sessions(of: [template.id], response, desk) else { return }
             let later = response.deferred()
-            templates.save(changed) { [self] saved in later.complete { saved ? writePolls([changed], teacher: true, $0) : style.writeUnavailable($0) } }
+            templates.save(changed) { [self] saved in
+                later.complete { saved ? writePolls([changed], teacher: true, sessions: sessions, $0) : style.writeUnavailable($0) }
+            }
         }
     }
 
     /// Deletes the poll, its choices and its sessions (with their submissions); 204.
     private func deletePoll(_ request: Request, _ idText: UnsafeRawBufferPointer, _ response: ResponseWriter, _ desks: LoopDesks, _ templates: CanvasTemplates) {
         withTemplate(request, idText, response, templates, organizerOnly: true) { [self] template, _, response in
+            guard let sessions = sessions(of: [template.id], response, desks.polls)?[template.id] else { return }
             let later = response.deferred()
-            for session in sessions(of: template.id) {
+            for session in sessions {
                 desks.store.deletePoll(session.id) { [registry] deleted in if deleted { registry.forget(session.id) } }
             }
             templates.delete(template.id) { [style] deleted in
@@ -295,7 +325,7 @@ public final class CanvasAPI: Sendable {
     }
 
     private func updateSession(_ request: Request, _ pollText: UnsafeRawBufferPointer, _ idText: UnsafeRawBufferPointer, _ response: ResponseWriter, _ desks: LoopDesks) {
-        guard let (session, viewer) = session(request, pollText, idText, response) else { return }
+        guard let (session, viewer) = session(request, pollText, idText, response, desks.polls) else { return }
         guard viewer.isOrganizer else { return style.forbidden(response) }
         let params = CanvasParams(request, plural: "poll_sessions", singular: "poll_session")
         var definition = session.definition
@@ -313,7 +343,7 @@ public final class CanvasAPI: Sendable {
         _ request: Request, _ pollText: UnsafeRawBufferPointer, _ idText: UnsafeRawBufferPointer, _ lifecycle: Lifecycle, _ response: ResponseWriter,
         _ desks: LoopDesks
     ) {
-        guard let (session, viewer) = session(request, pollText, idText, response) else { return }
+        guard let (session, viewer) = session(request, pollText, idText, response, desks.polls) else { return }
         guard viewer.isOrganizer else { return style.forbidden(response) }
         desks.polls.save(session.id, session.definition, lifecycle, response.deferred(), style, expected: session.version) { session, response in
             response.writeJSON(status: 200) { CanvasJSON.sessions([session], viewer: .organizer, ballots: [:], &$0) }
@@ -325,7 +355,10 @@ public final class CanvasAPI: Sendable {
     private func listSessions(_ request: Request, opened: Bool, _ response: ResponseWriter, _ desks: LoopDesks) {
         guard let viewer = viewer(request, response) else { return }
         let now = WallClock.now()
-        let sessions = registry.polls { $0.definition.labels[CanvasJSON.Label.poll] != nil && $0.lifecycle != .draft && $0.isClosed(at: now) != opened }
+        // Polls let go of are closed: only the closed list may need them loaded.
+        let query = PollQuery(lifecycle: opened ? .open : nil, labelNames: [CanvasJSON.Label.poll])
+        guard let listed = desks.polls.listed(registry.list(query), response, style) else { return }
+        let sessions = listed.polls.filter { $0.lifecycle != .draft && $0.isClosed(at: now) != opened }
         writeSessions(sessions, viewer, request, response, desks)
     }
 
@@ -334,7 +367,7 @@ public final class CanvasAPI: Sendable {
         _ request: Request, _ pollText: UnsafeRawBufferPointer, _ sessionText: UnsafeRawBufferPointer, _ idText: UnsafeRawBufferPointer,
         _ response: ResponseWriter, _ desks: LoopDesks
     ) {
-        guard let (session, viewer) = session(request, pollText, sessionText, response), let wanted = id(idText) else { return }
+        guard let (session, viewer) = session(request, pollText, sessionText, response, desks.polls), let wanted = id(idText) else { return }
         let later = response.deferred()
         desks.store.ballots(poll: session.id) { [style] ballots in
             later.complete { response in

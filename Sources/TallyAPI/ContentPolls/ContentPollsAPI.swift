@@ -47,19 +47,23 @@ public final class ContentPollsAPI: Sendable {
     }
 
     /// The poll `pollId` names (required) in `place`; nil after answering 400 or 404.
-    private func poll(_ query: ContentPollQuery, in place: ContentPlace, _ response: ResponseWriter) -> (Poll, ContentPoll)? {
+    private func poll(_ query: ContentPollQuery, in place: ContentPlace, _ response: ResponseWriter, _ desk: PollDesk) -> (Poll, ContentPoll)? {
         let idText: String
         do { idText = try query.requiredPollID() } catch {
             style.write(error, response)
             return nil
         }
-        return poll(idText, in: place, response)
+        return poll(idText, in: place, response, desk)
     }
 
-    private func poll(_ idText: String, in place: ContentPlace, _ response: ResponseWriter) -> (Poll, ContentPoll)? {
-        guard let id = ContentPollID.pollID(idText), let poll = registry.poll(id), let content = ContentPoll(poll),
-            content.id == idText.lowercased(), content.place == place
-        else {
+    /// The poll `idText` names in `place`; nil after answering 404, or while it is loaded.
+    private func poll(_ idText: String, in place: ContentPlace, _ response: ResponseWriter, _ desk: PollDesk) -> (Poll, ContentPoll)? {
+        guard let id = ContentPollID.pollID(idText) else {
+            style.notFound(response)
+            return nil
+        }
+        guard let poll = desk.find(id, response, style) else { return nil }
+        guard let content = ContentPoll(poll), content.id == idText.lowercased(), content.place == place else {
             style.notFound(response)
             return nil
         }
@@ -83,10 +87,11 @@ public final class ContentPollsAPI: Sendable {
         let one = query.pollID
         let polls: [(Poll, ContentPoll)]
         if let one {
-            guard let found = poll(one, in: place, response) else { return }
+            guard let found = poll(one, in: place, response, desks.polls) else { return }
             polls = [found]
         } else {
-            polls = registry.list(labels: place.labels).compactMap { poll in ContentPoll(poll).map { (poll, $0) } }
+            guard let listed = desks.polls.listed(registry.list(labels: place.labels), response, style) else { return }
+            polls = listed.polls.compactMap { poll in ContentPoll(poll).map { (poll, $0) } }
         }
         let expands = query.expandsResults
         // A voter's own ballots first: they may have voted through another daemon.
@@ -127,7 +132,7 @@ public final class ContentPollsAPI: Sendable {
     /// reordered always. A poll its end date closed opens again when the new settings leave it
     /// open.
     private func update(_ request: Request, _ response: ResponseWriter, _ desks: LoopDesks) {
-        guard let (query, place) = place(request, response), let (poll, old) = poll(query, in: place, response) else { return }
+        guard let (query, place) = place(request, response), let (poll, old) = poll(query, in: place, response, desks.polls) else { return }
         var content = old
         let definition: PollDefinition
         do throws(AdminError) {
@@ -146,7 +151,7 @@ public final class ContentPollsAPI: Sendable {
 
     /// `DELETE`: the poll `pollId` names, with its votes; 200.
     private func delete(_ request: Request, _ response: ResponseWriter, _ desks: LoopDesks) {
-        guard let (query, place) = place(request, response), let (poll, _) = poll(query, in: place, response) else { return }
+        guard let (query, place) = place(request, response), let (poll, _) = poll(query, in: place, response, desks.polls) else { return }
         desks.polls.delete(poll.id, response, style) { $0.write(status: 200, contentType: nil, body: UnsafeRawBufferPointer(start: nil, count: 0)) }
     }
 

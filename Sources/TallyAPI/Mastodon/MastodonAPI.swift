@@ -53,7 +53,8 @@ public final class MastodonAPI: Sendable {
     /// `GET /api/v1/polls/:id` (the Poll) and `GET /api/v1/statuses/:id` (the Status around it);
     /// a user token is optional and adds `voted` and `own_votes`.
     private func show(_ request: Request, _ idText: UnsafeRawBufferPointer, _ response: ResponseWriter, _ desk: PollDesk, asStatus: Bool) {
-        guard let id = PollIDs.parse(idText), let poll = registry.poll(id) else { return style.notFound(response) }
+        guard let id = PollIDs.parse(idText) else { return style.notFound(response) }
+        guard let poll = desk.find(id, response, style) else { return }
         guard let (viewer, voter) = desk.viewer(request, poll, token: nil, response, style) else { return }
         let page = page(request)
         desk.withBallot(of: voter, in: poll, response) { [registry, style] response in

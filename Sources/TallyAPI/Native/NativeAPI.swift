@@ -42,7 +42,7 @@ public final class NativeAPI: Sendable {
             organizer(request, response) { create(request, response, polls) }
         }
         router.add(.get, "/v1/polls") { [self] request, _, response in
-            organizer(request, response) { list(request, response) }
+            organizer(request, response) { list(request, response, polls) }
         }
         router.add(.patch, "/v1/polls/{id}") { [self] request, parameters, response in
             organizer(request, response) { update(request, parameters[0], response, polls) }

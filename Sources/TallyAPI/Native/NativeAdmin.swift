@@ -46,7 +46,7 @@ extension NativeAPI {
 
     /// `GET /v1/polls?state=open&label.NAME=VALUE&limit=N&cursor=C`: by id, a page at a time;
     /// `next` is the cursor of the page after (the last id shown), null after the last page.
-    func list(_ request: Request, _ response: ResponseWriter) {
+    func list(_ request: Request, _ response: ResponseWriter, _ desk: PollDesk) {
         adminCall(response) {
             var lifecycle: Lifecycle?
             var labels: [String: String] = [:]
@@ -70,7 +70,8 @@ extension NativeAPI {
                     throw FieldError("unknown query parameter '\(name)'")
                 }
             }
-            let (polls, more) = registry.list(lifecycle: lifecycle, labels: labels, after: after, limit: limit)
+            let listing = registry.list(lifecycle: lifecycle, labels: labels, after: after, limit: limit)
+            guard let (polls, more) = desk.listed(listing, response, style) else { return }
             let now = WallClock.now()
             response.writeJSON(status: 200) { json in
                 json.object { body in
@@ -103,7 +104,7 @@ extension NativeAPI {
                 throw FieldError("'\(fixed)' cannot change once a poll exists")
             }
             try fields.rejectUnknown()
-            guard let poll = registry.poll(id) else { throw PollAdminError.unknownPoll }
+            guard let poll = desk.find(id, response, style) else { return }
             var definition = poll.definition
             do {
                 if let question { definition.question = question }
@@ -137,10 +138,10 @@ extension NativeAPI {
             let id = try pollID(idText)
             switch action {
             case .open:
-                let poll = try registry.poll(id, in: .draft, for: "open")
+                guard let poll = try poll(id, in: .draft, for: "open", response, desk) else { return }
                 persist(poll, poll.definition, .open, request, response, desk)
             case .close:
-                let poll = try registry.poll(id, in: .open, for: "close")
+                guard let poll = try poll(id, in: .open, for: "close", response, desk) else { return }
                 persist(poll, poll.definition, .closed, request, response, desk)
             case .reopen:
                 var closesAt: Timestamp??
@@ -149,7 +150,7 @@ extension NativeAPI {
                     closesAt = try fields.timestamp("closesAt")
                     try fields.rejectUnknown()
                 }
-                let poll = try registry.poll(id, in: .closed, for: "reopen")
+                guard let poll = try poll(id, in: .closed, for: "reopen", response, desk) else { return }
                 var definition = poll.definition
                 if let closesAt { definition.rules.closesAt = closesAt }
                 persist(poll, definition, .open, request, response, desk)
@@ -192,6 +193,14 @@ extension NativeAPI {
     }
 
     /// Runs an organizer call and answers its errors.
+    /// The poll if it is in `from`, nil while it is loaded (or answered unknown); throws when it
+    /// is in another state.
+    private func poll(_ id: PollID, in from: Lifecycle, for action: String, _ response: ResponseWriter, _ desk: PollDesk) throws -> Poll? {
+        guard let poll = desk.find(id, response, style) else { return nil }
+        guard poll.lifecycle == from else { throw PollAdminError.invalidTransition(from: poll.lifecycle, action: action) }
+        return poll
+    }
+
     private func adminCall(_ response: ResponseWriter, _ body: () throws -> Void) {
         do {
             try body()

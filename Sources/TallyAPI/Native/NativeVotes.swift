@@ -61,6 +61,7 @@ extension NativeAPI {
             var lastFrame: Int?
             response.startEventStream { events in
                 guard let poll = registry.poll(pollID) else {
+                    if registry.isDropped(pollID) { return true }  // closed and let go of: nothing changes any more
                     events.send(event: "deleted") { json in json.object { $0.key("poll"); PollJSON.id(pollID, &$0) } }
                     return false
                 }
@@ -76,10 +77,11 @@ extension NativeAPI {
     private func admit(
         _ request: Request, _ idText: UnsafeRawBufferPointer, _ response: ResponseWriter, _ desk: PollDesk
     ) -> (Poll, Viewer, VoterIdentity?)? {
-        guard let pollID = PollIDs.parse(idText), let poll = registry.poll(pollID) else {
+        guard let pollID = PollIDs.parse(idText) else {
             style.write(VoteRejection.unknownPoll, response)
             return nil
         }
+        guard let poll = desk.find(pollID, response, style) else { return nil }
         let token = QueryString.value("token", in: request.query).map(PollToken.init(parsing:))
         guard let (viewer, voter) = desk.viewer(request, poll, token: token, response, style) else { return nil }
         return (poll, viewer, voter)

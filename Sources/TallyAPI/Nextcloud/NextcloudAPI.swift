@@ -48,7 +48,7 @@ public final class NextcloudAPI: Sendable {
             }
             group.add(.get, polls + "/drafts") { [self] request, parameters, response in
                 guard NextcloudAPI.isOCSRequest(request) else { return NextcloudStyle.csrfFailed(response) }
-                drafts(request, room: parameters[0], response, style)
+                drafts(request, room: parameters[0], response, desks.polls, style)
             }
             group.add(.get, polls + "/{pollId}") { [self] request, parameters, response in
                 guard NextcloudAPI.isOCSRequest(request) else { return NextcloudStyle.csrfFailed(response) }
@@ -98,9 +98,16 @@ public final class NextcloudAPI: Sendable {
         return Caller(name: voter?.id ?? BasicCredentials.user(request) ?? "organizer", voter: voter)
     }
 
-    /// The poll `idText` names in `room`, or nil after answering 404.
-    private func poll(_ idText: UnsafeRawBufferPointer, room: UnsafeRawBufferPointer, _ response: ResponseWriter, _ style: NextcloudStyle) -> Poll? {
-        guard let id = PollIDs.parse(idText), let poll = registry.poll(id), poll.label(NextcloudPollJSON.roomLabel, is: room) else {
+    /// The poll `idText` names in `room`, or nil after answering 404 (or while it is loaded).
+    private func poll(
+        _ idText: UnsafeRawBufferPointer, room: UnsafeRawBufferPointer, _ response: ResponseWriter, _ desk: PollDesk, _ style: NextcloudStyle
+    ) -> Poll? {
+        guard let id = PollIDs.parse(idText) else {
+            style.write(VoteRejection.unknownPoll, response)
+            return nil
+        }
+        guard let poll = desk.find(id, response, style) else { return nil }
+        guard poll.label(NextcloudPollJSON.roomLabel, is: room) else {
             style.write(VoteRejection.unknownPoll, response)
             return nil
         }
@@ -131,10 +138,11 @@ public final class NextcloudAPI: Sendable {
     }
 
     /// `GET …/poll/{token}/drafts`: the room's drafts, for moderators (403 otherwise).
-    private func drafts(_ request: Request, room: UnsafeRawBufferPointer, _ response: ResponseWriter, _ style: NextcloudStyle) {
+    private func drafts(_ request: Request, room: UnsafeRawBufferPointer, _ response: ResponseWriter, _ desk: PollDesk, _ style: NextcloudStyle) {
         guard let caller = caller(request, response, style) else { return }
         guard caller.isModerator else { return style.write(AdminError.forbidden, response) }
-        let drafts = registry.list(lifecycle: .draft, labels: [NextcloudPollJSON.roomLabel: String(decoding: room, as: UTF8.self)])
+        let listing = registry.list(lifecycle: .draft, labels: [NextcloudPollJSON.roomLabel: String(decoding: room, as: UTF8.self)])
+        guard let drafts = desk.listed(listing, response, style)?.polls else { return }
         let now = WallClock.now()
         style.write(status: 200, response) { json in
             json.array { list in
@@ -150,7 +158,7 @@ public final class NextcloudAPI: Sendable {
         _ request: Request, room: UnsafeRawBufferPointer, _ idText: UnsafeRawBufferPointer, _ response: ResponseWriter, _ desks: LoopDesks,
         _ style: NextcloudStyle
     ) {
-        guard let poll = poll(idText, room: room, response, style), let caller = caller(request, response, style) else { return }
+        guard let poll = poll(idText, room: room, response, desks.polls, style), let caller = caller(request, response, style) else { return }
         guard poll.lifecycle != .draft || caller.isModerator else { return style.write(VoteRejection.unknownPoll, response) }
         let id = poll.id
         if needsDetails(poll) { return answerWithDetails(id, caller, response.deferred(), desks, style) }
@@ -167,7 +175,7 @@ public final class NextcloudAPI: Sendable {
         _ request: Request, room: UnsafeRawBufferPointer, _ idText: UnsafeRawBufferPointer, _ response: ResponseWriter, _ desks: LoopDesks,
         _ style: NextcloudStyle
     ) {
-        guard let poll = poll(idText, room: room, response, style), let caller = caller(request, response, style) else { return }
+        guard let poll = poll(idText, room: room, response, desks.polls, style), let caller = caller(request, response, style) else { return }
         if poll.lifecycle == .draft {
             guard caller.isModerator else { return style.write(VoteRejection.unknownPoll, response) }
             return desks.polls.delete(poll.id, response, style) { style.writeEmpty(status: 202, $0) }

@@ -105,6 +105,9 @@ public final class OpsAPI: @unchecked Sendable {
         metric(
             "tally_polls", "gauge", "Polls held, by lifecycle state.",
             Lifecycle.allCases.map { state in ("{state=\"\(state)\"}", Int64(polls.filter { $0.lifecycle == state }.count)) })
+        metric(
+            "tally_polls_let_go", "gauge", "Closed polls unread for [server] keep_closed_s: in Redis only, loaded again when asked for.",
+            [("", Int64(registry.droppedCount))])
         return out
     }
 }

@@ -36,10 +36,10 @@ public final class PnutAPI: Sendable {
             votes.vote(request, poll: PollIDs.parse(parameters[0]), PnutVotes(stats: stats, answerID: answerID, pathPositions: nil), response)
         }
         group.add(.post, "/polls") { [self] request, _, response in create(request, response, desks) }
-        group.add(.get, "/polls") { [self] request, _, response in list(request, response) }
+        group.add(.get, "/polls") { [self] request, _, response in list(request, response, desks.polls) }
         group.add(.get, "/polls/{id}") { [self] request, parameters, response in show(request, parameters[0], response, desks) }
         group.add(.delete, "/polls/{id}") { [self] request, parameters, response in delete(request, parameters[0], response, desks) }
-        group.add(.get, "/users/me/polls") { [self] request, _, response in mine(request, response) }
+        group.add(.get, "/users/me/polls") { [self] request, _, response in mine(request, response, desks.polls) }
     }
 
     // MARK: - Callers
@@ -75,7 +75,8 @@ public final class PnutAPI: Sendable {
     /// response looked up in Redis; `respondent_ids` read from Redis' ballots where they show.
     private func show(_ request: Request, _ idText: UnsafeRawBufferPointer, _ response: ResponseWriter, _ desks: LoopDesks) {
         guard let (viewer, voter) = access.caller(request, response, style, required: false) else { return }
-        guard let id = PollIDs.parse(idText), let poll = registry.poll(id) else { return style.notFound(response) }
+        guard let id = PollIDs.parse(idText) else { return style.notFound(response) }
+        guard let poll = desks.polls.find(id, response, style) else { return }
         let (admitted, passedToken) = admits(poll, viewer, token: QueryString.value("poll_token", in: request.query))
         guard admitted else { return style.notFound(response) }
         if needsRespondentIDs(poll, viewer) {
@@ -109,16 +110,17 @@ public final class PnutAPI: Sendable {
 
     /// `GET /polls?ids=1,2`: up to 100 polls the caller may see (a private one with
     /// `poll_token_{id}=…`); the others are left out. Counts as this daemon holds them.
-    private func list(_ request: Request, _ response: ResponseWriter) {
+    private func list(_ request: Request, _ response: ResponseWriter, _ desk: PollDesk) {
         guard let (viewer, _) = access.caller(request, response, style, required: false) else { return }
         let query = QueryString.pairs(request.query)
         let ids = query.first { $0.0 == "ids" }?.1.split(separator: ",").map { String($0.filter { $0 != " " }) } ?? []
         guard !ids.isEmpty, ids.count <= PnutAPI.maxIDs else { return style.error(400, "ids must list 1 to 100 poll ids.", response) }
         let tokens = Dictionary(query.filter { $0.0.hasPrefix("poll_token_") }.map { (String($0.0.dropFirst(11)), $0.1) }) { first, _ in first }
+        guard let held = desk.find(ids.compactMap { PollID($0) }, response, style) else { return }
         let now = WallClock.now()
         var shown: [(Poll, Bool)] = []
         for text in ids {
-            guard let id = PollID(text), let poll = registry.poll(id) else { continue }
+            guard let id = PollID(text), let poll = held.first(where: { $0.id == id }) else { continue }
             let token = tokens[text].map { Array($0.utf8) }
             let (admitted, passedToken) = token.map { bytes in bytes.withUnsafeBytes { admits(poll, viewer, token: $0) } } ?? admits(poll, viewer, token: nil)
             if admitted { shown.append((poll, passedToken)) }
@@ -135,17 +137,15 @@ public final class PnutAPI: Sendable {
 
     /// `GET /users/me/polls`: the polls the caller created (newest first; `count`, default 20, at
     /// most 200; `before_id`, `since_id`); for an organizer, every poll created through this API.
-    private func mine(_ request: Request, _ response: ResponseWriter) {
+    private func mine(_ request: Request, _ response: ResponseWriter, _ desk: PollDesk) {
         guard let (viewer, voter) = access.caller(request, response, style, required: true) else { return }
         let query = Dictionary(QueryString.pairs(request.query)) { first, _ in first }
         let count = min(max(query["count"].flatMap { Int($0) } ?? 20, 1), 200)
         let before = query["before_id"].flatMap { PollID($0) } ?? .max
         let since = query["since_id"].flatMap { PollID($0) } ?? 0
-        let polls = registry.polls { poll in
-            guard poll.id < before, poll.id > since, poll.definition.labels[PnutPollJSON.typeLabel] != nil else { return false }
-            return voter.map { poll.definition.organizer == $0.id } ?? true
-        }.reversed()
-        let page = polls.prefix(count)
+        let mine = PollQuery(labelNames: [PnutPollJSON.typeLabel], organizer: voter?.id)
+        guard let (page, more) = desk.listed(registry.list(mine, after: since, before: before, limit: count, newestFirst: true), response, style)
+        else { return }
         let now = WallClock.now()
         style.write(
             response,
@@ -156,7 +156,7 @@ public final class PnutAPI: Sendable {
                     meta.key("max_id")
                     meta.value(decimalString: first.id)
                 }
-                meta.field("more", polls.count > page.count)
+                meta.field("more", more)
             }
         ) { json in
             json.array { list in
@@ -171,7 +171,8 @@ public final class PnutAPI: Sendable {
     /// `DELETE /polls/{id}`: the deleted poll, by its creator or an organizer (403 otherwise).
     private func delete(_ request: Request, _ idText: UnsafeRawBufferPointer, _ response: ResponseWriter, _ desks: LoopDesks) {
         guard let (viewer, _) = access.caller(request, response, style, required: true) else { return }
-        guard let id = PollIDs.parse(idText), let poll = registry.poll(id) else { return style.notFound(response) }
+        guard let id = PollIDs.parse(idText) else { return style.notFound(response) }
+        guard let poll = desks.polls.find(id, response, style) else { return }
         guard admits(poll, viewer, token: QueryString.value("poll_token", in: request.query)).admitted else { return style.notFound(response) }
         guard poll.isOrganizer(viewer) else { return style.write(AdminError.forbidden, response) }
         desks.polls.delete(id, response, style) { [style] response in

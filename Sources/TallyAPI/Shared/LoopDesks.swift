@@ -15,8 +15,9 @@ public final class LoopDesks {
     public init(registry: PollRegistry, reader: RegistryReader, store: LoopStore, access: AccessPolicy) {
         self.reader = reader
         self.store = store
-        votes = VoteDesk(reader: reader, store: store, access: access)
-        polls = PollDesk(registry: registry, store: store, access: access)
+        let loader = PollLoader(registry: registry, reader: reader, store: store)
+        votes = VoteDesk(reader: reader, store: store, access: access, loader: loader)
+        polls = PollDesk(registry: registry, store: store, access: access, loader: loader)
         // The store keeps the desks (and they it) for the loop's whole life.
         store.onStored = { stored, ticket in self.answer(stored, ticket) }
     }

@@ -10,6 +10,37 @@ public struct PollDesk {
     let registry: PollRegistry
     let store: LoopStore
     let access: AccessPolicy
+    let loader: PollLoader
+
+    /// The poll `id` as this daemon holds it. If it does not (a closed poll let go of, one just
+    /// created through another daemon), nil: Redis is asked and the request handled again once it
+    /// answered, or, when Redis was just asked and has no such poll, it is answered unknown in
+    /// `style`. Either way the caller returns.
+    public func find<Style: AnswerStyle>(_ id: PollID, _ response: ResponseWriter, _ style: Style) -> Poll? {
+        if let poll = registry.poll(id) { return poll }
+        if !loader.load([id], response, style) { style.write(VoteRejection.unknownPoll, response) }
+        return nil
+    }
+
+    /// The polls of `ids` this daemon holds or Redis has, in order; nil when Redis is being asked
+    /// for some (the request is handled again once it answered).
+    public func find<Style: AnswerStyle>(_ ids: [PollID], _ response: ResponseWriter, _ style: Style) -> [Poll]? {
+        let missing = ids.filter { registry.poll($0) == nil }
+        if !missing.isEmpty && loader.load(missing, response, style) { return nil }
+        return ids.compactMap { registry.poll($0) }
+    }
+
+    /// What a listing found; nil when some polls it may include were let go of and are being
+    /// loaded (the request is handled again once they are).
+    public func listed<Style: AnswerStyle>(_ listing: PollListing, _ response: ResponseWriter, _ style: Style) -> (polls: [Poll], more: Bool)? {
+        switch listing {
+        case .polls(let polls, let more): return (polls, more)
+        case .load(let ids):
+            // Loaded polls are held a while, so a second pass finds them; if it does not, Redis failed us.
+            if !loader.load(ids, response, style) { style.writeUnavailable(response) }
+            return nil
+        }
+    }
 
     /// A new poll: an id unique across daemons (Redis INCR), saved, installed, answered by `answer`.
     public func create<Style: AnswerStyle>(
@@ -62,7 +93,7 @@ public struct PollDesk {
     public func delete<Style: AnswerStyle>(
         _ id: PollID, _ response: ResponseWriter, _ style: Style, answer: @escaping (ResponseWriter) -> Void
     ) {
-        guard registry.poll(id) != nil else { return style.write(VoteRejection.unknownPoll, response) }
+        guard find(id, response, style) != nil else { return }
         let later = response.deferred()
         store.deletePoll(id) { stored in
             guard stored else { return later.complete { style.writeUnavailable($0) } }

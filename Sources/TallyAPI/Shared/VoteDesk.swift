@@ -10,6 +10,7 @@ public struct VoteDesk {
     let reader: RegistryReader
     let store: LoopStore
     let access: AccessPolicy
+    let loader: PollLoader
 
     /// Takes one vote for `pollID` (nil: the id is not one) in `dialect`.
     public func vote<Dialect: VoteDialect>(
@@ -32,6 +33,8 @@ public struct VoteDesk {
         }
         reader.withPoll(pollID) { poll in
             guard let poll else {
+                // Not held here (closed and let go of, or just created through another daemon).
+                if loader.load([pollID], response, dialect.style) { return }
                 stats.count(.rejected(.unknownPoll))
                 return dialect.style.write(VoteRejection.unknownPoll, response)
             }
