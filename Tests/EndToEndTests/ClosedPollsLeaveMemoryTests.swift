@@ -1,0 +1,84 @@
+import Foundation
+import TallyTestSupport
+import Testing
+
+/// A closed poll nobody reads for `[server] keep_closed_s` leaves the daemon's memory; Redis keeps
+/// it, and whatever asks for it loads it back on that request, so every answer stays what it was.
+@Suite(.serialized) struct ClosedPollsLeaveMemoryTests {
+    static let config = NativeFixture.config.replacingOccurrences(of: "[server]", with: "[server]\nkeep_closed_s = 1")
+
+    private func metric(_ f: NativeFixture, _ line: String) -> Int? {
+        let text = f.client.request("GET", "/metrics")!.text
+        return text.split(separator: "\n").first { $0.hasPrefix(line + " ") }.flatMap { Int($0.split(separator: " ").last!) }
+    }
+
+    /// Waits (up to 5 s) until the daemon has let go of `count` polls.
+    private func waitUntilLetGo(_ f: NativeFixture, _ count: Int) -> Bool {
+        for _ in 0..<100 {
+            if metric(f, "tally_polls_let_go") == count { return true }
+            usleep(50_000)
+        }
+        return false
+    }
+
+    /// The answers a closed poll gives: the poll, its results for a voter and for anyone, a late
+    /// vote, a listing by label, its results stream's first frame.
+    private func answers(_ f: NativeFixture, _ poll: String) throws -> [String] {
+        let screen = try f.daemon.client()
+        screen.send("GET /v1/polls/\(poll)/results/stream HTTP/1.1\r\nHost: t\r\n\r\n")
+        let stream = screen.receiveAll(timeout: 0.5)
+        let frame = stream.components(separatedBy: "event: results\n").dropFirst().first?.split(separator: "\n").first.map(String.init) ?? "no frame"
+        let listed = f.asOrganizer("GET", "/v1/polls?label.show=finale")
+        return [
+            "\(f.client.request("GET", "/v1/polls/\(poll)")!.status) " + f.client.request("GET", "/v1/polls/\(poll)")!.text,
+            "\(f.results(poll, as: "ann").status) " + f.results(poll, as: "ann").text,
+            "\(f.results(poll).status) " + f.results(poll).text,
+            "\(f.vote(poll, "carl", #"{"choices":[2]}"#).status) " + f.vote(poll, "carl", #"{"choices":[2]}"#).text,
+            "\(listed.status) " + listed.text,
+            frame,
+        ]
+    }
+
+    @Test func aDroppedPollAnswersAsBeforeOnThisDaemonAndAnother() throws {
+        let redis = try RedisServer()
+        let f = try NativeFixture(config: Self.config, redis: redis)
+        let poll = try f.create(#""labels":{"show":"finale"},"maxVotes":2"#)
+        let open = try f.create(#""labels":{"show":"finale"}"#)
+        #expect(f.vote(poll, "ann", #"{"choices":[0,1]}"#).status == 200)
+        #expect(f.vote(poll, "bob", #"{"choices":[1]}"#).status == 200)
+        #expect(f.asOrganizer("POST", "/v1/polls/\(poll)/close").status == 200)
+        let before = try answers(f, poll)
+        #expect(before[1].contains(#""ownChoices":[0,1]"#), "\(before[1])")
+        #expect(before[3].hasPrefix("409"), "a late vote is refused: \(before[3])")
+
+        #expect(waitUntilLetGo(f, 1), "the closed poll leaves memory once unread for 1 s")
+        #expect(metric(f, #"tally_polls{state="closed"}"#) == 0 && metric(f, #"tally_polls{state="open"}"#) == 1)
+        #expect(try answers(f, poll) == before, "loaded back on request, it answers the same")
+        #expect(metric(f, "tally_polls_let_go") == 0, "and is held again a while")
+
+        // A daemon started now leaves it in Redis, and answers the same.
+        let other = try NativeFixture(config: Self.config, redis: redis)
+        #expect(metric(other, "tally_polls_let_go") == 1)
+        #expect(try answers(other, poll) == before)
+        // The open poll was never let go of, and takes votes on both.
+        #expect(other.vote(open, "ann", #"{"choices":[0]}"#).status == 200)
+        #expect(f.vote(open, "bob", #"{"choices":[0]}"#).status == 200)
+        #expect(metric(f, "tally_polls_let_go") == 0 || metric(f, "tally_polls_let_go") == 1)
+    }
+
+    /// A poll Redis has that a daemon has not heard of (created through another daemon a moment
+    /// before its change message arrives: here, copied in Redis without one) is found on request.
+    @Test func aPollOnlyRedisKnowsIsLoadedOnItsFirstRequest() throws {
+        let redis = try RedisServer()
+        let f = try NativeFixture(config: Self.config, redis: redis)
+        let poll = try f.create()
+        let unheard = "9999"
+        for suffix in ["poll", "def"] { _ = try redis.cli(["COPY", "{p:\(poll)}:\(suffix)", "{p:\(unheard)}:\(suffix)"]) }
+        _ = try redis.cli(["SADD", "tally:polls", unheard])
+        let vote = f.vote(unheard, "ann", #"{"choices":[3]}"#)
+        #expect(vote.status == 200, "\(vote)")
+        #expect(NativeFixture.votes(f.results(unheard)) == [0, 0, 0, 1])
+        #expect(f.vote("9998", "ann", #"{"choices":[3]}"#).status == 404, "Redis has no 9998 either")
+        #expect(f.client.request("GET", "/v1/polls/9998")!.status == 404)
+    }
+}
