@@ -2,6 +2,7 @@
 import base64
 import hashlib
 import hmac
+import json
 import os
 import re
 import socket
@@ -71,6 +72,7 @@ def start_tallyd(auth="", shared=None):
 [server]
 listen = "127.0.0.1:0"
 loops = 2
+keep_closed_s = 1
 [auth]
 organizer_tokens = ["{ORGANIZER}"]
 voter_secret = "{SECRET.decode()}"
@@ -127,3 +129,55 @@ def tallyd_module():
     daemon, config = start_tallyd()
     yield daemon
     stop_tallyd(daemon, config)
+
+
+# Closed polls let go of (`[server] keep_closed_s`, 1 s in these daemons): test_closed_polls.py and
+# test_nextcloud_talk.py.
+
+
+def metric(daemon, name):
+    text = urllib.request.urlopen(f"{daemon.url}/metrics").read().decode()
+    return next((int(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(name + " ")), None)
+
+
+def let_go(*daemons):
+    """Waits (up to 6 s) until no daemon holds a closed poll and each has let go of at least one."""
+    deadline = time.monotonic() + 6
+    while time.monotonic() < deadline:
+        if all(metric(d, 'tally_polls{state="closed"}') == 0 and metric(d, "tally_polls_let_go") >= 1 for d in daemons):
+            return
+        time.sleep(0.05)
+    raise AssertionError("the closed poll was not let go of")
+
+
+def plain(value):
+    """A client's result as plain data, without the client's own attributes (pnutpy's `_api`)."""
+    if isinstance(value, dict):
+        return {key: plain(item) for key, item in value.items() if not str(key).startswith("_")}
+    if isinstance(value, (list, tuple)):
+        return [plain(item) for item in value]
+    return value
+
+
+def outcome(read, daemon):
+    """What a read on `daemon` returned, or the exception it raised, as comparable text (links to
+    the daemon itself, as Mastodon's `url`, written alike)."""
+    try:
+        text = json.dumps(plain(read(daemon)), default=str, sort_keys=True)
+    except Exception as error:  # a refusal is an answer too
+        text = f"{type(error).__name__}: {error.args!r}"
+    return text.replace(daemon.url, "http://daemon")
+
+
+def same_before_and_after(daemons, reads):
+    """The reads' answers on every daemon, the same before and after the poll is let go of."""
+    for daemon in daemons:  # a first read makes each daemon follow the poll's tallies in Redis
+        for read in reads:
+            outcome(read, daemon)
+    time.sleep(0.6)  # `results_refresh_ms` is 250
+    before = [[outcome(read, d) for read in reads] for d in daemons]
+    assert before[0] == before[1], "both daemons answer alike"
+    let_go(*daemons)
+    after = [[outcome(read, d) for read in reads] for d in daemons]
+    assert after == before
+    return before

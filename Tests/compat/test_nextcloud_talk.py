@@ -17,7 +17,7 @@ import urllib.request
 import pytest
 from nc_py_api import AsyncNextcloud, NextcloudException
 
-from conftest import ORGANIZER, mint
+from conftest import ORGANIZER, mint, same_before_and_after
 
 
 # The `daemons` fixture (conftest.py): two daemons sharing Redis, on which voters may create polls.
@@ -187,3 +187,18 @@ def test_the_server_documents_nc_py_api_reads(daemons):
         return await client.talk.available, await client.user, (await client.srv_version)["major"]
 
     assert run(documents()) == (True, "kim", 31)
+
+
+def test_a_closed_poll_let_go_of_answers_as_before_on_both_daemons(daemons):
+    """conftest.py's daemons let go of a closed poll nobody read for 1 s; it comes back on request."""
+    first, _ = daemons
+    poll = run(moderator(first).create_poll("room9", "Keep?", ["a", "b"], hidden_results=False))
+    run(talk(first, "ann").vote_poll([1], poll))
+    run(moderator(first).close_poll(poll))
+    before = same_before_and_after(daemons, [
+        lambda d: raw(d, "GET", f"/poll/room9/{poll.poll_id}", user="ann", password=mint("ann")),
+        lambda d: raw(d, "GET", f"/poll/room9/{poll.poll_id}"),
+        lambda d: raw(d, "POST", f"/poll/room9/{poll.poll_id}", {"optionIds": [0]}, user="bob", password=mint("bob")),
+        lambda d: run(talk(d, "ann").get_poll(poll)).votes,
+    ])
+    assert '"actorId": "ann"' in before[0][1] and before[0][3] == '{"option-1": 1}'

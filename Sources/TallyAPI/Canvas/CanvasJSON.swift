@@ -131,10 +131,11 @@ enum CanvasJSON {
         }
     }
 
+    /// From the part of the voter's key that is the same on every daemon (`VoterKey.high`).
     static func userID(_ voter: VoterKey) -> Int64 { Int64(voter.high & 0x1F_FFFF_FFFF_FFFF) }
 
     static func submissionID(_ session: PollID, _ voter: VoterKey) -> Int64 {
-        Int64((voter.low ^ session &* 0x9E37_79B9_7F4A_7C15) & 0x1F_FFFF_FFFF_FFFF)
+        Int64((voter.high ^ session &* 0x9E37_79B9_7F4A_7C15) & 0x1F_FFFF_FFFF_FFFF)
     }
 
     /// The choice id of each of a session's options (admin path).
