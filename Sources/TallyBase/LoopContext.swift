@@ -8,6 +8,7 @@ public final class LoopContext {
     public let index: Int
     public let uvLoop: UnsafeMutablePointer<uv_loop_t>
     private var stopHandlers: [() -> Void] = []
+    private var sweepHandlers: [() -> Void] = []
 
     public init(index: Int, uvLoop: UnsafeMutablePointer<uv_loop_t>) {
         self.index = index
@@ -17,6 +18,14 @@ public final class LoopContext {
     /// Runs `handler` on the loop's thread once its last connection has closed during shutdown:
     /// close your handles there, so the loop can end.
     public func onStop(_ handler: @escaping () -> Void) { stopHandlers.append(handler) }
+
+    /// Runs `handler` on the loop's thread every 250 ms (the loop's sweep of its connections).
+    public func onSweep(_ handler: @escaping () -> Void) { sweepHandlers.append(handler) }
+
+    /// The loop calls this on every sweep.
+    public func swept() {
+        for handler in sweepHandlers { handler() }
+    }
 
     /// The loop calls this once its last connection has closed during shutdown.
     public func stopped() {

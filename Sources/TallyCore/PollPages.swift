@@ -61,6 +61,8 @@ final class PageSlots: @unchecked Sendable {
     let directory: UnsafeMutablePointer<UInt.AtomicRepresentation>
     /// One past the highest chunk number allocated (writers only): what `deinit` looks through.
     private var chunkEnd = 0
+    /// The same, for readers (`takePosted`).
+    private let publishedChunkEnd = ManagedAtomic<Int>(0)
 
     init(readers: Int) {
         self.readers = readers
@@ -93,6 +95,7 @@ final class PageSlots: @unchecked Sendable {
         let chunk = calloc(words, MemoryLayout<UInt>.stride)!.bindMemory(to: UInt.AtomicRepresentation.self, capacity: words)
         entry.store(UInt(bitPattern: chunk), ordering: .releasing)
         chunkEnd = max(chunkEnd, chunkNumber + 1)
+        publishedChunkEnd.store(chunkEnd, ordering: .releasing)
         return chunk
     }
 
@@ -121,6 +124,18 @@ final class PageSlots: @unchecked Sendable {
             }
         }
         return UnsafeRawPointer(bitPattern: taken.load(ordering: .relaxed)).map { Unmanaged<PollPage>.fromOpaque($0) }
+    }
+
+    /// Reader `reader` takes every page posted to it since it last looked, releasing the pages it
+    /// held: a page whose polls were deleted or let go of is freed even if nobody looks up a poll
+    /// of it again. Only that reader's thread calls this; it walks one slot per page made so far.
+    func takePosted(reader: Int) {
+        for chunkNumber in 0..<publishedChunkEnd.load(ordering: .acquiring) {
+            guard UnsafeAtomic<UInt>(at: directory + chunkNumber).load(ordering: .acquiring) != 0 else { continue }
+            for page in 0..<UInt64(PageSlots.pagesPerChunk) {
+                _ = PageSlots.page(UInt64(chunkNumber) << 8 | page, reader: reader, in: UnsafeMutableRawPointer(directory))
+            }
+        }
     }
 
     private static func release(_ bits: UInt) {

@@ -277,6 +277,10 @@ public final class RegistryReader {
 
     public func poll(_ id: PollID) -> Poll? { lookUp(id)?.takeUnretainedValue() }
 
+    /// Takes every page the registry posted to this reader, so the polls deleted or let go of on
+    /// pages it does not look at any more are freed (each loop does this on its sweep).
+    public func takePostedPages() { registry.slots.takePosted(reader: index) }
+
     /// Looks the poll up and votes, without touching any reference count.
     public func vote(
         _ input: BallotInput, poll id: PollID, by voter: VoterKey, token: PollToken? = nil, now: Timestamp, counting: Bool

@@ -177,8 +177,8 @@ final class Connection {
         let before = output.count
         urlCount = requestURLCount
         dispatchRequest()
-        urlCount = 0
         if !state.awaiting && output.count == before && !state.streaming { writeError(.noResponse) }
+        urlCount = 0
         deferredAnswered()
     }
 

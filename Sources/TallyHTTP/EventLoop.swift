@@ -164,9 +164,11 @@ final class EventLoop {
         if draining && connections.isEmpty { finish() }
     }
 
-    /// Every 250 ms: the Date header, request timeouts, idle keep-alive connections, the drain.
+    /// Every 250 ms: the Date header, request timeouts, idle keep-alive connections, the drain, and
+    /// what other modules asked for (`LoopContext.onSweep`).
     func sweep() {
         refreshDate()
+        context.swept()
         let now = uv_now(loop)
         if draining && now >= drainDeadline {
             for connection in connections { connection.close() }

@@ -82,6 +82,7 @@ struct Run: ParsableCommand {
             server = try HTTPServer(host: config.listenHost, port: config.listenPort, loopCount: config.loops, limits: config.limits) { loop in
                 let router = Router()
                 let reader = registry.reader(loop.index)
+                loop.onSweep { reader.takePostedPages() }
                 let store = LoopStore(
                     context: loop, host: redisHost, port: config.redisPort, reader: reader, capacity: config.maxPendingVotes,
                     timeoutMilliseconds: config.redisTimeoutMilliseconds, batching: config.batching,

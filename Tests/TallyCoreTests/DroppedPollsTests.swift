@@ -96,3 +96,24 @@ extension PollListing {
         #expect(LabelSignature(labels: ["room": "a"]).bits == 4_398_249_934_848)
     }
 }
+
+/// A poll let go of is freed once every reader took the page without it, even if no reader looks
+/// it up again (the loops take posted pages on every sweep).
+@Suite struct PostedPagesTests {
+    @Test func aDroppedPollIsFreedOnceReadersTakeTheirPages() throws {
+        let registry = PollRegistry(shardCount: 2, readers: 2)
+        let readers = [registry.reader(0), registry.reader(1)]
+        weak var dropped: Poll?
+        do {
+            let poll = try registry.install(id: 70_000, definition: PollDefinition(question: "Q", options: ["a"]), lifecycle: .closed)
+            dropped = poll
+            for reader in readers { #expect(reader.poll(70_000) === poll) }
+        }
+        registry.drop(closedAndUnreadSince: .max)
+        #expect(dropped != nil, "each reader still holds the page it took")
+        readers[0].takePostedPages()
+        #expect(dropped != nil)
+        readers[1].takePostedPages()
+        #expect(dropped == nil, "freed once both took the new page")
+    }
+}
