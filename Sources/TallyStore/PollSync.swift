@@ -46,6 +46,7 @@ public final class PollSync: @unchecked Sendable {
                 polls = try registry.install(found.map { ($0.id, $0.definition, $0.version.state, $0.version.revision) })
             } catch { throw StoreError("loading polls: \(error)") }
             ballots += try loadBallots(of: polls, redis)
+            try signClosed(polls.filter { $0.lifecycle == .closed }, redis)
         }
         return (registry.count, ballots)
     }
@@ -110,6 +111,13 @@ public final class PollSync: @unchecked Sendable {
         }
         registry.markDropped(closed)
         return open
+    }
+
+    /// Closed polls saved before label signatures were stored get theirs, so the next start
+    /// leaves them in Redis too. HSETNX: a save since they were read wrote the newer one.
+    private func signClosed(_ polls: [Poll], _ redis: BlockingRedis) throws(StoreError) {
+        for poll in polls { try redis.send(["HSETNX", KeySchema.poll(poll.id), "labels", String(LabelSignature(poll.definition).bits)]) }
+        for _ in polls { try redis.receive { _ in } }
     }
 
     /// Installs the polls `ids` as Redis has them, forgetting those Redis does not have.

@@ -81,4 +81,28 @@ import Testing
         #expect(f.vote("9998", "ann", #"{"choices":[3]}"#).status == 404, "Redis has no 9998 either")
         #expect(f.client.request("GET", "/v1/polls/9998")!.status == 404)
     }
+
+    /// A start loads only the polls that are not closed. A closed poll saved before label
+    /// signatures were stored is loaded once and given its signature, and left in Redis after.
+    @Test func aStartLeavesClosedPollsInRedis() throws {
+        let redis = try RedisServer()
+        var f = try NativeFixture(config: Self.config, redis: redis)
+        let closed = try f.create(#""labels":{"show":"finale"}"#)
+        let open = try f.create()
+        #expect(f.vote(closed, "ann", #"{"choices":[1]}"#).status == 200)
+        #expect(f.asOrganizer("POST", "/v1/polls/\(closed)/close").status == 200)
+        let results = f.results(closed).text
+        _ = try redis.cli(["HDEL", "{p:\(closed)}:poll", "labels"])  // as saved by an older tallyd
+        #expect(f.daemon.stop().status == 0)
+        f = try NativeFixture(config: Self.config, redis: redis)
+        #expect(try redis.cli(["HEXISTS", "{p:\(closed)}:poll", "labels"]) == "1", "signed as it was loaded")
+        let first = f.daemon.stop()
+        #expect(first.log.contains("loaded 2 poll(s) and 1 ballot(s)") && first.log.contains("(0 closed poll(s) left there"), "\(first.log)")
+        f = try NativeFixture(config: Self.config, redis: redis)
+        #expect(metric(f, "tally_polls_let_go") == 1 && metric(f, #"tally_polls{state="open"}"#) == 1)
+        #expect(f.results(closed).text == results)
+        #expect((f.asOrganizer("GET", "/v1/polls?label.show=finale").json?["polls"] as? [[String: Any]])?.count == 1)
+        #expect(f.vote(open, "ann", #"{"choices":[0]}"#).status == 200)
+        #expect(f.daemon.stop().log.contains("loaded 1 poll(s) and 0 ballot(s)"))
+    }
 }
