@@ -32,6 +32,14 @@ final class PollPage: @unchecked Sendable {
 
     static func number(of id: PollID) -> UInt64 { id >> 8 }
 
+    /// Calls `body` with each poll of the page, unretained (valid during the call): a scan of
+    /// every poll touches no reference count.
+    func forEachPoll(_ body: (Poll) -> Void) {
+        for index in 0..<PollPage.size {
+            if let raw = unretained[index] { Unmanaged<Poll>.fromOpaque(raw)._withUnsafeGuaranteedRef(body) }
+        }
+    }
+
     /// The poll `id` (of this page), unretained: valid while the page is.
     @inline(__always)
     func poll(_ id: PollID) -> Unmanaged<Poll>? {
