@@ -36,7 +36,7 @@ extension LoopStore {
             let call = held[index]
             if !call.lookingUp && now >= call.answerBy {
                 held.remove(at: index)
-                settleGroup(call.first) { _, _ in .unknown }
+                settleGroup(call.first) { _, _, _ in .unknown }
                 continue
             }
             if !call.lookingUp && verified && now >= call.lookUpAt { lookUp(call.first) }
@@ -64,7 +64,8 @@ extension LoopStore {
             }
             held.remove(at: position)
             if held.isEmpty { uv_timer_stop(resolveTimer) }
-            settleGroup(first) { index, vote in
+            // Found stored on the master, but no replica confirmed it: answered as not stored.
+            settleGroup(first, confirmed: replicasToAck == 0) { index, _, vote in
                 guard index < reply.count, let stored = VerdictText.ballot(reply[index]) else { return .unknown }
                 if !vote.added.isEmpty {
                     guard stored.mask & vote.added.mask == vote.added.mask else { return .notStored }

@@ -20,6 +20,12 @@ import TallyCore
 /// Checked: after every (re)connect, votes wait until Redis' persistence settings are read (a
 /// Redis without an append-only file takes none unless `allowVolatile`) and its clock is known.
 ///
+/// Replicated (`replicasToAck` > 0): after each flush's script calls a `WAIT replicas timeout` goes
+/// on the same connection, and the calls' verdicts wait for it. A vote Redis applied is answered
+/// only once that many replicas confirm the batch; if they do not in time, it is answered 503 —
+/// stored on the master, but not where a failover would keep it (votes are idempotent: sending it
+/// again is safe). Without it, a failover can drop acknowledged votes the replica had not received.
+///
 /// A 503 means not stored. Every vote call carries its deadline in Redis' time (`VoteScript`,
 /// `RedisClock`): the moment the connection may be given up on. A call that gets no verdicts (the
 /// connection dropped or timed out) is held, not answered: once Redis answers again and the
@@ -55,6 +61,14 @@ public final class LoopStore {
     private let sentAt: UnsafeMutablePointer<UInt64>
     /// Each script call's deadline (`uv_now` milliseconds), by its first entry.
     private let deadlines: UnsafeMutablePointer<UInt64>
+    /// Replicas that must confirm a batch before its votes are answered (`WAIT`); 0: none.
+    let replicasToAck: Int
+    /// With `replicasToAck`: each entry's verdict, from its call's reply until the `WAIT` after it.
+    private let verdicts: UnsafeMutablePointer<StoredVerdict>
+    /// With `replicasToAck`: whether a call's verdicts are in `verdicts`, by its first entry.
+    private let verdictsRead: UnsafeMutablePointer<Bool>
+    /// Script calls whose verdicts wait for the `WAIT` sent after them, by first entry.
+    private var awaitingReplicas: [Int] = []
     public let stats = StoreStats()
 
     /// - Parameters:
@@ -62,9 +76,10 @@ public final class LoopStore {
     ///   - timeoutMilliseconds: a command unanswered this long fails (its votes get 503).
     ///   - batching: false sends every vote as its own script call, as soon as it is submitted.
     ///   - allowVolatile: take votes even when Redis has no append-only file.
+    ///   - replicasToAck: replicas that must confirm each batch before its votes are answered.
     public init(
         context: LoopContext, host: String, port: Int, reader: RegistryReader, capacity: Int = 16_384,
-        timeoutMilliseconds: Int = 1_000, batching: Bool = true, allowVolatile: Bool = false
+        timeoutMilliseconds: Int = 1_000, batching: Bool = true, allowVolatile: Bool = false, replicasToAck: Int = 0
     ) {
         loop = context.uvLoop
         redis = RedisConnection(host: host, port: port, loop: context.uvLoop)
@@ -75,6 +90,12 @@ public final class LoopStore {
         batches = VoteBatches(capacity: capacity)
         sentAt = .allocate(capacity: capacity)
         deadlines = .allocate(capacity: capacity)
+        self.replicasToAck = replicasToAck
+        verdicts = .allocate(capacity: capacity)
+        verdicts.initialize(repeating: .unknown, count: capacity)
+        verdictsRead = .allocate(capacity: capacity)
+        verdictsRead.initialize(repeating: false, count: capacity)
+        awaitingReplicas.reserveCapacity(capacity)
         resolveTimer = .allocate(capacity: 1)
         flushCheck = .allocate(capacity: 1)
         uv_check_init(context.uvLoop, flushCheck)
@@ -103,6 +124,8 @@ public final class LoopStore {
         flushCheck.deallocate()
         sentAt.deallocate()
         deadlines.deallocate()
+        verdicts.deallocate()
+        verdictsRead.deallocate()
         resolveTimer.deallocate()
     }
 
@@ -143,8 +166,9 @@ public final class LoopStore {
         batches.sendGroups { poll, firstEntry, count in
             if !sendGroup(poll: poll, first: firstEntry, count: count, withSource: false) { unsent.append(firstEntry) }
         }
-        for first in unsent { settleGroup(first) { _, _ in .notStored } }
+        for first in unsent { settleGroup(first) { _, _, _ in .notStored } }
         unsent.removeAll(keepingCapacity: true)
+        if !awaitingReplicas.isEmpty { sendWait() }
         redis.writeNow()
     }
 
@@ -166,10 +190,39 @@ public final class LoopStore {
         let tag = UInt64(first) | (withSource ? LoopStore.sourceTagBit : 0)
         guard redis.send(commands.bytes, tag: tag) else { return false }
         scriptCallsInFlight += 1
+        if replicasToAck > 0 { awaitingReplicas.append(first) }
         sentAt[first] = uv_hrtime()
         deadlines[first] = giveUp
         stats.sent(votes: count)
         return true
+    }
+
+    /// `WAIT replicasToAck timeout` after the script calls just sent: their verdicts are answered
+    /// when it replies. It waits at most half the command timeout, so a missing replica costs a
+    /// 503, not the connection.
+    private func sendWait() {
+        commands.removeAll()
+        RESPWriter(commands).command(bytes: [Array("WAIT".utf8), Array(String(replicasToAck).utf8), Array(String(redis.commandTimeoutMilliseconds / 2).utf8)])
+        if redis.send(commands.bytes, tag: LoopStore.waitTag) { scriptCallsInFlight += 1 }
+    }
+
+    /// The `WAIT` replied (nil: the connection went first): the calls whose verdicts are in are
+    /// settled, their applied votes answered only if enough replicas confirmed them.
+    private func replicasReplied(_ reply: RedisReply?) {
+        scriptCallsInFlight -= 1
+        let confirmed = (reply?.integer ?? 0) >= Int64(replicasToAck)
+        if !confirmed { stats.replicasFellShort() }
+        var index = 0
+        while index < awaitingReplicas.count {
+            let first = awaitingReplicas[index]
+            guard verdictsRead[first] else {
+                index += 1  // resent after a NOSCRIPT: the WAIT sent after it answers it
+                continue
+            }
+            awaitingReplicas.remove(at: index)
+            verdictsRead[first] = false
+            settleGroup(first, confirmed: confirmed) { _, entry, _ in verdicts[entry] }
+        }
     }
 
     private func resolveUnknownVotes() {
@@ -211,7 +264,9 @@ public final class LoopStore {
     }
 
     private func replied(_ tag: UInt64, _ reply: RedisReply?) {
-        if tag & LoopStore.callTagBit != 0 {
+        if tag == LoopStore.waitTag {
+            replicasReplied(reply)
+        } else if tag & LoopStore.callTagBit != 0 {
             calls.removeValue(forKey: tag)?(reply)
         } else {
             scriptCallsInFlight -= 1
@@ -223,11 +278,18 @@ public final class LoopStore {
             // so the same votes go again, once, with the source. Later batches wait for them, so a
             // voter's votes still reach Redis in order.
             if reply.isError, reply.hasPrefix("NOSCRIPT"), tag & LoopStore.sourceTagBit == 0 {
-                if sendGroup(poll: batches[first].poll, first: first, count: batches.groupCount(from: first), withSource: true) { return }
+                if replicasToAck > 0 { awaitingReplicas.removeAll { $0 == first } }
+                if sendGroup(poll: batches[first].poll, first: first, count: batches.groupCount(from: first), withSource: true) {
+                    if replicasToAck > 0 { sendWait() }
+                    return
+                }
             }
             // An error instead of verdicts (out of memory, …): Redis has answered, so it runs
             // nothing of the call later; what it stored is looked up at once.
-            guard reply.isArray, reply.count >= 2 else { return hold(first, lookUpAt: uv_now(loop)) }
+            guard reply.isArray, reply.count >= 2 else {
+                if replicasToAck > 0 { awaitingReplicas.removeAll { $0 == first } }
+                return hold(first, lookUpAt: uv_now(loop))
+            }
             // Redis' time, then the poll's tallies after this call, before any answer goes out:
             // whoever reads results next, on any loop of this daemon, sees these votes (and every
             // other daemon's so far).
@@ -235,25 +297,42 @@ public final class LoopStore {
             VerdictText.tallies(reply[reply.count - 2]) { version, voters, count in
                 reader.recordStoredTallies(poll: batches[first].poll, version: version, voters: voters, count: count)
             }
-            let verdicts = reply.count - 2
-            settleGroup(first) { index, _ in index < verdicts ? VerdictText.parse(reply[index]) : .unknown }
+            let count = reply.count - 2
+            guard replicasToAck > 0 else {
+                return settleGroup(first) { index, _, _ in index < count ? VerdictText.parse(reply[index]) : .unknown }
+            }
+            // Kept for the WAIT after the call.
+            var index = 0
+            var entry = first
+            while entry >= 0 {
+                verdicts[entry] = index < count ? VerdictText.parse(reply[index]) : .unknown
+                entry = Int(batches[entry].next)
+                index += 1
+            }
+            verdictsRead[first] = true
         }
     }
 
-    /// Settles every vote of one script call by its verdict (by its index in the call), and
-    /// answers it.
-    func settleGroup(_ first: Int, _ verdictOf: (Int, PendingVote) -> StoredVerdict) {
+    /// Settles every vote of one script call by its verdict (by its index in the call, its entry),
+    /// and answers it. Not `confirmed` by enough replicas (`replicasToAck`), a vote Redis applied
+    /// is settled as applied but answered as not stored.
+    func settleGroup(_ first: Int, confirmed: Bool = true, _ verdictOf: (Int, Int, PendingVote) -> StoredVerdict) {
         var index = 0
         var entry: Int? = first
         while let current = entry {
             let vote = batches[current]
-            let verdict = verdictOf(index, vote)
+            let verdict = verdictOf(index, current, vote)
             reader.settle(
                 poll: vote.poll, voter: vote.voter, previous: vote.previous, current: vote.current, added: vote.added, verdict: verdict)
             if verdict == .unknown && unresolved.count < batches.capacity {
                 unresolved.append((vote.poll, Array(batches.voterID(current)), vote.voter))
             }
-            onStored(StoredVote(vote: vote, verdict: verdict), vote.ticket)
+            let answered: StoredVerdict
+            switch verdict {
+            case .accepted, .unchanged: answered = confirmed ? verdict : .notStored
+            default: answered = verdict
+            }
+            onStored(StoredVote(vote: vote, verdict: answered), vote.ticket)
             entry = batches.finish(current)
             index += 1
         }
@@ -264,6 +343,8 @@ public final class LoopStore {
     private static let callTagBit: UInt64 = 1 << 63
     /// Marks a vote-script call sent with its source after a NOSCRIPT.
     private static let sourceTagBit: UInt64 = 1 << 62
+    /// The `WAIT` after a flush's script calls (`replicasToAck`).
+    private static let waitTag: UInt64 = 1 << 61
 
     /// Sends a command given as strings; `completion` gets the reply (nil if Redis is unreachable
     /// or went away before answering).

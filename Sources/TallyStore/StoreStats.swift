@@ -4,7 +4,7 @@ import TallyBase
 /// carried (their ratio is the group-commit batch size), each call's round trip, and the durability
 /// its Redis connection promises. Written by the loop's thread only.
 public final class StoreStats: @unchecked Sendable {
-    private let counters = SingleWriterCounters(count: 3)
+    private let counters = SingleWriterCounters(count: 4)
     /// From a vote-script call sent (written at the end of that loop iteration) to its reply read.
     public let roundTrip = LatencyHistogram()
 
@@ -17,7 +17,12 @@ public final class StoreStats: @unchecked Sendable {
     /// As last read from Redis (`unknown` before the first reading).
     public var durability: RedisDurability { RedisDurability(rawValue: Int(counters[2])) ?? .unknown }
 
+    /// Batches whose `WAIT` for `[redis] replicas_to_ack` replicas timed out (their votes got 503).
+    public var replicaShortfalls: Int64 { counters[3] }
+
     func record(_ durability: RedisDurability) { counters.set(2, Int64(durability.rawValue)) }
+
+    func replicasFellShort() { counters.add(3, 1) }
 
     func sent(votes: Int) {
         counters.add(0, 1)

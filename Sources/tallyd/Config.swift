@@ -26,6 +26,8 @@ struct TallyConfig {
     var keepClosedSeconds = 600
     /// Take votes even from a Redis without an append-only file.
     var allowVolatile = false
+    /// Replicas that must confirm a batch of votes (`WAIT`) before they are answered.
+    var replicasToAck = 0
     /// Voter tokens may create polls in the dialects whose upstream lets any user do so.
     var votersCreatePolls = false
     /// Where each dialect is mounted, and whether it is.
@@ -250,6 +252,9 @@ struct ConfigKey: Sendable {
         },
         ConfigKey(section: "redis", name: "allow_volatile") { config, value throws(ConfigProblem) in
             config.allowVolatile = try value.boolean()
+        },
+        ConfigKey(section: "redis", name: "replicas_to_ack") { config, value throws(ConfigProblem) in
+            config.replicasToAck = try value.integer(0...16)
         },
     ] + Dialect.allCases.flatMap { dialect in
         [

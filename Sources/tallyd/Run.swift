@@ -86,7 +86,7 @@ struct Run: ParsableCommand {
                 let store = LoopStore(
                     context: loop, host: redisHost, port: config.redisPort, reader: reader, capacity: config.maxPendingVotes,
                     timeoutMilliseconds: config.redisTimeoutMilliseconds, batching: config.batching,
-                    allowVolatile: config.allowVolatile)
+                    allowVolatile: config.allowVolatile, replicasToAck: config.replicasToAck)
                 stores.watch(store, loop: loop.index)
                 store.onDurability = { [allowVolatile = config.allowVolatile] durability in
                     if durability.hasAppendOnlyFile || allowVolatile {

@@ -76,6 +76,10 @@ public final class OpsAPI: @unchecked Sendable {
             [("", stores.reduce(0) { $0 + $1.scriptCalls })])
         metric("tally_redis_votes_sent_total", "counter", "Votes carried by those calls (divided by the calls: the batch size).",
             [("", stores.reduce(0) { $0 + $1.votesSent })])
+        metric(
+            "tally_redis_replica_shortfalls_total", "counter",
+            "Vote batches whose WAIT for [redis] replicas_to_ack replicas timed out: their votes were answered 503.",
+            [("", stores.reduce(0) { $0 + $1.replicaShortfalls })])
         histogram("tally_redis_vote_call_duration_seconds", "Time from a vote-script call sent to its reply.", stores.map(\.roundTrip))
         // The weakest promise over this daemon's connections that have read it.
         let readings = stores.map(\.durability).filter { $0 != .unknown }
