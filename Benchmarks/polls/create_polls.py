@@ -1,5 +1,6 @@
 """Creates polls through tallyd's native API, one after another over one keep-alive connection
-(as an organizer's tool would), and prints the creates per second of each tenth of them.
+(as an organizer's tool would), and prints the creates per second of each tenth of them; exits 1 if
+the last tenth cost more than 1.3x the first.
 
     create_polls.py PORT ORGANIZER_TOKEN POLLS
 """
@@ -27,3 +28,6 @@ for made in range(total):
         print(f"  polls {made + 1 - step:>9,}-{made + 1:<9,} {rates[-1]:>8,.0f} creates/s", flush=True)
         started = now
 print(f"last tenth / first tenth: {rates[-1] / rates[0]:.2f}x creates/s")
+# The target: a create costs the same with many polls held (the last tenth at most 1.3x the first).
+if rates[0] / rates[-1] > 1.3:
+    sys.exit(f"creates got slower: the last tenth cost {rates[0] / rates[-1]:.2f}x the first (target: at most 1.3x)")
