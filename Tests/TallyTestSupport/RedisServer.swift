@@ -62,6 +62,9 @@ public final class RedisServer: @unchecked Sendable {
         process.waitUntilExit()
     }
 
+    /// Whether it runs (not killed).
+    public var isRunning: Bool { process?.isRunning ?? false }
+
     /// The process id, for fault injection (e.g. strace).
     public var processIdentifier: Int32 { process?.processIdentifier ?? 0 }
 
