@@ -387,17 +387,27 @@ public final class LoopStore {
         call(["INCR", KeySchema.nextPollID]) { reply in completion(reply?.integer.map { PollID($0) }) }
     }
 
-    /// Writes a poll's definition and lifecycle (see `StoredPoll.saveCommand`).
+    /// Writes a poll's definition and lifecycle (see `StoredPoll.saveCommand`); a new one
+    /// (`expected` nil) is listed in `tally:polls` first.
     public func savePoll(
         _ id: PollID, _ definition: PollDefinition, _ lifecycle: Lifecycle, expected: PollVersion?, ifUnvoted: Bool = false,
         _ completion: @escaping (PollSave) -> Void
     ) {
-        call(StoredPoll.saveCommand(id: id, definition: definition, lifecycle: lifecycle, expected: expected, ifUnvoted: ifUnvoted)) { reply in
-            guard let reply, !reply.isError else { return completion(.unavailable) }
-            if let revision = reply.integer { return completion(.saved(revision: revision)) }
-            if reply.isArray, reply.count == 3 { return completion(.changed(StoredPoll.version(state: reply[2].string, revision: reply[1].string))) }
-            completion(reply.hasPrefix("VOTED") ? .voted : .unavailable)
+        let save = StoredPoll.saveCommand(id: id, definition: definition, lifecycle: lifecycle, expected: expected, ifUnvoted: ifUnvoted)
+        guard expected != nil else {
+            return call(StoredPoll.listCommand(id: id)) { [unowned self] reply in
+                guard let reply, !reply.isError else { return completion(.unavailable) }
+                call(save) { LoopStore.saved($0, completion) }
+            }
         }
+        call(save) { LoopStore.saved($0, completion) }
+    }
+
+    private static func saved(_ reply: RedisReply?, _ completion: (PollSave) -> Void) {
+        guard let reply, !reply.isError else { return completion(.unavailable) }
+        if let revision = reply.integer { return completion(.saved(revision: revision)) }
+        if reply.isArray, reply.count == 3 { return completion(.changed(StoredPoll.version(state: reply[2].string, revision: reply[1].string))) }
+        completion(reply.hasPrefix("VOTED") ? .voted : .unavailable)
     }
 
     /// Every voter's ballot in `poll` (HGETALL: who chose what, for dialects whose polls are not
@@ -416,7 +426,10 @@ public final class LoopStore {
 
     /// Deletes a poll with its ballots; true once Redis has done it.
     public func deletePoll(_ id: PollID, _ completion: @escaping (Bool) -> Void) {
-        call(StoredPoll.deleteCommand(id: id)) { reply in completion(reply.map { !$0.isError } ?? false) }
+        call(StoredPoll.deleteCommand(id: id)) { [unowned self] reply in
+            guard let reply, !reply.isError else { return completion(false) }
+            call(StoredPoll.unlistCommand(id: id)) { _ in completion(true) }  // a leftover id is skipped at start
+        }
     }
 
     private func stop() {

@@ -61,7 +61,7 @@ public struct StoredPoll: Codable, Equatable, Sendable {
         let json = String(decoding: try! JSONEncoder().encode(StoredPoll(definition)), as: UTF8.self)
         let rules = definition.rules
         return [
-            "EVAL", saveScript, "4", KeySchema.poll(id), KeySchema.definition(id), KeySchema.polls, KeySchema.ballots(id),
+            "EVAL", saveScript, "3", KeySchema.poll(id), KeySchema.definition(id), KeySchema.ballots(id),
             "\(id)", lifecycle.name.description, "\(definition.options.count)", "\(rules.maxVotes)", rules.revote ? "1" : "0",
             rules.closesAt.map { "\($0)" } ?? "", rules.closesOnEnd ? "1" : "0", json, KeySchema.changes, ifUnvoted ? "1" : "0",
             expected.map { String($0.revision) } ?? "", expected?.state.name.description ?? "", String(LabelSignature(definition).bits),
@@ -70,11 +70,15 @@ public struct StoredPoll: Codable, Equatable, Sendable {
 
     /// The command that removes a poll with its ballots and counts, and tells other daemons.
     public static func deleteCommand(id: PollID) -> [String] {
-        [
-            "EVAL", deleteScript, "4", KeySchema.poll(id), KeySchema.definition(id), KeySchema.ballots(id),
-            KeySchema.polls, "\(id)", KeySchema.changes,
-        ]
+        ["EVAL", deleteScript, "3", KeySchema.poll(id), KeySchema.definition(id), KeySchema.ballots(id), "\(id)", KeySchema.changes]
     }
+
+    /// The commands that add a poll to `tally:polls` (before its first save) and take it out (after
+    /// its delete). Apart from the scripts, whose keys all share the poll's slot, so that each runs
+    /// on one node of a Redis Cluster; in this order, a crash in between leaves at most an id
+    /// without a poll in the list, which a start skips.
+    public static func listCommand(id: PollID) -> [String] { ["SADD", KeySchema.polls, "\(id)"] }
+    public static func unlistCommand(id: PollID) -> [String] { ["SREM", KeySchema.polls, "\(id)"] }
 
     /// The version `state` and `revision` (as HMGET reads them) name; nil without a state.
     public static func version(state: String?, revision: String?) -> PollVersion? {
@@ -88,19 +92,17 @@ public struct StoredPoll: Codable, Equatable, Sendable {
           local revision, state = found[1] or '0', found[2] or ''
           if revision ~= ARGV[11] or state ~= ARGV[12] then return {'CHANGED', revision, state} end
         end
-        if ARGV[10] == '1' and redis.call('EXISTS', KEYS[4]) == 1 then return 'VOTED' end
+        if ARGV[10] == '1' and redis.call('EXISTS', KEYS[3]) == 1 then return 'VOTED' end
         local revision = redis.call('HINCRBY', KEYS[1], 'revision', 1)
         redis.call('HSET', KEYS[1], 'state', ARGV[2], 'options', ARGV[3], 'maxVotes', ARGV[4], 'revote', ARGV[5],
           'closesAt', ARGV[6], 'closesOnEnd', ARGV[7], 'labels', ARGV[13])
         redis.call('HSET', KEYS[2], 'definition', ARGV[8])
-        redis.call('SADD', KEYS[3], ARGV[1])
         redis.call('PUBLISH', ARGV[9], ARGV[1])
         return revision
         """
 
     private static let deleteScript = """
         redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
-        redis.call('SREM', KEYS[4], ARGV[1])
         redis.call('PUBLISH', ARGV[2], ARGV[1])
         return 'OK'
         """

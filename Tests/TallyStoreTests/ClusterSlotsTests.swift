@@ -1,4 +1,5 @@
 import Foundation
+import TallyCore
 import TallyStore
 import TallyTestSupport
 import Testing
@@ -41,5 +42,28 @@ import Testing
         #expect(redirection == .moved(slot: slot, address: "127.0.0.1:\(owner.port)"))
         map?.move(slot: slot, to: "127.0.0.1:\(other.port)")
         #expect(map?.master(ofSlot: slot) == "127.0.0.1:\(other.port)" && map?.master(ofSlot: slot + 1 == 16_384 ? 0 : slot + 1) != nil)
+    }
+}
+
+/// Every script a poll's writes use touches only that poll's keys, so each runs on the one node
+/// of a Redis Cluster that serves the poll's slot (a script that touched another slot's key would
+/// fail there). The close script is the exception still: it appends to `tally:closed`.
+@Suite(.serialized) struct ClusterScriptsTests {
+    @Test func aPollsScriptsRunOnItsOwnNode() throws {
+        let cluster = try RedisCluster()
+        let id: PollID = 7
+        let node = try cluster.master(ofSlot: ClusterSlot.of(KeySchema.poll(id)))
+        let redis = try BlockingRedis(host: "127.0.0.1", port: node.port)
+        let definition = PollDefinition(question: "Q", options: ["a", "b"], rules: PollRules(revote: true))
+        try cluster.cli(StoredPoll.listCommand(id: id))
+        #expect(try redis.command(StoredPoll.saveCommand(id: id, definition: definition, lifecycle: .open)) { $0.integer } == 1)
+        let now = try redis.command(["TIME"]) { (Int64($0[0].string!)! * 1_000_000) + Int64($0[1].string!)! }
+        let vote = ["EVAL", VoteScript.source, "2", KeySchema.poll(id), KeySchema.ballots(id), "\(now + 5_000_000)", "ann", "0000000000000002"]
+        #expect(try redis.command(vote) { $0[0].string } == "0000000000000000", "accepted, replacing no ballot")
+        #expect(try redis.command(["HGET", KeySchema.ballots(id), "ann"]) { $0.string } == "0000000000000002")
+        #expect(try redis.command(StoredPoll.saveCommand(id: id, definition: definition, lifecycle: .closed, expected: PollVersion(revision: 1, state: .open))) { $0.integer } == 2)
+        #expect(try redis.command(StoredPoll.deleteCommand(id: id)) { $0.string } == "OK")
+        try cluster.cli(StoredPoll.unlistCommand(id: id))
+        #expect(try cluster.cli(["SCARD", KeySchema.polls]) == "0")
     }
 }

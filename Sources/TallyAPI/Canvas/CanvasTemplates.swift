@@ -81,7 +81,9 @@ struct CanvasTemplates {
     }
 
     func delete(_ template: Int64, _ done: @escaping (Bool) -> Void) {
-        store.call(["DEL", KeySchema.canvasPoll(template), KeySchema.canvasChoices(template)]) { _ in }
+        // One key per command: on a Redis Cluster the two may live on different nodes.
+        store.call(["DEL", KeySchema.canvasPoll(template)]) { _ in }
+        store.call(["DEL", KeySchema.canvasChoices(template)]) { _ in }
         store.call(["SREM", KeySchema.canvasPolls, String(template)]) { reply in done(reply.map { !$0.isError } ?? false) }
     }
 
