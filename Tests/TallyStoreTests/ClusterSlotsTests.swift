@@ -67,3 +67,53 @@ import Testing
         #expect(try cluster.cli(["SCARD", KeySchema.polls]) == "0")
     }
 }
+
+/// The workers' cluster client routes by slot and follows a slot that moves: `ASK` while it is
+/// being migrated (the key already on the new node), `MOVED` once it has.
+@Suite(.serialized) struct BlockingClusterTests {
+    @Test func commandsFollowASlotMovingToAnotherMaster() throws {
+        let cluster = try RedisCluster()
+        let client = try BlockingCluster(seeds: [("127.0.0.1", cluster.nodes[2].port)])
+        #expect(client.map.masters.count == 3)
+        let keys = (0..<30).map { "{p:\($0)}:poll" }
+        for key in keys { try client.command(["HSET", key, "state", "open"], key: key) { _ in } }
+        for key in keys { #expect(try cluster.cli(["HGET", key, "state"]) == "open") }
+
+        // Move the slot of {p:1} by hand, as `redis-cli --cluster reshard` does.
+        let key = "{p:1}:poll"
+        let slot = ClusterSlot.of(key)
+        let source = try cluster.master(ofSlot: slot)
+        let target = cluster.nodes.first { $0.port != source.port && (try? $0.cli(["ROLE"]).hasPrefix("master")) == true }!
+        let sourceID = try source.cli(["CLUSTER", "MYID"]), targetID = try target.cli(["CLUSTER", "MYID"])
+        try target.cli(["CLUSTER", "SETSLOT", "\(slot)", "IMPORTING", sourceID])
+        try source.cli(["CLUSTER", "SETSLOT", "\(slot)", "MIGRATING", targetID])
+        try source.cli(["MIGRATE", "127.0.0.1", "\(target.port)", "", "0", "5000", "KEYS", key])
+        #expect(try client.command(["HGET", key, "state"], key: key) { $0.string } == "open", "asked the new node")
+        #expect(client.redirections.asked == 1 && client.redirections.moved == 0)
+        for node in cluster.nodes where (try? node.cli(["ROLE"]).hasPrefix("master")) == true {
+            try node.cli(["CLUSTER", "SETSLOT", "\(slot)", "NODE", targetID])
+        }
+        try client.command(["HSET", key, "state", "closed"], key: key) { _ in }
+        #expect(client.redirections.moved == 1 && client.map.master(ofSlot: slot) == "127.0.0.1:\(target.port)")
+        #expect(try target.cli(["HGET", key, "state"]) == "closed", "written once, on the new master")
+    }
+}
+
+extension BlockingClusterTests {
+    /// A master is killed: its replica takes over, and once a command found the old one gone the
+    /// client reads the map again and reaches the new one.
+    @Test func aFailoverIsFollowed() throws {
+        let cluster = try RedisCluster()
+        let client = try BlockingCluster(seeds: cluster.nodes.map { ("127.0.0.1", $0.port) })
+        let key = "{p:5}:poll"
+        try client.command(["HSET", key, "state", "open"], key: key) { _ in }
+        let old = try cluster.master(ofSlot: ClusterSlot.of(key))
+        _ = try old.cli(["WAIT", "1", "2000"])  // its replica has the key
+        old.kill()
+        try cluster.waitForMaster(ofSlot: ClusterSlot.of(key))
+        var state: String?
+        for _ in 0..<3 where state == nil { state = try? client.command(["HGET", key, "state"], key: key) { $0.string } }
+        #expect(state == "open")
+        #expect(client.map.master(ofSlot: ClusterSlot.of(key)) != "127.0.0.1:\(old.port)")
+    }
+}

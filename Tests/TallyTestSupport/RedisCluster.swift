@@ -36,6 +36,17 @@ public final class RedisCluster: @unchecked Sendable {
         throw DaemonError(message: "the cluster did not become healthy")
     }
 
+    /// Waits (up to 20 s) until a running node is master of `slot` (after its master was killed,
+    /// once its replica took over) and the cluster is ok.
+    public func waitForMaster(ofSlot slot: Int) throws {
+        let deadline = Date().addingTimeInterval(20)
+        while Date() < deadline {
+            if (try? master(ofSlot: slot))?.isRunning == true { return try waitUntilHealthy() }
+            usleep(100_000)
+        }
+        throw DaemonError(message: "no running master took slot \(slot) over")
+    }
+
     /// The node that is master for `slot` now, as `CLUSTER NODES` on a running node says.
     public func master(ofSlot slot: Int) throws -> RedisServer {
         let table = try nodes.first(where: \.isRunning)!.cli(["CLUSTER", "NODES"])
