@@ -85,6 +85,45 @@ public final class BlockingCluster {
         throw StoreError("Redis Cluster: key '\(key)' still redirected after \(BlockingCluster.maxRedirections) tries")
     }
 
+    /// Runs many commands, each on the master of its key's slot: pipelined per node (one round trip
+    /// per node, not per command), the nodes one after another. `read` gets each reply with the
+    /// command's index, in no particular order across nodes; a command redirected is sent again
+    /// alone (`command`), after the rest.
+    public func pipeline(_ commands: [(arguments: [String], key: String)], _ read: (Int, RedisReply) throws(StoreError) -> Void) throws(StoreError) {
+        if stale {
+            try refresh()
+            stale = false
+        }
+        var byNode: [String: [Int]] = [:]
+        for (index, command) in commands.enumerated() {
+            guard let address = map.master(ofSlot: ClusterSlot.of(command.key)) else { throw StoreError("Redis Cluster: no master for '\(command.key)'") }
+            byNode[address, default: []].append(index)
+        }
+        var redirected: [Int] = []
+        for (address, indices) in byNode {
+            do throws(StoreError) {
+                let redis = try connection(address)
+                for index in indices { try redis.send(commands[index].arguments) }
+                for index in indices {
+                    let moved = try redis.receive(acceptingErrors: true) { reply throws(StoreError) -> Bool in
+                        if Redirection(reply) != nil { return true }
+                        if reply.isError { throw StoreError("Redis: \(reply.string ?? "error")") }
+                        try read(index, reply)
+                        return false
+                    }
+                    if moved { redirected.append(index) }
+                }
+            } catch {
+                connections[address] = nil
+                stale = true
+                throw error
+            }
+        }
+        for index in redirected {
+            try command(commands[index].arguments, key: commands[index].key) { reply throws(StoreError) in try read(index, reply) }
+        }
+    }
+
     static let maxRedirections = 5
 
     private enum Answer<T> {

@@ -117,3 +117,27 @@ extension BlockingClusterTests {
         #expect(client.map.master(ofSlot: ClusterSlot.of(key)) != "127.0.0.1:\(old.port)")
     }
 }
+
+extension BlockingClusterTests {
+    /// Many commands, one round trip per node; a slot that moved since the map was read is
+    /// redirected and its commands sent again.
+    @Test func aPipelineSpansTheNodesAndFollowsAMovedSlot() throws {
+        let cluster = try RedisCluster(replicasPerMaster: 0)
+        let client = try BlockingCluster(seeds: [("127.0.0.1", cluster.nodes[0].port)])
+        let keys = (0..<1_000).map { "{p:\($0)}:poll" }
+        try client.pipeline(keys.map { (["HSET", $0, "state", "open"], $0) }) { _, _ in }
+        // Move the slot of {p:7} to another master behind the client's back.
+        let slot = ClusterSlot.of("{p:7}:poll")
+        let source = try cluster.master(ofSlot: slot)
+        let target = cluster.nodes.first { $0.port != source.port }!
+        let targetID = try target.cli(["CLUSTER", "MYID"])
+        try target.cli(["CLUSTER", "SETSLOT", "\(slot)", "IMPORTING", try source.cli(["CLUSTER", "MYID"])])
+        try source.cli(["CLUSTER", "SETSLOT", "\(slot)", "MIGRATING", targetID])
+        try source.cli(["MIGRATE", "127.0.0.1", "\(target.port)", "", "0", "5000", "KEYS", "{p:7}:poll"])
+        for node in cluster.nodes { try node.cli(["CLUSTER", "SETSLOT", "\(slot)", "NODE", targetID]) }
+        var states = [String?](repeating: nil, count: keys.count)
+        try client.pipeline(keys.map { (["HGET", $0, "state"], $0) }) { index, reply in states[index] = reply.string }
+        #expect(states.allSatisfy { $0 == "open" })
+        #expect(client.redirections.moved == 1 && client.map.master(ofSlot: slot) == "127.0.0.1:\(target.port)")
+    }
+}
