@@ -100,6 +100,7 @@ public func runToCompletion(_ program: URL, _ arguments: [String], environment: 
 public struct DaemonError: Error, CustomStringConvertible {
     public let message: String
     public var description: String { message }
+    public init(message: String) { self.message = message }
 }
 
 extension RawClient {
