@@ -112,7 +112,11 @@ extension BlockingClusterTests {
         old.kill()
         try cluster.waitForMaster(ofSlot: ClusterSlot.of(key))
         var state: String?
-        for _ in 0..<3 where state == nil { state = try? client.command(["HGET", key, "state"], key: key) { $0.string } }
+        let deadline = Date().addingTimeInterval(10)  // every node's view of the new master settles within a few gossip rounds
+        while state == nil && Date() < deadline {
+            state = try? client.command(["HGET", key, "state"], key: key) { $0.string }
+            if state == nil { usleep(100_000) }
+        }
         #expect(state == "open")
         #expect(client.map.master(ofSlot: ClusterSlot.of(key)) != "127.0.0.1:\(old.port)")
     }
