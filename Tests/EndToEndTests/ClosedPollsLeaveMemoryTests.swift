@@ -66,6 +66,25 @@ import Testing
         #expect(metric(f, "tally_polls_let_go") == 0 || metric(f, "tally_polls_let_go") == 1)
     }
 
+    /// Pipelined requests stay in order when the first waits for its poll to be loaded.
+    @Test func pipelinedRequestsBehindALoadAreAnsweredInOrder() throws {
+        let redis = try RedisServer()
+        let f = try NativeFixture(config: Self.config, redis: redis)
+        let closed = try f.create(#""labels":{"show":"finale"}"#)
+        let open = try f.create()
+        #expect(f.asOrganizer("POST", "/v1/polls/\(closed)/close").status == 200)
+        #expect(waitUntilLetGo(f, 1))
+        let client = try f.daemon.client()
+        client.send(
+            "GET /v1/polls/\(closed) HTTP/1.1\r\nHost: t\r\n\r\nGET /v1/polls/\(open) HTTP/1.1\r\nHost: t\r\n\r\n"
+                + "GET /v1/polls/424242 HTTP/1.1\r\nHost: t\r\n\r\nGET /v1/polls/\(closed)/results HTTP/1.1\r\nHost: t\r\n\r\n")
+        let answers = client.responses(4)
+        try #require(answers.count == 4, "\(answers)")
+        #expect(answers.map(\.status) == [200, 200, 404, 200])
+        #expect(answers[0].json?["id"] as? String == closed && answers[1].json?["id"] as? String == open)
+        #expect(answers[3].json?["poll"] as? String == closed)
+    }
+
     /// A poll Redis has that a daemon has not heard of (created through another daemon a moment
     /// before its change message arrives: here, copied in Redis without one) is found on request.
     @Test func aPollOnlyRedisKnowsIsLoadedOnItsFirstRequest() throws {
