@@ -3,6 +3,17 @@ import TallyCore
 /// Every Redis key Tally uses, in one place. A poll's keys carry the hash tag `{p:ID}`, so in a
 /// Redis Cluster they live on one node and one script can touch them all; a hot poll can later be
 /// split into sub-shards by voter hash (`{p:ID:k}`) without changing the rest.
+///
+/// On a cluster, the global keys each live on the one node their slot maps to (`ClusterSlot`), and
+/// no script touches them together with a poll's keys:
+/// - `tally:polls`: a set written once per poll created or deleted, by its own command, and read
+///   whole by a starting daemon: organizer-rate, ~10 bytes per poll on one node.
+/// - `tally:changes`: a channel, not a key: the per-poll scripts `PUBLISH` to it, and a cluster
+///   forwards every message to every node, so a daemon subscribed on any node hears them all.
+/// - `tally:next-poll-id`: one `INCR` per poll created.
+/// - `tally:closed`: the close script still appends here in the same script that closes a poll,
+///   which a cluster refuses (its keys are in two slots); one Redis only, for now.
+/// - `canvas:*`: Canvas' templates, one command per key, at organizer rate.
 public enum KeySchema {
     /// The keys of one poll; each is `{p:ID}` followed by its suffix.
     public enum PollKey: CaseIterable, Sendable {
