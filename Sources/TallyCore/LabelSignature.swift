@@ -2,8 +2,8 @@
 /// bits, so a daemon can remember the polls it let go of in eight bytes each and still tell which
 /// of them a listing may need (see `DroppedPolls`).
 ///
-/// Each fact sets two of the 63 low bits (FNV-1a of its text, the same in every process: it is
-/// also stored in Redis); a poll may match a query if its bits include the query's. A false match
+/// Each fact sets two of the 63 low bits (`StableHash` of its text, the same in every process: it
+/// is also stored in Redis); a poll may match a query if its bits include the query's. A false match
 /// is possible (the candidate is then loaded and checked), a missed one is not.
 public struct LabelSignature: Equatable, Sendable {
     public let bits: UInt64
@@ -27,8 +27,7 @@ public struct LabelSignature: Equatable, Sendable {
     static let mask: UInt64 = (1 << 63) - 1
 
     private static func bits(_ fact: String) -> UInt64 {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in fact.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        let hash = StableHash.fnv1a(fact.utf8)
         return 1 << (hash % 63) | 1 << ((hash >> 32) % 63)
     }
 }
