@@ -76,6 +76,7 @@ final class Ledger: @unchecked Sendable {
         }
     }
 
+    @inline(__always)
     private func block() -> Block? {
         UnsafeMutablePointer<AtomicWordStorage>(bitPattern: blockAddress.load(ordering: .acquiring))
             .map { Block(words: $0, maxGenerations: maxGenerations) }
@@ -100,14 +101,7 @@ final class Ledger: @unchecked Sendable {
     /// The mask word of `voter`'s record. With `create`, claims a record (mask 0) if there is none;
     /// returns nil only when there is none and none was asked for, or the ledger cannot grow.
     func record(for voter: VoterKey, create: Bool) -> UnsafeAtomic<UInt64>? {
-        let address = blockAddress.load(ordering: .acquiring)
-        let block: Block
-        if let words = UnsafeMutablePointer<AtomicWordStorage>(bitPattern: address) {
-            block = Block(words: words, maxGenerations: maxGenerations)
-        } else {
-            guard create else { return nil }
-            block = startedBlock()
-        }
+        guard let block = block() ?? (create ? startedBlock() : nil) else { return nil }
         while true {
             let newest = block.generations - 1
             // Newest first: each generation is twice the one before, so it holds about half the
