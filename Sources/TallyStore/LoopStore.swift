@@ -67,8 +67,12 @@ public final class LoopStore {
     private let verdicts: UnsafeMutablePointer<StoredVerdict>
     /// With `replicasToAck`: whether a call's verdicts are in `verdicts`, by its first entry.
     private let verdictsRead: UnsafeMutablePointer<Bool>
-    /// Script calls whose verdicts wait for the `WAIT` sent after them, by first entry.
+    /// Script calls whose verdicts wait for the `WAIT` sent after them, by first entry; and the
+    /// ones a `WAIT` reply is settling (the two swap, so neither allocates).
     private var awaitingReplicas: [Int] = []
+    private var replicasAnswered: [Int] = []
+    /// `WAIT replicasToAck timeout`, formatted once.
+    private let waitCommand = ByteBuffer(capacity: 64)
     public let stats = StoreStats()
 
     /// - Parameters:
@@ -96,6 +100,9 @@ public final class LoopStore {
         verdictsRead = .allocate(capacity: capacity)
         verdictsRead.initialize(repeating: false, count: capacity)
         awaitingReplicas.reserveCapacity(capacity)
+        replicasAnswered.reserveCapacity(capacity)
+        // At most half the command timeout, so a missing replica costs a 503, not the connection.
+        RESPWriter(waitCommand).command(["WAIT", String(replicasToAck), String(timeoutMilliseconds / 2)])
         resolveTimer = .allocate(capacity: 1)
         flushCheck = .allocate(capacity: 1)
         uv_check_init(context.uvLoop, flushCheck)
@@ -197,13 +204,9 @@ public final class LoopStore {
         return true
     }
 
-    /// `WAIT replicasToAck timeout` after the script calls just sent: their verdicts are answered
-    /// when it replies. It waits at most half the command timeout, so a missing replica costs a
-    /// 503, not the connection.
+    /// `WAIT` after the script calls just sent: their verdicts are answered when it replies.
     private func sendWait() {
-        commands.removeAll()
-        RESPWriter(commands).command(bytes: [Array("WAIT".utf8), Array(String(replicasToAck).utf8), Array(String(redis.commandTimeoutMilliseconds / 2).utf8)])
-        if redis.send(commands.bytes, tag: LoopStore.waitTag) { scriptCallsInFlight += 1 }
+        if redis.send(waitCommand.bytes, tag: LoopStore.waitTag) { scriptCallsInFlight += 1 }
     }
 
     /// The `WAIT` replied (nil: the connection went first): the calls whose verdicts are in are
@@ -212,17 +215,17 @@ public final class LoopStore {
         scriptCallsInFlight -= 1
         let confirmed = (reply?.integer ?? 0) >= Int64(replicasToAck)
         if !confirmed { stats.replicasFellShort() }
-        var index = 0
-        while index < awaitingReplicas.count {
-            let first = awaitingReplicas[index]
-            guard verdictsRead[first] else {
-                index += 1  // resent after a NOSCRIPT: the WAIT sent after it answers it
-                continue
+        // Taken out first: answering may send new calls (batching off), which wait for a new WAIT.
+        swap(&awaitingReplicas, &replicasAnswered)
+        for first in replicasAnswered {
+            if verdictsRead[first] {
+                verdictsRead[first] = false
+                settleGroup(first, confirmed: confirmed) { _, entry, _ in verdicts[entry] }
+            } else {
+                awaitingReplicas.append(first)  // resent after a NOSCRIPT: the WAIT sent after it answers it
             }
-            awaitingReplicas.remove(at: index)
-            verdictsRead[first] = false
-            settleGroup(first, confirmed: confirmed) { _, entry, _ in verdicts[entry] }
         }
+        replicasAnswered.removeAll(keepingCapacity: true)
     }
 
     private func resolveUnknownVotes() {
