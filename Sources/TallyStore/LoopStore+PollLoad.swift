@@ -1,4 +1,3 @@
-import Foundation
 import TallyCore
 
 /// A poll as Redis has it, read back by a loop: one this daemon let go of after it closed
@@ -34,12 +33,12 @@ extension LoopStore {
                     loaded.append(nil)
                     continue
                 }
-                guard let stored = try? JSONDecoder().decode(StoredPoll.self, from: Data(json.utf8)) else { return completion(nil) }
+                guard let definition = try? StoredPoll.definition(json: json) else { return completion(nil) }
                 let hash = fields[index]
                 loaded.append(LoadedPoll(
-                    id: id, definition: stored.definition, version: version,
+                    id: id, definition: definition, version: version,
                     talliesVersion: hash["version"].flatMap { Int64($0) } ?? 0, voters: hash["voters"].flatMap { Int64($0) } ?? 0,
-                    counts: stored.options.indices.map { hash[String($0)].flatMap { Int64($0) } ?? 0 }))
+                    counts: definition.options.indices.map { hash[String($0)].flatMap { Int64($0) } ?? 0 }))
             }
             completion(loaded)
         }

@@ -151,7 +151,7 @@ public final class PollSync: @unchecked Sendable {
                 polls.append(nil)
                 continue
             }
-            do { polls.append((id, try JSONDecoder().decode(StoredPoll.self, from: Data(json.utf8)).definition, version)) } catch {
+            do { polls.append((id, try StoredPoll.definition(json: json), version)) } catch {
                 throw StoreError("poll \(id): unreadable definition: \(error)")
             }
         }

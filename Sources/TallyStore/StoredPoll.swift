@@ -80,6 +80,11 @@ public struct StoredPoll: Codable, Equatable, Sendable {
     public static func listCommand(id: PollID) -> [String] { ["SADD", KeySchema.polls, "\(id)"] }
     public static func unlistCommand(id: PollID) -> [String] { ["SREM", KeySchema.polls, "\(id)"] }
 
+    /// The definition `{p:ID}:def` holds, as JSON.
+    public static func definition(json: String) throws -> PollDefinition {
+        try JSONDecoder().decode(StoredPoll.self, from: Data(json.utf8)).definition
+    }
+
     /// The version `state` and `revision` (as HMGET reads them) name; nil without a state.
     public static func version(state: String?, revision: String?) -> PollVersion? {
         guard let state = state.flatMap(Lifecycle.init(name:)) else { return nil }
