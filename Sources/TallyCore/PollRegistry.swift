@@ -174,11 +174,6 @@ public final class PollRegistry: @unchecked Sendable {
         list(PollQuery(lifecycle: lifecycle, labels: labels))
     }
 
-    /// One page of that: at most `limit` of its polls with ids above `after`, and whether more follow.
-    public func list(lifecycle: Lifecycle? = nil, labels: [String: String] = [:], after: PollID, limit: Int) -> PollListing {
-        list(PollQuery(lifecycle: lifecycle, labels: labels), after: after, limit: limit)
-    }
-
     /// The polls `query` matches with ids between `after` and `before` (both excluded), at most
     /// `limit` of them, oldest or newest first, and whether more follow; or, if some of them may
     /// be among the polls let go of, which to load first. Visits pages only as far as it needs.

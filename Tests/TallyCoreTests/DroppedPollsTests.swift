@@ -62,14 +62,14 @@ extension PollListing {
         #expect(registry.list(lifecycle: .open, labels: ["room": "a"]).heldIDs == [3], "dropped polls are closed")
         #expect(registry.list(labels: ["room": "c"]).heldIDs == [], "no candidate for a label nobody has (here)")
         // A page stops at its limit: the first two in id order, held or not.
-        #expect(registry.list(labels: [:], after: 0, limit: 2).toLoad == [1, 2])
-        #expect(registry.list(labels: [:], after: 2, limit: 1).toLoad == [300], "3 fills the page; the one after decides `more`")
+        #expect(registry.list(PollQuery(), after: 0, limit: 2).toLoad == [1, 2])
+        #expect(registry.list(PollQuery(), after: 2, limit: 1).toLoad == [300], "3 fills the page; the one after decides `more`")
         // Loaded back (as the loops do), they list like any other.
         for id: PollID in [1, 300] {
             try registry.install(id: id, definition: PollDefinition(question: "Q", options: ["a", "b"], labels: ["room": "a"]), lifecycle: .closed)
         }
         #expect(registry.list(labels: ["room": "a"]).heldIDs == [1, 3, 300])
-        guard case .polls(let page, let more) = registry.list(labels: ["room": "a"], after: 0, limit: 1) else { Issue.record("no page"); return }
+        guard case .polls(let page, let more) = registry.list(PollQuery(labels: ["room": "a"]), after: 0, limit: 1) else { Issue.record("no page"); return }
         #expect(page.map(\.id) == [1] && more)
     }
 

@@ -129,7 +129,6 @@ public final class CanvasAPI: Sendable {
         }
     }
 
-    /// The session `idText` under poll `pollText`, as its viewer; nil after answering 401 or 404.
     /// The session `idText` under poll `pollText`, as its viewer; nil after answering 401 or 404,
     /// or while the session is loaded.
     private func session(

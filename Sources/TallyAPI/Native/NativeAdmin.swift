@@ -70,7 +70,7 @@ extension NativeAPI {
                     throw FieldError("unknown query parameter '\(name)'")
                 }
             }
-            let listing = registry.list(lifecycle: lifecycle, labels: labels, after: after, limit: limit)
+            let listing = registry.list(PollQuery(lifecycle: lifecycle, labels: labels), after: after, limit: limit)
             guard let (polls, more) = desk.listed(listing, response, style) else { return }
             let now = WallClock.now()
             response.writeJSON(status: 200) { json in
