@@ -60,8 +60,8 @@ extension NativeAPI {
         desk.withBallot(of: voter, in: poll, response) { [registry] response in
             var lastFrame: Int?
             response.startEventStream { events in
+                // Read every tick, a streamed poll is never let go of (`PollRegistry.drop`): gone is deleted.
                 guard let poll = registry.poll(pollID) else {
-                    if registry.isDropped(pollID) { return true }  // closed and let go of: nothing changes any more
                     events.send(event: "deleted") { json in json.object { $0.key("poll"); PollJSON.id(pollID, &$0) } }
                     return false
                 }
