@@ -38,14 +38,17 @@ public final class BlockingCluster {
         throw problem
     }
 
+    private func refreshIfStale() throws(StoreError) {
+        guard stale else { return }
+        try refresh()
+        stale = false
+    }
+
     /// Runs a command on the master of `key`'s slot and returns its reply, converted by `read`. A
     /// node that cannot be reached throws (the command may or may not have run, as with one
     /// Redis); the next command reads the map again first.
     public func command<T>(_ arguments: [String], key: String, _ read: (RedisReply) throws(StoreError) -> T) throws(StoreError) -> T {
-        if stale {
-            try refresh()
-            stale = false
-        }
+        try refreshIfStale()
         let slot = ClusterSlot.of(key)
         var asking: String?
         for _ in 0..<BlockingCluster.maxRedirections {
@@ -90,10 +93,7 @@ public final class BlockingCluster {
     /// command's index, in no particular order across nodes; a command redirected is sent again
     /// alone (`command`), after the rest.
     public func pipeline(_ commands: [(arguments: [String], key: String)], _ read: (Int, RedisReply) throws(StoreError) -> Void) throws(StoreError) {
-        if stale {
-            try refresh()
-            stale = false
-        }
+        try refreshIfStale()
         var byNode: [String: [Int]] = [:]
         for (index, command) in commands.enumerated() {
             guard let address = map.master(ofSlot: ClusterSlot.of(command.key)) else { throw StoreError("Redis Cluster: no master for '\(command.key)'") }
