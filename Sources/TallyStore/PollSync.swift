@@ -1,15 +1,16 @@
-import Foundation
 import TallyCore
 
 /// Keeps the registry equal to Redis' polls.
 ///
-/// - On start (`loadAll`, before the loops run): every poll, its lifecycle and its ballots (which
-///   give the counts), so a restarted daemon continues where the data says.
+/// - On start (`loadAll`, before the loops run): every poll that is not closed, its lifecycle and
+///   its ballots (which give the counts), so a restarted daemon continues where the data says; the
+///   closed ones stay in Redis until a request needs them (`PollRegistry.drop`).
 /// - While running (`start`, its own thread): a subscription to `tally:changes`, where every
 ///   organizer change is published, reloads the poll named, so polls created, changed or deleted
-///   through another daemon are known here at once. After a lost subscription every definition is
-///   reloaded, in case a change was missed meanwhile. Ballots of polls learned this way are not
-///   loaded: Redis judges their votes, and counts here are what this daemon stored.
+///   through another daemon are known here at once. After a lost subscription the polls held are
+///   reloaded and the others sorted as at start, in case a change was missed meanwhile. Ballots
+///   of polls learned this way are not loaded: Redis judges their votes, and counts here are what
+///   this daemon stored.
 public final class PollSync: @unchecked Sendable {
     private let host: String
     private let port: Int
