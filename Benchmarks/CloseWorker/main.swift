@@ -70,7 +70,7 @@ func processCPUMicroseconds() -> Int {
     let redisBefore = try redisCPUMicroseconds()
     let done = Mutex(0)
     let cpuBefore = processCPUMicroseconds()
-    let worker = CloseWorker(host: "127.0.0.1", port: port, registry: registry)
+    let worker = CloseWorker(redis: .single(host: "127.0.0.1", port: port), registry: registry)
     worker.onFinalized = { _, _ in done.withLock { $0 += 1 } }
     worker.start()
     if let first = registry.polls(where: { _ in true }).compactMap(\.definition.rules.closesAt).min(), first < WallClock.now() {

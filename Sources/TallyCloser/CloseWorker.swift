@@ -19,6 +19,12 @@ public final class CloseWorker: @unchecked Sendable {
     private let retryMicroseconds: Timestamp
     /// Polls the registry changed, under the worker's lock (`RedisWorker.locked`).
     private var changed: [PollID] = []
+    /// On a cluster, polls whose `closed` event may still be pending (`ClosedEvents`), under the
+    /// worker's lock.
+    private var owedEvents: [PollID] = []
+    /// The worker thread's own: owed events not appended yet, and when to try again.
+    private var owed: [PollID] = []
+    private var retryOwedAt: Timestamp?
     /// The worker thread's own.
     private var schedule = CloseSchedule()
 
@@ -30,8 +36,8 @@ public final class CloseWorker: @unchecked Sendable {
         set { worker.onProblem = newValue }
     }
 
-    public init(host: String, port: Int, registry: PollRegistry, retryMilliseconds: Int = 100) {
-        worker = RedisWorker(label: "close worker", host: host, port: port)
+    public init(redis: RedisEndpoint, registry: PollRegistry, retryMilliseconds: Int = 100) {
+        worker = RedisWorker(label: "close worker", redis: redis)
         self.registry = registry
         retryMicroseconds = Timestamp(retryMilliseconds) * 1_000
     }
@@ -42,15 +48,24 @@ public final class CloseWorker: @unchecked Sendable {
         worker.locked { changed.append(contentsOf: registry.ids) }
         worker.start { [self] worker in
             // Until the next poll is due or the registry changes.
-            while worker.sleep(until: schedule.nextFireAt(), unless: { !changed.isEmpty }) {
+            while worker.sleep(until: [schedule.nextFireAt(), retryOwedAt].compactMap { $0 }.min(), unless: { !changed.isEmpty || !owedEvents.isEmpty }) {
                 let changes = worker.locked {
                     defer { changed.removeAll(keepingCapacity: true) }
                     return changed
                 }
                 for id in changes { reschedule(id) }
                 finalizeDuePolls()
+                relayOwedEvents()
             }
         }
+    }
+
+    /// On a cluster: polls closed in Redis whose event may not be appended yet (a daemon stopped
+    /// between the two), appended by the worker's thread.
+    public func relayEvents(of ids: [PollID]) {
+        guard !ids.isEmpty else { return }
+        worker.locked { owedEvents += ids }
+        worker.wake()
     }
 
     /// Stops the worker and waits for its thread to end.
@@ -67,37 +82,57 @@ public final class CloseWorker: @unchecked Sendable {
         schedule.set(id, closesAt: closesAt)
     }
 
-    /// Finalizes every poll due, `CloseScript.pollsPerCall` per call, with two calls in flight: the
-    /// next call is built and sent while Redis runs the previous one, so Redis never waits for the
-    /// worker in a burst.
+    /// Finalizes every poll due: `CloseScript.pollsPerCall` per call on one Redis, one call per slot
+    /// on a cluster (a script's keys share a slot), `callsPerRound` calls pipelined per round trip,
+    /// so Redis runs one call while the next are on their way.
     private func finalizeDuePolls() {
-        var inFlight: [[CloseScript.Due]] = []
-        var answered = false
+        var unsettled: [CloseScript.Due] = []
         do throws(StoreError) {
+            let redis = try worker.connection()
             while true {
-                if inFlight.count < 2 {
-                    let due = schedule.takeDue(now: WallClock.now(), limit: CloseScript.pollsPerCall).map { id, closesAt in
-                        (id, closesAt, registry.poll(id)?.definition.options.count ?? 0)
-                    }
-                    if !due.isEmpty {
-                        inFlight.append(due)
-                        try worker.connection().send { CloseScript.write(due, to: $0) }
-                        continue
-                    }
+                let due: [CloseScript.Due] = schedule.takeDue(now: WallClock.now(), limit: CloseScript.pollsPerCall * CloseWorker.callsPerRound)
+                    .map { id, closesAt in (id, closesAt, registry.poll(id)?.definition.options.count ?? 0) }
+                if due.isEmpty { return }
+                unsettled = due
+                let calls = redis.isCluster ? Dictionary(grouping: due) { ClusterSlot.ofPoll($0.id) }.map(\.value) : due.chunked(CloseScript.pollsPerCall)
+                var closedHere: [PollID] = []
+                try redis.pipeline(calls.map { call in
+                    (KeySchema.poll(call[0].id), { CloseScript.write(call, outbox: redis.isCluster, to: $0) })
+                }) { index, reply in
+                    let verdicts = (0..<reply.count).map { CloseVerdict(reply[$0]) }
+                    settle(calls[index], verdicts)
+                    for (poll, verdict) in zip(calls[index], verdicts) where verdict == .finalized || verdict == .closed { closedHere.append(poll.id) }
+                    let done = Set(calls[index].map(\.id))
+                    unsettled.removeAll { done.contains($0.id) }
                 }
-                guard let oldest = inFlight.first else {
-                    if answered { worker.succeeded() }
-                    return
-                }
-                let verdicts = try worker.connection().receive { reply in (0..<reply.count).map { CloseVerdict(reply[$0]) } }
-                answered = true
-                inFlight.removeFirst()
-                settle(oldest, verdicts)
+                if redis.isCluster { try ClosedEvents.relay(closedHere, redis) }
+                worker.succeeded()
             }
         } catch {
             worker.failed(error, retrying: "every \(retryMicroseconds / 1_000) ms")
             let retryAt = WallClock.now() + retryMicroseconds
-            for (id, closesAt, _) in inFlight.joined() { schedule.retry(id, closesAt: closesAt, at: retryAt) }
+            for (id, closesAt, _) in unsettled { schedule.retry(id, closesAt: closesAt, at: retryAt) }
+        }
+    }
+
+    /// Calls per pipelined round trip.
+    static let callsPerRound = 8
+
+    /// Appends the events owed since a start (cluster only; tried again after a failure).
+    private func relayOwedEvents() {
+        owed += worker.locked {
+            defer { owedEvents.removeAll() }
+            return owedEvents
+        }
+        guard !owed.isEmpty else { return }
+        do throws(StoreError) {
+            try ClosedEvents.relay(owed, try worker.connection())
+            owed = []
+            retryOwedAt = nil
+            worker.succeeded()
+        } catch {
+            worker.failed(error, retrying: "every \(retryMicroseconds / 1_000) ms")
+            retryOwedAt = WallClock.now() + retryMicroseconds
         }
     }
 

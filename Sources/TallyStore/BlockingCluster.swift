@@ -1,11 +1,27 @@
-/// A blocking client for a Redis Cluster, for work off the event loops (recovery, the close
-/// worker, the results follower): one `BlockingRedis` per master, each command sent to the master
-/// of its key's slot (`ClusterSlot`), a `MOVED` followed (the map updated, the command resent:
-/// the node that answered it ran nothing) and an `ASK` followed for that one command (`ASKING`,
-/// then the command, on the node the slot is moving to).
+/// Where the daemon's Redis is: one Redis, or a Redis Cluster given by some of its nodes.
+public enum RedisEndpoint: Sendable, CustomStringConvertible {
+    case single(host: String, port: Int)
+    /// Seed nodes, "host:port": the slot map is read from the first that answers.
+    case cluster(seeds: [String])
+
+    public var description: String {
+        switch self {
+        case .single(let host, let port): "\(host):\(port)"
+        case .cluster(let seeds): "the Redis Cluster at \(seeds.joined(separator: ", "))"
+        }
+    }
+}
+
+/// A blocking client for work off the event loops (recovery, the close worker, the results
+/// follower), the same for one Redis and for a Redis Cluster. On a cluster: one `BlockingRedis` per
+/// master, each command sent to the master of its key's slot (`ClusterSlot`), a `MOVED` followed
+/// (the map updated, the command resent: the node that answered it ran nothing) and an `ASK`
+/// followed for that one command (`ASKING`, then the command, on the node the slot is moving to).
+/// With one Redis, every slot is that Redis' and no command is ever redirected.
 public final class BlockingCluster {
-    private let seeds: [(host: String, port: Int)]
-    private(set) public var map = SlotMap()
+    public let endpoint: RedisEndpoint
+    private let readTimeoutMilliseconds: Int?
+    public private(set) var map = SlotMap()
     private var connections: [String: BlockingRedis] = [:]
     /// Redirections followed so far: `MOVED`, `ASK` (for /metrics and tests).
     public private(set) var redirections = (moved: 0, asked: 0)
@@ -13,17 +29,34 @@ public final class BlockingCluster {
     /// promoted a replica, or the cluster changed otherwise).
     private var stale = false
 
-    /// Reads the slot map from the first seed that answers.
-    public init(seeds: [(host: String, port: Int)]) throws(StoreError) {
-        precondition(!seeds.isEmpty)
-        self.seeds = seeds
-        try refresh()
+    /// Connects to one Redis, or reads the slot map from the first seed that answers.
+    public init(_ endpoint: RedisEndpoint, readTimeoutMilliseconds: Int? = nil) throws(StoreError) {
+        self.endpoint = endpoint
+        self.readTimeoutMilliseconds = readTimeoutMilliseconds
+        switch endpoint {
+        case .single(let host, let port):
+            map = SlotMap(everySlotAt: "\(host):\(port)")
+            _ = try connection("\(host):\(port)")
+        case .cluster(let seeds):
+            precondition(!seeds.isEmpty)
+            try refresh()
+        }
+    }
+
+    public convenience init(seeds: [(host: String, port: Int)]) throws(StoreError) {
+        try self.init(.cluster(seeds: seeds.map { "\($0.host):\($0.port)" }))
+    }
+
+    public var isCluster: Bool {
+        if case .cluster = endpoint { return true }
+        return false
     }
 
     /// Reads the slot map again (`CLUSTER SLOTS`), from a node it knows or a seed.
     public func refresh() throws(StoreError) {
+        guard case .cluster(let seeds) = endpoint else { return }
         var problem = StoreError("no seed node")
-        for address in map.masters + seeds.map({ "\($0.host):\($0.port)" }) {
+        for address in map.masters + seeds {
             do throws(StoreError) {
                 if let fresh = try connection(address).command(["CLUSTER", "SLOTS"], { SlotMap(clusterSlots: $0) }), fresh.coversEverySlot {
                     map = fresh
@@ -44,10 +77,29 @@ public final class BlockingCluster {
         stale = false
     }
 
+    /// A connection of its own to a master (the first that answers), for a subscription: a cluster
+    /// forwards every message published to every node.
+    public func subscriber() throws(StoreError) -> BlockingRedis {
+        var problem = StoreError("no master known")
+        for address in map.masters {
+            let (host, port) = StoreNode.split(address)
+            do throws(StoreError) { return try BlockingRedis(host: host, port: port) } catch { problem = error }
+        }
+        stale = true
+        throw problem
+    }
+
     /// Runs a command on the master of `key`'s slot and returns its reply, converted by `read`. A
     /// node that cannot be reached throws (the command may or may not have run, as with one
     /// Redis); the next command reads the map again first.
     public func command<T>(_ arguments: [String], key: String, _ read: (RedisReply) throws(StoreError) -> T) throws(StoreError) -> T {
+        try command(key: key, { $0.command(arguments) }, read)
+    }
+
+    /// The same, with the command formatted by `format`.
+    public func command<T>(
+        key: String, _ format: (RESPWriter) -> Void, _ read: (RedisReply) throws(StoreError) -> T
+    ) throws(StoreError) -> T {
         try refreshIfStale()
         let slot = ClusterSlot.of(key)
         var asking: String?
@@ -60,7 +112,7 @@ public final class BlockingCluster {
             do throws(StoreError) {
                 let redis = try connection(address)
                 if asking != nil { try redis.command(["ASKING"]) { _ in } }
-                try redis.send(arguments)
+                try redis.send(format)
                 answer = try redis.receive(acceptingErrors: true) { reply throws(StoreError) -> Answer<T> in
                     if let redirection = Redirection(reply) { return .redirected(redirection) }
                     if reply.isError { return .failed(StoreError("Redis: \(reply.string ?? "error")")) }
@@ -90,9 +142,16 @@ public final class BlockingCluster {
 
     /// Runs many commands, each on the master of its key's slot: pipelined per node (one round trip
     /// per node, not per command), the nodes one after another. `read` gets each reply with the
-    /// command's index, in no particular order across nodes; a command redirected is sent again
-    /// alone (`command`), after the rest.
+    /// command's index, in order within a node; a command redirected is sent again alone
+    /// (`command`), after the rest.
     public func pipeline(_ commands: [(arguments: [String], key: String)], _ read: (Int, RedisReply) throws(StoreError) -> Void) throws(StoreError) {
+        try pipeline(commands.map { command in (command.key, { $0.command(command.arguments) }) }, read)
+    }
+
+    /// The same, with each command formatted by its closure.
+    public func pipeline(
+        _ commands: [(key: String, format: (RESPWriter) -> Void)], _ read: (Int, RedisReply) throws(StoreError) -> Void
+    ) throws(StoreError) {
         try refreshIfStale()
         var byNode: [String: [Int]] = [:]
         for (index, command) in commands.enumerated() {
@@ -103,7 +162,7 @@ public final class BlockingCluster {
         for (address, indices) in byNode {
             do throws(StoreError) {
                 let redis = try connection(address)
-                for index in indices { try redis.send(commands[index].arguments) }
+                for index in indices { try redis.send(commands[index].format) }
                 for index in indices {
                     let moved = try redis.receive(acceptingErrors: true) { reply throws(StoreError) -> Bool in
                         if Redirection(reply) != nil { return true }
@@ -120,7 +179,7 @@ public final class BlockingCluster {
             }
         }
         for index in redirected {
-            try command(commands[index].arguments, key: commands[index].key) { reply throws(StoreError) in try read(index, reply) }
+            try command(key: commands[index].key, commands[index].format) { reply throws(StoreError) in try read(index, reply) }
         }
     }
 
@@ -134,10 +193,8 @@ public final class BlockingCluster {
 
     private func connection(_ address: String) throws(StoreError) -> BlockingRedis {
         if let known = connections[address] { return known }
-        guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]) else {
-            throw StoreError("Redis Cluster: bad node address '\(address)'")
-        }
-        let redis = try BlockingRedis(host: String(address[..<colon]), port: port)
+        let (host, port) = StoreNode.split(address)
+        let redis = try BlockingRedis(host: host, port: port, readTimeoutMilliseconds: readTimeoutMilliseconds)
         connections[address] = redis
         return redis
     }

@@ -10,6 +10,10 @@ import TallyCore
 ///     ARGV  events kept, then per poll: id, end date (µs since the epoch, as scheduled), options
 ///     reply one verdict per poll (see `CloseVerdict`)
 ///
+/// On a Redis Cluster a script's keys must share one slot, and the stream's is not a poll's: there
+/// the script is called per slot with the polls' keys only and `outbox` for the events kept, and
+/// instead of appending the event it marks the poll `eventPending`; `ClosedEvents` appends it.
+///
 /// Three commands per poll (read the poll with its tallies, flip and freeze, append the event),
 /// and one trim of the stream per call: each costs Redis a few microseconds, half of it for being
 /// called from Lua, and a burst of polls ending together is bound by them (`Benchmarks/run-scripts`,
@@ -25,15 +29,16 @@ public enum CloseScript {
     /// daemon knows it (a poll whose options changed meanwhile is left to its new schedule).
     public typealias Due = (id: PollID, closesAt: Timestamp, options: Int)
 
-    /// Writes the command that finalizes `polls`.
-    public static func write(_ polls: some Collection<Due>, to writer: RESPWriter) {
-        writer.begin(arguments: 5 + 4 * polls.count)
+    /// Writes the command that finalizes `polls`; with `outbox` (a cluster; the polls share a
+    /// slot), marking their events pending instead of appending them.
+    public static func write(_ polls: some Collection<Due>, outbox: Bool = false, to writer: RESPWriter) {
+        writer.begin(arguments: (outbox ? 4 : 5) + 4 * polls.count)
         writer.argument("EVAL")
         writer.argument(string: source)
-        writer.argument(decimal: Int64(1 + polls.count))
-        writer.argument(string: KeySchema.closedEvents)
+        writer.argument(decimal: Int64((outbox ? 0 : 1) + polls.count))
+        if !outbox { writer.argument(string: KeySchema.closedEvents) }
         for poll in polls { writer.key(.poll, poll.id) }
-        writer.argument(decimal: Int64(KeySchema.closedEventsKept))
+        if outbox { writer.argument("outbox") } else { writer.argument(decimal: Int64(KeySchema.closedEventsKept)) }
         for poll in polls {
             writer.argument(decimal: Int64(poll.id))
             writer.argument(decimal: poll.closesAt)
@@ -50,8 +55,11 @@ public enum CloseScript {
         -- One table for every poll's counts, overwritten and joined up to the poll's option count:
         -- a new table per poll would grow (and be rehashed) option by option.
         local verdicts, appended, results = {}, false, {}
-        for n = 1, #KEYS - 1 do
-          local poll, id, closesAt, options = KEYS[n + 1], ARGV[3 * n - 1], ARGV[3 * n], ARGV[3 * n + 1]
+        -- On a cluster (outbox): no stream among the keys; events are marked pending for ClosedEvents.
+        local outbox = ARGV[1] == 'outbox'
+        local skip = outbox and 0 or 1
+        for n = 1, #KEYS - skip do
+          local poll, id, closesAt, options = KEYS[n + skip], ARGV[3 * n - 1], ARGV[3 * n], ARGV[3 * n + 1]
           local fields = fieldsFor[options]
           if not fields then
             fields = {'state', 'closesAt', 'closesOnEnd', 'options', 'voters'}
@@ -68,10 +76,13 @@ public enum CloseScript {
             for option = 1, #fields - 5 do results[option] = stored[5 + option] or '0' end
             local voters, frozen = stored[5] or '0', '[' .. table.concat(results, ',', 1, #fields - 5) .. ']'
             redis.call('HSET', poll, 'state', 'closed', 'closedAt', closedAt, 'finalVoters', voters, 'finalCounts', frozen)
-            redis.call('XADD', KEYS[1], '*', 'poll', id, 'closesAt', closesAt, 'closedAt', closedAt,
-              'voters', voters, 'counts', frozen)
+            if outbox then redis.call('HSET', poll, 'eventPending', '1')
+            else
+              redis.call('XADD', KEYS[1], '*', 'poll', id, 'closesAt', closesAt, 'closedAt', closedAt,
+                'voters', voters, 'counts', frozen)
+            end
             verdicts[n] = 'finalized'
-            appended = true
+            appended = not outbox
           end
         end
         -- Trimmed once per call, not per event: XADD's own MAXLEN cost ~5 % of a poll's finalization.

@@ -1,3 +1,5 @@
+import TallyCore
+
 /// Redis Cluster's keyspace: which of its 16 384 slots a key is in, which master serves each slot,
 /// and the redirections a node answers with when it does not. As the Redis Cluster specification
 /// defines them: a key's slot is CRC16 (XMODEM) of its hash tag, or of the whole key without one,
@@ -24,6 +26,27 @@ public enum ClusterSlot {
         return key.withUTF8 { of(UnsafeRawBufferPointer($0)) }
     }
 
+    /// The slot of every key of poll `id` (hash tag `p:ID`, `KeySchema`), without building a key:
+    /// the vote path routes by it.
+    public static func ofPoll(_ id: PollID) -> Int {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 24) { tag in
+            tag[0] = UInt8(ascii: "p")
+            tag[1] = UInt8(ascii: ":")
+            var digits = 1
+            var rest = id
+            while rest >= 10 {
+                rest /= 10
+                digits += 1
+            }
+            rest = id
+            for position in stride(from: 1 + digits, through: 2, by: -1) {
+                tag[position] = UInt8(ascii: "0") + UInt8(rest % 10)
+                rest /= 10
+            }
+            return Int(crc16(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(tag)[0..<(2 + digits)]))) & (count - 1)
+        }
+    }
+
     /// CRC16-CCITT (XMODEM): polynomial 0x1021, initial value 0, no reflection.
     static func crc16(_ bytes: UnsafeRawBufferPointer) -> UInt16 {
         var crc: UInt16 = 0
@@ -47,24 +70,48 @@ public struct SlotMap: Equatable {
 
     public init() {}
 
+    /// Every slot served by one Redis (not a cluster).
+    public init(everySlotAt address: String) { assign(0...(ClusterSlot.count - 1), to: address) }
+
     /// From a `CLUSTER SLOTS` reply: [[start, end, [host, port, id, …] (the master), replicas…], …].
     public init?(clusterSlots reply: RedisReply) {
-        guard reply.isArray else { return nil }
+        guard update(clusterSlots: reply) else { return nil }
+    }
+
+    /// Takes a `CLUSTER SLOTS` reply's owners, keeping the masters already named where they are in
+    /// `masters` (a loop's connections are indexed by them). False, and nothing changed, if the
+    /// reply is not one or leaves a slot without a master.
+    @discardableResult
+    public mutating func update(clusterSlots reply: RedisReply) -> Bool {
+        guard reply.isArray else { return false }
+        var updated = self
+        updated.owners = [Int16](repeating: -1, count: ClusterSlot.count)
         for index in 0..<reply.count {
             let range = reply[index]
             guard range.count >= 3, let start = range[0].integer, let end = range[1].integer, start <= end, end < ClusterSlot.count,
                 range[2].count >= 2, let host = range[2][0].string, let port = range[2][1].integer
-            else { return nil }
-            // A node may announce an empty host ("" or "?"): it is then where the reply came from.
-            assign(Int(start)...Int(end), to: "\(host):\(port)")
+            else { return false }
+            updated.assign(Int(start)...Int(end), to: "\(host):\(port)")
         }
+        guard updated.coversEverySlot || masters.isEmpty else { return false }
+        self = updated
+        return true
     }
 
     /// The master of `slot` ("host:port"), if known.
     public func master(ofSlot slot: Int) -> String? {
-        let owner = owners[slot]
-        return owner < 0 ? nil : masters[Int(owner)]
+        owner(ofSlot: slot).map { masters[$0] }
     }
+
+    /// The index in `masters` of `slot`'s master, if known.
+    @inline(__always)
+    public func owner(ofSlot slot: Int) -> Int? {
+        let owner = owners[slot]
+        return owner < 0 ? nil : Int(owner)
+    }
+
+    /// Whether `masters[index]` serves any slot now (a node that was a master may be a replica now).
+    public func isMaster(_ index: Int) -> Bool { owners.contains(Int16(index)) }
 
     /// Whether every slot has a master.
     public var coversEverySlot: Bool { !owners.contains(-1) }
@@ -72,15 +119,16 @@ public struct SlotMap: Equatable {
     /// A `MOVED`: the slot is served by `address` from now on.
     public mutating func move(slot: Int, to address: String) { assign(slot...slot, to: address) }
 
+    /// The index of `address` in `masters`, named there if it is new.
+    public mutating func name(_ address: String) -> Int {
+        if let known = masters.firstIndex(of: address) { return known }
+        masters.append(address)
+        return masters.count - 1
+    }
+
     private mutating func assign(_ slots: ClosedRange<Int>, to address: String) {
-        let owner: Int
-        if let known = masters.firstIndex(of: address) {
-            owner = known
-        } else {
-            owner = masters.count
-            masters.append(address)
-        }
-        for slot in slots { owners[slot] = Int16(owner) }
+        let owner = Int16(name(address))
+        for slot in slots { owners[slot] = owner }
     }
 }
 

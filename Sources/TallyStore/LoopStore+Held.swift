@@ -23,12 +23,12 @@ extension LoopStore {
 
     func hold(_ first: Int, lookUpAt: UInt64) {
         held.append(HeldCall(first: first, lookUpAt: lookUpAt, answerBy: uv_now(loop) + LoopStore.holdLimitMilliseconds))
-        if held.count == 1 { uv_timer_start(resolveTimer, onResolveTimer, 20, 20) }
+        startTicking()
         resolveHeld()
     }
 
-    /// Looks up the held calls whose deadline has passed (once Redis is connected and checked),
-    /// and answers those held too long.
+    /// Looks up the held calls whose deadline has passed (once their Redis is connected and
+    /// checked), and answers those held too long.
     func resolveHeld() {
         let now = uv_now(loop)
         var index = 0
@@ -39,10 +39,9 @@ extension LoopStore {
                 settleGroup(call.first) { _, _, _ in .unknown }
                 continue
             }
-            if !call.lookingUp && verified && now >= call.lookUpAt { lookUp(call.first) }
+            if !call.lookingUp && now >= call.lookUpAt && node(forPoll: batches[call.first].poll)?.verified == true { lookUp(call.first) }
             index += 1
         }
-        if held.isEmpty { uv_timer_stop(resolveTimer) }
     }
 
     /// One HMGET of the call's voters: a vote is stored if its voter's ballot is its ballot now (for
@@ -63,7 +62,6 @@ extension LoopStore {
                 return
             }
             held.remove(at: position)
-            if held.isEmpty { uv_timer_stop(resolveTimer) }
             // Found stored on the master, but no replica confirmed it: answered as not stored.
             settleGroup(first, confirmed: replicasToAck == 0) { index, _, vote in
                 guard index < reply.count, let stored = VerdictText.ballot(reply[index]) else { return .unknown }
@@ -76,8 +74,4 @@ extension LoopStore {
             }
         }
     }
-}
-
-private func onResolveTimer(_ timer: UnsafeMutablePointer<uv_timer_t>?) {
-    Unmanaged<LoopStore>.fromOpaque(timer!.pointee.data!).takeUnretainedValue().resolveHeld()
 }

@@ -2,26 +2,27 @@ import CLibUV
 import TallyBase
 import TallyCore
 
-/// One loop's link to Redis: its own connection, the votes it accepted waiting to be stored (group
-/// commit), and organizer calls. Everything runs on the loop's thread.
+/// One loop's link to Redis: its own connection to the Redis (or to each master of a Redis Cluster,
+/// `LoopStore+Cluster.swift`), the votes it accepted waiting to be stored (group commit), and
+/// organizer calls (`LoopStore+Calls.swift`). Everything runs on the loop's thread.
 ///
 /// Group commit: votes submitted while the loop handles its reads are held; at the end of the loop
-/// iteration (a `uv_check` handle) they go to Redis as one vote-script call per poll, written at
-/// once. While an earlier batch is still with Redis, new votes keep gathering and go at the end of
+/// iteration (a `uv_check` handle) they go to Redis as one vote-script call per poll (to the node
+/// that serves the poll's slot), written at once. While an earlier batch is still with Redis, new votes keep gathering and go at the end of
 /// the iteration in which its verdicts arrive: Redis runs scripts one at a time anyway, so this
 /// costs a vote at most one more round trip and makes batches larger exactly when load is high
 /// (measured: 1.3× the votes/s at 64 connections). When the verdicts come back, each vote is
 /// settled in the engine and handed back with its ticket to whoever answers it (`onStored`). Never
 /// a timer.
 ///
-/// Bounded: at most `capacity` votes wait; beyond, and while Redis is not connected, `isTakingVotes`
-/// is false and dialects answer 503 before touching the engine.
+/// Bounded: at most `capacity` votes wait; beyond, and while the poll's Redis is not connected,
+/// `isTakingVotes(for:)` is false and dialects answer 503 before touching the engine.
 ///
 /// Checked: after every (re)connect, votes wait until Redis' persistence settings are read (a
 /// Redis without an append-only file takes none unless `allowVolatile`) and its clock is known.
 ///
 /// Replicated (`replicasToAck` > 0): after each flush's script calls a `WAIT replicas timeout` goes
-/// on the same connection, and the calls' verdicts wait for it. A vote Redis applied is answered
+/// on each connection that got some, and the calls' verdicts wait for it. A vote Redis applied is answered
 /// only once that many replicas confirm the batch; if they do not in time, it is answered 503 —
 /// stored on the master, but not where a failover would keep it (votes are idempotent: sending it
 /// again is safe). Without it, a failover can drop acknowledged votes the replica had not received.
@@ -32,31 +33,44 @@ import TallyCore
 /// deadline has passed, after which Redis stores nothing of that call, its votes are looked up
 /// and answered 200 or 503 as Redis has them (`LoopStore+Held.swift`).
 public final class LoopStore {
-    private let redis: RedisConnection
+    /// The Redis, or each master of the cluster: with `slots`, `nodes[i]` is `slots.masters[i]`.
+    var nodes: [StoreNode] = []
+    /// With a Redis Cluster, which master serves each slot; nil: one Redis, `nodes[0]`.
+    var slots: SlotMap?
+    /// The slot map may be out of date (a redirection, a node lost): read again on the next sweep.
+    var mapIsStale = false
+    var readingMap = false
     let reader: RegistryReader
     let batches: VoteBatches
     let loop: UnsafeMutablePointer<uv_loop_t>
     private let commands = ByteBuffer(capacity: 16 * 1024)
     private let flushCheck: UnsafeMutablePointer<uv_check_t>
-    private var calls: [UInt64: (RedisReply?) -> Void] = [:]
-    private var nextCallTag: UInt64 = 1
+    var calls: [UInt64: (RedisReply?) -> Void] = [:]
+    var nextCallTag: UInt64 = 1
     /// Script calls that could not be sent this flush (reused, so no allocation).
     private var unsent: [Int] = []
-    /// Vote-script calls sent and not yet answered; while there are any, the next batch waits.
-    private var scriptCallsInFlight = 0
+    /// Vote-script calls sent and not yet answered, and redirected ones waiting to be sent again;
+    /// while there are any, the next batch waits (a voter's votes reach Redis in order).
+    var scriptCallsInFlight = 0
     /// Votes answered 503 with their fate unknown (held past `holdLimit`): looked up once Redis is
     /// back, so that this daemon counts them if Redis stored them after all.
     private var unresolved: [(poll: PollID, voterID: [UInt8], voter: VoterKey)] = []
     /// Vote-script calls without verdicts, waiting to be looked up (`LoopStore+Held.swift`).
     var held: [HeldCall] = []
-    let resolveTimer: UnsafeMutablePointer<uv_timer_t>
+    /// Vote-script calls a cluster node refused before running them (`TRYAGAIN`, a redirection to
+    /// a node not connected yet), sent again on the next tick (`LoopStore+Cluster.swift`).
+    var parked: [(first: Int, since: UInt64)] = []
+    /// Redirections followed in a row, by a script call's first entry.
+    let hops: UnsafeMutablePointer<UInt8>
+    let tickTimer: UnsafeMutablePointer<uv_timer_t>
+    var ticking = false
     /// Batching off (benchmark baseline): each vote is sent alone at once.
     private let batching: Bool
     /// Votes may go to a Redis without an append-only file.
     private let allowVolatile: Bool
-    /// This connection's persistence settings allow votes, and Redis' clock is known.
-    private(set) var verified = false
-    private var clock = RedisClock()
+    let timeoutMilliseconds: Int
+    /// Every Redis the loop needs is connected and checked (for `/readyz`).
+    private(set) var isReady = false
     /// When each script call in flight was sent (`uv_hrtime`), by its first entry (its tag).
     private let sentAt: UnsafeMutablePointer<UInt64>
     /// Each script call's deadline (`uv_now` milliseconds), by its first entry.
@@ -67,62 +81,58 @@ public final class LoopStore {
     private let verdicts: UnsafeMutablePointer<StoredVerdict>
     /// With `replicasToAck`: whether a call's verdicts are in `verdicts`, by its first entry.
     private let verdictsRead: UnsafeMutablePointer<Bool>
-    /// Script calls whose verdicts wait for the `WAIT` sent after them, by first entry; and the
-    /// ones a `WAIT` reply is settling (the two swap, so neither allocates).
-    private var awaitingReplicas: [Int] = []
-    private var replicasAnswered: [Int] = []
-    /// `WAIT replicasToAck timeout`, formatted once.
+    /// `WAIT replicasToAck timeout` and `ASKING`, formatted once.
     private let waitCommand = ByteBuffer(capacity: 64)
+    let askingCommand = ByteBuffer(capacity: 32)
     public let stats = StoreStats()
 
     /// - Parameters:
+    ///   - redis: the Redis ("host:port"), or the masters of a Redis Cluster and the slot map read
+    ///     at start (`StoreTarget`).
     ///   - capacity: votes that may wait for Redis at once on this loop.
     ///   - timeoutMilliseconds: a command unanswered this long fails (its votes get 503).
     ///   - batching: false sends every vote as its own script call, as soon as it is submitted.
     ///   - allowVolatile: take votes even when Redis has no append-only file.
     ///   - replicasToAck: replicas that must confirm each batch before its votes are answered.
     public init(
-        context: LoopContext, host: String, port: Int, reader: RegistryReader, capacity: Int = 16_384,
+        context: LoopContext, redis target: StoreTarget, reader: RegistryReader, capacity: Int = 16_384,
         timeoutMilliseconds: Int = 1_000, batching: Bool = true, allowVolatile: Bool = false, replicasToAck: Int = 0
     ) {
         loop = context.uvLoop
-        redis = RedisConnection(host: host, port: port, loop: context.uvLoop)
-        redis.commandTimeoutMilliseconds = UInt64(timeoutMilliseconds)
         self.reader = reader
         self.batching = batching
         self.allowVolatile = allowVolatile
+        self.timeoutMilliseconds = timeoutMilliseconds
         batches = VoteBatches(capacity: capacity)
         sentAt = .allocate(capacity: capacity)
         deadlines = .allocate(capacity: capacity)
+        hops = .allocate(capacity: capacity)
+        hops.initialize(repeating: 0, count: capacity)
         self.replicasToAck = replicasToAck
         verdicts = .allocate(capacity: capacity)
         verdicts.initialize(repeating: .unknown, count: capacity)
         verdictsRead = .allocate(capacity: capacity)
         verdictsRead.initialize(repeating: false, count: capacity)
-        awaitingReplicas.reserveCapacity(capacity)
-        replicasAnswered.reserveCapacity(capacity)
         // At most half the command timeout, so a missing replica costs a 503, not the connection.
         RESPWriter(waitCommand).command(["WAIT", String(replicasToAck), String(timeoutMilliseconds / 2)])
-        resolveTimer = .allocate(capacity: 1)
+        RESPWriter(askingCommand).command(["ASKING"])
+        tickTimer = .allocate(capacity: 1)
         flushCheck = .allocate(capacity: 1)
         uv_check_init(context.uvLoop, flushCheck)
         flushCheck.pointee.data = Unmanaged.passUnretained(self).toOpaque()
-        uv_timer_init(context.uvLoop, resolveTimer)
-        resolveTimer.pointee.data = Unmanaged.passUnretained(self).toOpaque()
+        uv_timer_init(context.uvLoop, tickTimer)
+        tickTimer.pointee.data = Unmanaged.passUnretained(self).toOpaque()
         uv_check_start(flushCheck) { check in
             Unmanaged<LoopStore>.fromOpaque(check!.pointee.data).takeUnretainedValue().flush()
         }
         unsent.reserveCapacity(64)
-        redis.onReply = { [unowned self] tag, reply in replied(tag, reply) }
-        // The first commands of every connection; EVALSHA comes after them on the same connection.
-        redis.onStateChange = { [unowned self] state in
-            if state == .ready {
-                loadScript()
-                verify()
-                resolveUnknownVotes()
-            } else {
-                setVerified(false)
-            }
+        parked.reserveCapacity(64)
+        switch target {
+        case .single(let address): addNode(address)
+        case .cluster(let map):
+            slots = map
+            addMissingNodes()
+            context.onSweep { [unowned self] in readMapIfStale() }
         }
         context.onStop { [unowned self] in stop() }
     }
@@ -131,19 +141,23 @@ public final class LoopStore {
         flushCheck.deallocate()
         sentAt.deallocate()
         deadlines.deallocate()
+        hops.deallocate()
         verdicts.deallocate()
         verdictsRead.deallocate()
-        resolveTimer.deallocate()
+        tickTimer.deallocate()
     }
 
-    /// Called on the loop's thread whenever `isTakingVotes` changes for a reason other than a full
-    /// queue: Redis connected and checked, or lost.
+    /// Called on the loop's thread whenever `isReady` changes: every Redis connected and checked,
+    /// or one lost.
     public var onReadinessChange: (Bool) -> Void = { _ in }
-    /// Called on the loop's thread with Redis' persistence settings after every (re)connect.
-    public var onDurability: (RedisDurability) -> Void = { _ in }
+    /// Called on the loop's thread with a Redis' address and persistence settings after every
+    /// (re)connect.
+    public var onDurability: (String, RedisDurability) -> Void = { _, _ in }
 
-    /// Whether a vote may be submitted now: Redis is connected and checked, and the queue has room.
-    public var isTakingVotes: Bool { verified && !batches.isFull }
+    /// Whether a vote for `poll` may be submitted now: the Redis that serves it is connected and
+    /// checked, and the queue has room.
+    @inline(__always)
+    public func isTakingVotes(for poll: PollID) -> Bool { !batches.isFull && node(forPoll: poll)?.verified == true }
 
     /// Called on the loop's thread with each submitted vote once Redis has judged it (or it could
     /// not be stored), and the ticket it was submitted with.
@@ -153,7 +167,7 @@ public final class LoopStore {
     /// allows revotes, where another daemon may have changed the ballot since); `onStored` gets it
     /// back with `ticket` when Redis has judged it. `added`: for a vote that adds options to the ballot
     /// (`BallotInput.adds`), those options (Redis adds them to its own ballot); else empty. Call
-    /// only when `isTakingVotes`.
+    /// only when `isTakingVotes(for: poll)`.
     public func submit(
         poll: PollID, voterID: UnsafeRawBufferPointer, voter: VoterKey, previous: Ballot, current: Ballot, added: Ballot,
         ticket: VoteTicket
@@ -164,6 +178,55 @@ public final class LoopStore {
         if !batching { flush() }
     }
 
+    // MARK: - Nodes
+
+    /// Connects to one more Redis: its checks run on every (re)connect.
+    func addNode(_ address: String) {
+        let node = StoreNode(address: address, loop: loop, timeoutMilliseconds: timeoutMilliseconds, capacity: batches.capacity)
+        nodes.append(node)
+        node.redis.onReply = { [unowned self, unowned node] tag, reply in replied(node, tag, reply) }
+        // The first commands of every connection; EVALSHA comes after them on the same connection.
+        node.redis.onStateChange = { [unowned self, unowned node] state in
+            if state == .ready {
+                loadScript(node)
+                verify(node)
+                resolveUnknownVotes()
+            } else {
+                node.lost()
+                if slots != nil { mapIsStale = true }
+                updateReadiness()
+            }
+        }
+    }
+
+    private func loadScript(_ node: StoreNode) { call(["SCRIPT", "LOAD", VoteScript.source], on: node) { _ in } }
+
+    /// Reads a Redis' persistence settings, then its clock; votes flow to it once both are known
+    /// (and the settings allow them). A reply lost to a dropped connection is asked again on the next one.
+    private func verify(_ node: StoreNode) {
+        call(RedisDurability.query, on: node) { [unowned self] reply in
+            guard let reply else { return }
+            node.durability = RedisDurability(configReply: reply)
+            stats.record(nodes.map(\.durability).filter { $0 != .unknown }.min { $0.rawValue < $1.rawValue } ?? .unknown)
+            onDurability(node.address, node.durability)
+            guard node.durability.hasAppendOnlyFile || allowVolatile else { return }
+            call(["TIME"], on: node) { [unowned self] reply in
+                guard let reply, reply.count == 2, let seconds = reply[0].decimal, let microseconds = reply[1].decimal else { return }
+                node.clock.observe(redisMicroseconds: seconds * 1_000_000 + microseconds)
+                node.verified = true
+                updateReadiness()
+            }
+        }
+    }
+
+    /// Whether every Redis that serves slots is connected and checked; tells `onReadinessChange`.
+    func updateReadiness() {
+        let ready = nodes.indices.allSatisfy { index in nodes[index].verified || (slots.map { !$0.isMaster(index) } ?? false) }
+        guard ready != isReady else { return }
+        isReady = ready
+        onReadinessChange(ready)
+    }
+
     // MARK: - Group commit
 
     /// End of a loop iteration: one script call per poll for the votes gathered, unless an earlier
@@ -171,19 +234,22 @@ public final class LoopStore {
     private func flush() {
         guard batches.hasUnsent, scriptCallsInFlight == 0 || !batching else { return }
         batches.sendGroups { poll, firstEntry, count in
+            hops[firstEntry] = 0
             if !sendGroup(poll: poll, first: firstEntry, count: count, withSource: false) { unsent.append(firstEntry) }
         }
         for first in unsent { settleGroup(first) { _, _, _ in .notStored } }
         unsent.removeAll(keepingCapacity: true)
-        if !awaitingReplicas.isEmpty { sendWait() }
-        redis.writeNow()
+        writeSent()
     }
 
-    /// Sends one poll's votes as a vote-script call: by its SHA-1 (EVALSHA), or with the script's
-    /// source (EVAL, which also loads it) when Redis answered NOSCRIPT.
-    private func sendGroup(poll: PollID, first: Int, count: Int, withSource: Bool) -> Bool {
-        let giveUp = redis.earliestGiveUp
-        guard verified, let deadline = clock.redisMicroseconds(atLoopMilliseconds: giveUp) else { return false }
+    /// Sends one poll's votes as a vote-script call to `node` (by default the one that serves the
+    /// poll): by its SHA-1 (EVALSHA), or with the script's source (EVAL, which also loads it) when
+    /// Redis answered NOSCRIPT; after `ASKING` when a cluster node said the poll's slot is moving
+    /// there. `writeSent` then sends it.
+    func sendGroup(poll: PollID, first: Int, count: Int, withSource: Bool, to target: StoreNode? = nil, asking: Bool = false) -> Bool {
+        guard let node = target ?? node(forPoll: poll), node.verified else { return false }
+        let giveUp = node.redis.earliestGiveUp
+        guard let deadline = node.clock.redisMicroseconds(atLoopMilliseconds: giveUp) else { return false }
         commands.removeAll()
         let writer = RESPWriter(commands)
         writer.begin(arguments: 6 + 2 * count)
@@ -195,40 +261,56 @@ public final class LoopStore {
         writer.argument(decimal: deadline)
         batches.writeVotes(from: first, to: writer)
         let tag = UInt64(first) | (withSource ? LoopStore.sourceTagBit : 0)
-        guard redis.send(commands.bytes, tag: tag) else { return false }
+        if asking && !node.redis.send(askingCommand.bytes, tag: LoopStore.askingTag) { return false }
+        guard node.redis.send(commands.bytes, tag: tag) else { return false }
         scriptCallsInFlight += 1
-        if replicasToAck > 0 { awaitingReplicas.append(first) }
+        if replicasToAck > 0 { node.awaitingReplicas.append(first) }
+        node.sentThisFlush = true
         sentAt[first] = uv_hrtime()
         deadlines[first] = giveUp
         stats.sent(votes: count)
         return true
     }
 
-    /// `WAIT` after the script calls just sent: their verdicts are answered when it replies.
-    private func sendWait() {
-        if redis.send(waitCommand.bytes, tag: LoopStore.waitTag) { scriptCallsInFlight += 1 }
+    /// Writes what this flush sent, on each connection that got script calls: with
+    /// `replicasToAck`, a `WAIT` after them, whose reply answers them.
+    func writeSent() {
+        for node in nodes where node.sentThisFlush {
+            node.sentThisFlush = false
+            if replicasToAck > 0 && node.redis.send(waitCommand.bytes, tag: LoopStore.waitTag) { scriptCallsInFlight += 1 }
+            node.redis.writeNow()
+        }
     }
 
-    /// The `WAIT` replied (nil: the connection went first): the calls whose verdicts are in are
+    /// Sends a script call again (after a NOSCRIPT or a redirection: nothing of it ran) to `node`.
+    func resend(_ first: Int, to node: StoreNode, withSource: Bool = false, asking: Bool = false) -> Bool {
+        guard sendGroup(
+            poll: batches[first].poll, first: first, count: batches.groupCount(from: first), withSource: withSource, to: node, asking: asking)
+        else { return false }
+        writeSent()
+        return true
+    }
+
+    /// A `WAIT` replied (nil: the connection went first): the calls whose verdicts are in are
     /// settled, their applied votes answered only if enough replicas confirmed them.
-    private func replicasReplied(_ reply: RedisReply?) {
+    private func replicasReplied(_ node: StoreNode, _ reply: RedisReply?) {
         scriptCallsInFlight -= 1
         let confirmed = (reply?.integer ?? 0) >= Int64(replicasToAck)
         if !confirmed { stats.replicasFellShort() }
         // Taken out first: answering may send new calls (batching off), which wait for a new WAIT.
-        swap(&awaitingReplicas, &replicasAnswered)
-        for first in replicasAnswered {
+        swap(&node.awaitingReplicas, &node.replicasAnswered)
+        for first in node.replicasAnswered {
             if verdictsRead[first] {
                 verdictsRead[first] = false
                 settleGroup(first, confirmed: confirmed) { _, entry, _ in verdicts[entry] }
             } else {
-                awaitingReplicas.append(first)  // resent after a NOSCRIPT: the WAIT sent after it answers it
+                node.awaitingReplicas.append(first)  // resent after a NOSCRIPT: the WAIT sent after it answers it
             }
         }
-        replicasAnswered.removeAll(keepingCapacity: true)
+        node.replicasAnswered.removeAll(keepingCapacity: true)
     }
 
-    private func resolveUnknownVotes() {
+    func resolveUnknownVotes() {
         let lookups = unresolved
         unresolved = []
         for (poll, voterID, voter) in lookups {
@@ -240,80 +322,50 @@ public final class LoopStore {
         }
     }
 
-    private func loadScript() { call(["SCRIPT", "LOAD", VoteScript.source]) { _ in } }
-
-    /// Reads Redis' persistence settings, then its clock; votes flow once both are known (and the
-    /// settings allow them). A reply lost to a dropped connection is asked again on the next one.
-    private func verify() {
-        call(RedisDurability.query) { [unowned self] reply in
-            guard let reply else { return }
-            let durability = RedisDurability(configReply: reply)
-            stats.record(durability)
-            onDurability(durability)
-            guard durability.hasAppendOnlyFile || allowVolatile else { return }
-            call(["TIME"]) { [unowned self] reply in
-                guard let reply, reply.count == 2, let seconds = reply[0].decimal, let microseconds = reply[1].decimal else { return }
-                clock.observe(redisMicroseconds: seconds * 1_000_000 + microseconds)
-                setVerified(true)
-            }
-        }
-    }
-
-    private func setVerified(_ value: Bool) {
-        guard value != verified else { return }
-        verified = value
-        if !value { clock.forget() }
-        onReadinessChange(value)
-    }
-
-    private func replied(_ tag: UInt64, _ reply: RedisReply?) {
-        if tag == LoopStore.waitTag {
-            replicasReplied(reply)
-        } else if tag & LoopStore.callTagBit != 0 {
+    private func replied(_ node: StoreNode, _ tag: UInt64, _ reply: RedisReply?) {
+        if tag == LoopStore.waitTag { return replicasReplied(node, reply) }
+        if tag == LoopStore.askingTag { return }
+        if tag & LoopStore.callTagBit != 0 {
             calls.removeValue(forKey: tag)?(reply)
-        } else {
-            scriptCallsInFlight -= 1
-            let first = Int(tag & ~LoopStore.sourceTagBit)
-            // No reply: Redis may still run the call, until its deadline.
-            guard let reply else { return hold(first, lookUpAt: deadlines[first]) }
-            stats.roundTrip.observe(microseconds: Int64((uv_hrtime() - sentAt[first]) / 1_000))
+            return
+        }
+        scriptCallsInFlight -= 1
+        let first = Int(tag & ~LoopStore.sourceTagBit)
+        // No reply: Redis may still run the call, until its deadline.
+        guard let reply else { return hold(first, lookUpAt: deadlines[first]) }
+        stats.roundTrip.observe(microseconds: Int64((uv_hrtime() - sentAt[first]) / 1_000))
+        guard reply.isArray, reply.count >= 2 else {
+            if replicasToAck > 0 { node.awaitingReplicas.removeAll { $0 == first } }
             // Redis lost the script (restarted without it, SCRIPT FLUSH): nothing of the call ran,
             // so the same votes go again, once, with the source. Later batches wait for them, so a
             // voter's votes still reach Redis in order.
-            if reply.isError, reply.hasPrefix("NOSCRIPT"), tag & LoopStore.sourceTagBit == 0 {
-                if replicasToAck > 0 { awaitingReplicas.removeAll { $0 == first } }
-                if sendGroup(poll: batches[first].poll, first: first, count: batches.groupCount(from: first), withSource: true) {
-                    if replicasToAck > 0 { sendWait() }
-                    return
-                }
-            }
+            if reply.hasPrefix("NOSCRIPT"), tag & LoopStore.sourceTagBit == 0, resend(first, to: node, withSource: true) { return }
+            // A cluster node that ran nothing of it: elsewhere, or later.
+            if refused(first, reply) { return }
             // An error instead of verdicts (out of memory, …): Redis has answered, so it runs
             // nothing of the call later; what it stored is looked up at once.
-            guard reply.isArray, reply.count >= 2 else {
-                if replicasToAck > 0 { awaitingReplicas.removeAll { $0 == first } }
-                return hold(first, lookUpAt: uv_now(loop))
-            }
-            // Redis' time, then the poll's tallies after this call, before any answer goes out:
-            // whoever reads results next, on any loop of this daemon, sees these votes (and every
-            // other daemon's so far).
-            if let now = reply[reply.count - 1].integer { clock.observe(redisMicroseconds: now) }
-            VerdictText.tallies(reply[reply.count - 2]) { version, voters, count in
-                reader.recordStoredTallies(poll: batches[first].poll, version: version, voters: voters, count: count)
-            }
-            let count = reply.count - 2
-            guard replicasToAck > 0 else {
-                return settleGroup(first) { index, _, _ in index < count ? VerdictText.parse(reply[index]) : .unknown }
-            }
-            // Kept for the WAIT after the call.
-            var index = 0
-            var entry = first
-            while entry >= 0 {
-                verdicts[entry] = index < count ? VerdictText.parse(reply[index]) : .unknown
-                entry = Int(batches[entry].next)
-                index += 1
-            }
-            verdictsRead[first] = true
+            return hold(first, lookUpAt: uv_now(loop))
         }
+        // Redis' time, then the poll's tallies after this call, before any answer goes out:
+        // whoever reads results next, on any loop of this daemon, sees these votes (and every
+        // other daemon's so far).
+        if let now = reply[reply.count - 1].integer { node.clock.observe(redisMicroseconds: now) }
+        VerdictText.tallies(reply[reply.count - 2]) { version, voters, count in
+            reader.recordStoredTallies(poll: batches[first].poll, version: version, voters: voters, count: count)
+        }
+        let count = reply.count - 2
+        guard replicasToAck > 0 else {
+            return settleGroup(first) { index, _, _ in index < count ? VerdictText.parse(reply[index]) : .unknown }
+        }
+        // Kept for the WAIT after the call.
+        var index = 0
+        var entry = first
+        while entry >= 0 {
+            verdicts[entry] = index < count ? VerdictText.parse(reply[index]) : .unknown
+            entry = Int(batches[entry].next)
+            index += 1
+        }
+        verdictsRead[first] = true
     }
 
     /// Settles every vote of one script call by its verdict (by its index in the call, its entry),
@@ -341,122 +393,51 @@ public final class LoopStore {
         }
     }
 
-    // MARK: - Organizer calls (admin path: closures and allocation allowed)
-
-    private static let callTagBit: UInt64 = 1 << 63
+    static let callTagBit: UInt64 = 1 << 63
     /// Marks a vote-script call sent with its source after a NOSCRIPT.
     private static let sourceTagBit: UInt64 = 1 << 62
     /// The `WAIT` after a flush's script calls (`replicasToAck`).
     private static let waitTag: UInt64 = 1 << 61
+    /// The `ASKING` before a command a cluster node redirected with `ASK`.
+    static let askingTag: UInt64 = 1 << 60
 
-    /// Sends a command given as strings; `completion` gets the reply (nil if Redis is unreachable
-    /// or went away before answering).
-    public func call(_ arguments: [String], completion: @escaping (RedisReply?) -> Void) {
-        call(bytes: arguments.map { Array($0.utf8) }, completion: completion)
-    }
-
-    /// The same, with arguments as raw bytes (voter ids need not be UTF-8).
-    func call(bytes arguments: [[UInt8]], completion: @escaping (RedisReply?) -> Void) {
-        if !enqueue(arguments, completion) { completion(nil) }
-    }
-
-    /// Sends a command whose reply goes to `completion` later; false (and no call) if it could not
-    /// be sent.
-    private func enqueue(_ arguments: [[UInt8]], _ completion: @escaping (RedisReply?) -> Void) -> Bool {
-        let tag = LoopStore.callTagBit | nextCallTag
-        nextCallTag += 1
-        let buffer = ByteBuffer(capacity: 256)
-        RESPWriter(buffer).command(bytes: arguments)
-        guard redis.send(buffer.bytes, tag: tag) else { return false }
-        calls[tag] = completion
-        return true
-    }
-
-    /// Whether Redis is connected (reads may ask it).
-    public var isConnected: Bool { redis.state == .ready }
-
-    /// Looks up a voter's stored ballot in `poll` (a voter who may have voted through another
-    /// daemon), takes it into this daemon's ledger and counts, then calls `completion` (also when
-    /// Redis went away before answering). False, and no call, if the lookup could not be sent.
-    public func lookUpBallot(poll: PollID, voterID: UnsafeRawBufferPointer, voter: VoterKey, completion: @escaping () -> Void) -> Bool {
-        enqueue([Array("HGET".utf8), Array(KeySchema.ballots(poll).utf8), Array(voterID)]) { [unowned self] reply in
-            if let reply, let stored = VerdictText.ballot(reply) { reader.adopt(poll: poll, voter: voter, stored: stored) }
-            completion()
+    /// Every 20 ms while calls are held or parked: sends the parked again, looks up the held.
+    func tick() {
+        sendParked()
+        resolveHeld()
+        if held.isEmpty && parked.isEmpty {
+            ticking = false
+            uv_timer_stop(tickTimer)
         }
     }
 
-    /// A new poll id, unique across daemons (INCR); nil if Redis is unreachable.
-    public func newPollID(_ completion: @escaping (PollID?) -> Void) {
-        call(["INCR", KeySchema.nextPollID]) { reply in completion(reply?.integer.map { PollID($0) }) }
-    }
-
-    /// Writes a poll's definition and lifecycle (see `StoredPoll.saveCommand`); a new one
-    /// (`expected` nil) is listed in `tally:polls` first.
-    public func savePoll(
-        _ id: PollID, _ definition: PollDefinition, _ lifecycle: Lifecycle, expected: PollVersion?, ifUnvoted: Bool = false,
-        _ completion: @escaping (PollSave) -> Void
-    ) {
-        let save = StoredPoll.saveCommand(id: id, definition: definition, lifecycle: lifecycle, expected: expected, ifUnvoted: ifUnvoted)
-        guard expected != nil else {
-            return call(StoredPoll.listCommand(id: id)) { [unowned self] reply in
-                guard let reply, !reply.isError else { return completion(.unavailable) }
-                call(save) { LoopStore.saved($0, completion) }
-            }
-        }
-        call(save) { LoopStore.saved($0, completion) }
-    }
-
-    private static func saved(_ reply: RedisReply?, _ completion: (PollSave) -> Void) {
-        guard let reply, !reply.isError else { return completion(.unavailable) }
-        if let revision = reply.integer { return completion(.saved(revision: revision)) }
-        if reply.isArray, reply.count == 3 { return completion(.changed(StoredPoll.version(state: reply[2].string, revision: reply[1].string))) }
-        completion(reply.hasPrefix("VOTED") ? .voted : .unavailable)
-    }
-
-    /// Every voter's ballot in `poll` (HGETALL: who chose what, for dialects whose polls are not
-    /// anonymous), voter ids as text; nil if Redis could not be asked.
-    public func ballots(poll: PollID, _ completion: @escaping ([(voter: String, ballot: Ballot)]?) -> Void) {
-        call(["HGETALL", KeySchema.ballots(poll)]) { reply in
-            guard let reply, reply.isArray else { return completion(nil) }
-            var ballots: [(voter: String, ballot: Ballot)] = []
-            for index in stride(from: 0, to: reply.count - 1, by: 2) {
-                guard let voter = reply[index].string, let ballot = VerdictText.ballot(reply[index + 1]) else { continue }
-                ballots.append((voter, ballot))
-            }
-            completion(ballots)
-        }
-    }
-
-    /// Deletes a poll with its ballots; true once Redis has done it.
-    public func deletePoll(_ id: PollID, _ completion: @escaping (Bool) -> Void) {
-        call(StoredPoll.deleteCommand(id: id)) { [unowned self] reply in
-            guard let reply, !reply.isError else { return completion(false) }
-            call(StoredPoll.unlistCommand(id: id)) { _ in completion(true) }  // a leftover id is skipped at start
-        }
+    func startTicking() {
+        guard !ticking else { return }
+        ticking = true
+        uv_timer_start(tickTimer, onTick, 20, 20)
     }
 
     private func stop() {
         uv_close(UnsafeMutablePointer<uv_handle_t>(OpaquePointer(flushCheck)), nil)
-        uv_close(UnsafeMutablePointer<uv_handle_t>(OpaquePointer(resolveTimer)), nil)
-        redis.stop()
+        uv_close(UnsafeMutablePointer<uv_handle_t>(OpaquePointer(tickTimer)), nil)
+        for node in nodes { node.redis.stop() }
     }
 }
 
-/// What became of a poll's save.
-public enum PollSave {
-    /// Saved as this revision.
-    case saved(revision: Int64)
-    /// Not saved: the poll is no longer at the version the change was based on; it is at this one
-    /// (nil: it is gone).
-    case changed(PollVersion?)
-    /// Not saved: it may change only while nobody has voted, and somebody has.
-    case voted
-    /// Redis could not be asked, or failed.
-    case unavailable
+private func onTick(_ timer: UnsafeMutablePointer<uv_timer_t>?) {
+    Unmanaged<LoopStore>.fromOpaque(timer!.pointee.data!).takeUnretainedValue().tick()
+}
+
+/// Where a loop's votes go: one Redis, or a Redis Cluster as its slot map says at start.
+public enum StoreTarget {
+    /// "host:port".
+    case single(String)
+    case cluster(SlotMap)
 }
 
 /// A vote as Redis judged it, for whoever answers it.
 public struct StoredVote {
+
     public let poll: PollID
     public let voter: VoterKey
     /// The ballot the voter asked for (for a vote that adds options, the ballot Redis now holds).

@@ -12,25 +12,26 @@ import TallyCore
 ///   of polls learned this way are not loaded: Redis judges their votes, and counts here are what
 ///   this daemon stored.
 public final class PollSync: @unchecked Sendable {
-    private let host: String
-    private let port: Int
+    private let endpoint: RedisEndpoint
     private let registry: PollRegistry
     private let worker: RedisWorker
+    /// Closed polls whose `closed` event a stopped daemon left pending (a cluster), as the last
+    /// `loadAll` found them: for `CloseWorker.relayEvents`.
+    public private(set) var pendingEvents: [PollID] = []
     /// Called (on the sync thread) with what went wrong, for the log (once per outage).
     public var onProblem: @Sendable (String) -> Void {
         get { worker.onProblem }
         set { worker.onProblem = newValue }
     }
 
-    public init(host: String, port: Int, registry: PollRegistry) {
-        self.host = host
-        self.port = port
+    public init(redis endpoint: RedisEndpoint, registry: PollRegistry) {
+        self.endpoint = endpoint
         self.registry = registry
-        worker = RedisWorker(label: "poll sync", host: host, port: port)
+        worker = RedisWorker(label: "poll sync", redis: endpoint)
     }
 
     /// Polls read from Redis per pipelined batch at start and after a lost subscription: a
-    /// round trip per batch, not per poll.
+    /// round trip per batch (per node on a cluster), not per poll.
     static let batchSize = 500
 
     /// Loads every poll that is not closed with its ballots, a batch at a time, and remembers the
@@ -38,10 +39,10 @@ public final class PollSync: @unchecked Sendable {
     /// start costs the open polls, not the history. Call before votes flow.
     @discardableResult
     public func loadAll() throws(StoreError) -> (polls: Int, ballots: Int) {
-        let redis = try BlockingRedis(host: host, port: port)
+        let redis = try BlockingCluster(endpoint)
         var ballots = 0
         for batch in try pollIDs(redis).sorted().chunked(Self.batchSize) {
-            let found = try read(try openOnes(batch, redis), redis).compactMap { $0 }
+            let found = try read(try openOnes(batch, redis, pending: &pendingEvents), redis).compactMap { $0 }
             let polls: [Poll]
             do throws(PollAdminError) {
                 polls = try registry.install(found.map { ($0.id, $0.definition, $0.version.state, $0.version.revision) })
@@ -64,8 +65,8 @@ public final class PollSync: @unchecked Sendable {
         var backoff: Timestamp = 50_000
         while !worker.isStopping {
             do throws(StoreError) {
-                let subscriber = try BlockingRedis(host: host, port: port)
                 let reader = try worker.connection()
+                let subscriber = try reader.subscriber()
                 try subscriber.command(["SUBSCRIBE", KeySchema.changes]) { _ in }
                 subscriber.setReadTimeout(milliseconds: 500)
                 // Anything missed while not subscribed: every definition again, and polls deleted.
@@ -92,37 +93,39 @@ public final class PollSync: @unchecked Sendable {
         }
     }
 
-    private func pollIDs(_ redis: BlockingRedis) throws(StoreError) -> Set<PollID> {
-        try redis.command(["SMEMBERS", KeySchema.polls]) { reply in
+    private func pollIDs(_ redis: BlockingCluster) throws(StoreError) -> Set<PollID> {
+        try redis.command(["SMEMBERS", KeySchema.polls], key: KeySchema.polls) { reply in
             Set((0..<reply.count).compactMap { reply[$0].string.flatMap { PollID($0) } })
         }
     }
 
     /// Of `ids`, those to load: every poll but the closed ones whose label signature Redis holds,
-    /// which are marked let go of instead (one pipelined round trip).
-    private func openOnes(_ ids: [PollID], _ redis: BlockingRedis) throws(StoreError) -> [PollID] {
-        for id in ids { try redis.send(["HMGET", KeySchema.poll(id), "state", "labels"]) }
-        var open: [PollID] = []
-        var closed: [(id: PollID, labels: LabelSignature)] = []
-        for id in ids {
-            let signature = try redis.receive { reply in
-                reply.count == 2 && reply[0].string == Lifecycle.closed.name.description ? reply[1].string.flatMap { UInt64($0) } : nil
-            }
-            if let signature { closed.append((id, LabelSignature(bits: signature))) } else { open.append(id) }
+    /// which are marked let go of instead (one pipelined round trip). Closed polls whose `closed`
+    /// event is still pending (a cluster, `ClosedEvents`) are noted in `pendingEvents`.
+    private func openOnes(_ ids: [PollID], _ redis: BlockingCluster) throws(StoreError) -> [PollID] {
+        var pending: [PollID] = []
+        return try openOnes(ids, redis, pending: &pending)
+    }
+
+    private func openOnes(_ ids: [PollID], _ redis: BlockingCluster, pending: inout [PollID]) throws(StoreError) -> [PollID] {
+        var signatures = [LabelSignature?](repeating: nil, count: ids.count)
+        try redis.pipeline(ids.map { (["HMGET", KeySchema.poll($0), "state", "labels", "eventPending"], KeySchema.poll($0)) }) { index, reply in
+            guard reply.count == 3 && reply[0].string == Lifecycle.closed.name.description else { return }
+            if let bits = reply[1].string.flatMap({ UInt64($0) }) { signatures[index] = LabelSignature(bits: bits) }
+            if reply[2].string == "1" { pending.append(ids[index]) }
         }
-        registry.markDropped(closed)
-        return open
+        registry.markDropped(zip(ids, signatures).compactMap { id, signature in signature.map { (id, $0) } })
+        return zip(ids, signatures).filter { $0.1 == nil }.map(\.0)
     }
 
     /// Closed polls saved before label signatures were stored get theirs, so the next start
     /// leaves them in Redis too. HSETNX: a save since they were read wrote the newer one.
-    private func signClosed(_ polls: [Poll], _ redis: BlockingRedis) throws(StoreError) {
-        for poll in polls { try redis.send(["HSETNX", KeySchema.poll(poll.id), "labels", String(LabelSignature(poll.definition).bits)]) }
-        for _ in polls { try redis.receive { _ in } }
+    private func signClosed(_ polls: [Poll], _ redis: BlockingCluster) throws(StoreError) {
+        try redis.pipeline(polls.map { (["HSETNX", KeySchema.poll($0.id), "labels", String(LabelSignature($0.definition).bits)], KeySchema.poll($0.id)) }) { _, _ in }
     }
 
     /// Installs the polls `ids` as Redis has them, forgetting those Redis does not have.
-    private func load(_ ids: [PollID], _ redis: BlockingRedis) throws(StoreError) {
+    private func load(_ ids: [PollID], _ redis: BlockingCluster) throws(StoreError) {
         var found: [(id: PollID, definition: PollDefinition, lifecycle: Lifecycle, revision: Int64)] = []
         for (id, stored) in zip(ids, try read(ids, redis)) {
             guard let stored else {
@@ -135,20 +138,26 @@ public final class PollSync: @unchecked Sendable {
     }
 
     /// The polls `ids` as Redis has them (nil for one it has not), read in one pipelined round trip.
-    private func read(_ ids: [PollID], _ redis: BlockingRedis) throws(StoreError)
+    private func read(_ ids: [PollID], _ redis: BlockingCluster) throws(StoreError)
         -> [(id: PollID, definition: PollDefinition, version: PollVersion)?]
     {
+        var commands: [(arguments: [String], key: String)] = []
         for id in ids {
-            try redis.send(["HGET", KeySchema.definition(id), "definition"])
-            try redis.send(["HMGET", KeySchema.poll(id), "state", "revision"])
+            commands.append((["HGET", KeySchema.definition(id), "definition"], KeySchema.definition(id)))
+            commands.append((["HMGET", KeySchema.poll(id), "state", "revision"], KeySchema.poll(id)))
+        }
+        var definitions = [String?](repeating: nil, count: ids.count)
+        var versions = [PollVersion?](repeating: nil, count: ids.count)
+        try redis.pipeline(commands) { index, reply in
+            if index % 2 == 0 {
+                definitions[index / 2] = reply.string
+            } else if reply.count == 2 {
+                versions[index / 2] = StoredPoll.version(state: reply[0].string, revision: reply[1].string)
+            }
         }
         var polls: [(id: PollID, definition: PollDefinition, version: PollVersion)?] = []
-        for id in ids {
-            let json = try redis.receive { $0.string }
-            let version = try redis.receive { reply in
-                reply.count == 2 ? StoredPoll.version(state: reply[0].string, revision: reply[1].string) : nil
-            }
-            guard let json, let version else {
+        for (index, id) in ids.enumerated() {
+            guard let json = definitions[index], let version = versions[index] else {
                 polls.append(nil)
                 continue
             }
@@ -160,24 +169,23 @@ public final class PollSync: @unchecked Sendable {
     }
 
     /// The ballots of `polls`: the first HSCAN of each pipelined, the rest of a big one after.
-    private func loadBallots(of polls: [Poll], _ redis: BlockingRedis) throws(StoreError) -> Int {
-        for poll in polls { try redis.send(["HSCAN", KeySchema.ballots(poll.id), "0", "COUNT", "1000"]) }
+    private func loadBallots(of polls: [Poll], _ redis: BlockingCluster) throws(StoreError) -> Int {
         var loaded = 0
         var unfinished: [(Poll, String)] = []
-        for poll in polls {
-            let cursor = try redis.receive { reply throws(StoreError) in try restore(reply, into: poll, &loaded) }
-            if cursor != "0" { unfinished.append((poll, cursor)) }
+        try redis.pipeline(polls.map { (["HSCAN", KeySchema.ballots($0.id), "0", "COUNT", "1000"], KeySchema.ballots($0.id)) }) { index, reply throws(StoreError) in
+            let cursor = try restore(reply, into: polls[index], &loaded)
+            if cursor != "0" { unfinished.append((polls[index], cursor)) }
         }
         for (poll, cursor) in unfinished { loaded += try loadBallots(of: poll, from: cursor, redis) }
         return loaded
     }
 
-    private func loadBallots(of poll: Poll, from cursor: String, _ redis: BlockingRedis) throws(StoreError) -> Int {
+    private func loadBallots(of poll: Poll, from cursor: String, _ redis: BlockingCluster) throws(StoreError) -> Int {
         var cursor = cursor
         var loaded = 0
         repeat {
-            cursor = try redis.command(["HSCAN", KeySchema.ballots(poll.id), cursor, "COUNT", "1000"]) { reply throws(StoreError) in
-                try restore(reply, into: poll, &loaded)
+            cursor = try redis.command(["HSCAN", KeySchema.ballots(poll.id), cursor, "COUNT", "1000"], key: KeySchema.ballots(poll.id)) {
+                reply throws(StoreError) in try restore(reply, into: poll, &loaded)
             }
         } while cursor != "0"
         return loaded
@@ -197,7 +205,7 @@ public final class PollSync: @unchecked Sendable {
 
 extension Array {
     /// The array in consecutive pieces of at most `size` elements.
-    func chunked(_ size: Int) -> [[Element]] {
+    public func chunked(_ size: Int) -> [[Element]] {
         stride(from: 0, to: count, by: size).map { Array(self[$0..<Swift.min($0 + size, count)]) }
     }
 }

@@ -74,8 +74,10 @@ public enum RedisDurability: Int, CaseIterable, Sendable {
 }
 
 extension RedisDurability {
-    /// Reads the settings over a blocking connection (at start, before any vote).
-    public static func read(host: String, port: Int) throws(StoreError) -> RedisDurability {
+    /// Reads the settings of the Redis at `address` ("host:port") over a blocking connection (at
+    /// start, before any vote).
+    public static func read(address: String) throws(StoreError) -> RedisDurability {
+        let (host, port) = StoreNode.split(address)
         let redis = try BlockingRedis(host: host, port: port)
         try redis.send(query)
         return try redis.receive(acceptingErrors: true) { RedisDurability(configReply: $0) }

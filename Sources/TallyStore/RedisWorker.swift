@@ -2,13 +2,12 @@ import Foundation
 import TallyCore
 
 /// The skeleton of the daemon's background workers (poll sync, results follower, close worker): a
-/// thread of its own, a blocking Redis connection opened when first needed and dropped on any
-/// failure (the next use opens a new one), each outage logged once, sleeps that a `wake` or `stop`
+/// thread of its own, a blocking client of the Redis or Redis Cluster (`BlockingCluster`) opened
+/// when first needed and dropped on any failure (the next use opens a new one), each outage logged once, sleeps that a `wake` or `stop`
 /// cuts short, and a `stop` that waits for the thread to end.
 public final class RedisWorker: @unchecked Sendable {
     private let label: String
-    private let host: String
-    private let port: Int
+    private let endpoint: RedisEndpoint
     private let readTimeoutMilliseconds: Int?
     /// Guards `stopping`, `woken` and whatever the worker keeps under `locked`.
     private let condition = NSCondition()
@@ -17,7 +16,7 @@ public final class RedisWorker: @unchecked Sendable {
     private let finished = DispatchSemaphore(value: 0)
     private var started = false
     // The worker thread's own.
-    private var redis: BlockingRedis?
+    private var redis: BlockingCluster?
     private var inOutage = false
 
     /// Called on the worker's thread with what went wrong, once per outage, for the log.
@@ -28,10 +27,9 @@ public final class RedisWorker: @unchecked Sendable {
     ///     thread is named after it ("tally-close-worker").
     ///   - readTimeoutMilliseconds: a reply that takes longer fails (a worker must not hang on a
     ///     stalled Redis).
-    public init(label: String, host: String, port: Int, readTimeoutMilliseconds: Int? = 2_000) {
+    public init(label: String, redis endpoint: RedisEndpoint, readTimeoutMilliseconds: Int? = 2_000) {
         self.label = label
-        self.host = host
-        self.port = port
+        self.endpoint = endpoint
         self.readTimeoutMilliseconds = readTimeoutMilliseconds
     }
 
@@ -92,9 +90,9 @@ public final class RedisWorker: @unchecked Sendable {
     private static let longestWait: Int64 = 3_600_000_000
 
     /// The worker's connection, opened if there is none (worker thread only).
-    public func connection() throws(StoreError) -> BlockingRedis {
+    public func connection() throws(StoreError) -> BlockingCluster {
         if let redis { return redis }
-        let opened = try BlockingRedis(host: host, port: port, readTimeoutMilliseconds: readTimeoutMilliseconds)
+        let opened = try BlockingCluster(endpoint, readTimeoutMilliseconds: readTimeoutMilliseconds)
         redis = opened
         return opened
     }

@@ -6,8 +6,8 @@ import TallyCore
 /// A loop learns the store's tallies with every vote batch it sends (`VoteScript` returns them), so
 /// results on a daemon that takes votes for a poll include every daemon's votes as of its last
 /// batch. When it takes none (voting has stopped, or the proxy sends this poll's votes elsewhere),
-/// this thread reads the tallies of each poll viewed lately, every `interval`, with pipelined
-/// `HMGET`s, and records them in the poll's follower slot. Results are therefore at most about one
+/// this thread reads the tallies of each poll viewed lately, every `interval`, with `HMGET`s
+/// pipelined (per node on a cluster), and records them in the poll's follower slot. Results are therefore at most about one
 /// interval behind the store, and never behind this daemon's own acknowledged votes.
 ///
 /// Bounded: at most `pollsPerRefresh` polls per interval, those refreshed longest ago first, so
@@ -29,8 +29,8 @@ public final class ResultsFollower: @unchecked Sendable {
         set { worker.onProblem = newValue }
     }
 
-    public init(host: String, port: Int, registry: PollRegistry, intervalMilliseconds: Int = 250, pollsPerRefresh: Int = 1_000) {
-        worker = RedisWorker(label: "results follower", host: host, port: port)
+    public init(redis: RedisEndpoint, registry: PollRegistry, intervalMilliseconds: Int = 250, pollsPerRefresh: Int = 1_000) {
+        worker = RedisWorker(label: "results follower", redis: redis)
         self.registry = registry
         intervalMicroseconds = Timestamp(intervalMilliseconds) * 1_000
         self.pollsPerRefresh = pollsPerRefresh
@@ -58,23 +58,21 @@ public final class ResultsFollower: @unchecked Sendable {
         do throws(StoreError) {
             let redis = try worker.connection()
             for start in stride(from: 0, to: viewed.count, by: 500) {
-                let chunk = viewed[start..<min(start + 500, viewed.count)]
-                for poll in chunk {
-                    try redis.send { writer in
+                let chunk = Array(viewed[start..<min(start + 500, viewed.count)])
+                try redis.pipeline(chunk.map { poll in
+                    (KeySchema.poll(poll.id), { writer in
                         writer.begin(arguments: 4 + poll.definition.options.count)
                         writer.argument("HMGET")
                         writer.key(.poll, poll.id)
                         writer.argument("version")
                         writer.argument("voters")
                         for option in poll.definition.options.indices { writer.argument(decimal: Int64(option)) }
-                    }
-                }
-                for poll in chunk {
+                    })
+                }) { index, reply in
+                    let poll = chunk[index]
                     refreshedAt[poll.id] = now
-                    try redis.receive { reply in
-                        VerdictText.tallies(reply) { version, voters, count in
-                            poll.recordStoredTallies(version: version, voters: voters, slot: poll.followerSlot, count: count)
-                        }
+                    VerdictText.tallies(reply) { version, voters, count in
+                        poll.recordStoredTallies(version: version, voters: voters, slot: poll.followerSlot, count: count)
                     }
                 }
             }

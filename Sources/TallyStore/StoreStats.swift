@@ -2,9 +2,9 @@ import TallyBase
 
 /// One loop's vote writes to Redis, for `/metrics`: how many script calls, how many votes they
 /// carried (their ratio is the group-commit batch size), each call's round trip, and the durability
-/// its Redis connection promises. Written by the loop's thread only.
+/// its Redis connections promise (the weakest). Written by the loop's thread only.
 public final class StoreStats: @unchecked Sendable {
-    private let counters = SingleWriterCounters(count: 4)
+    private let counters = SingleWriterCounters(count: 6)
     /// From a vote-script call sent (written at the end of that loop iteration) to its reply read.
     public let roundTrip = LatencyHistogram()
 
@@ -19,6 +19,12 @@ public final class StoreStats: @unchecked Sendable {
 
     /// Batches whose `WAIT` for `[redis] replicas_to_ack` replicas timed out (their votes got 503).
     public var replicaShortfalls: Int64 { counters[3] }
+
+    /// Redis Cluster redirections followed: `MOVED` (the slot moved for good), `ASK` (mid-move).
+    public var moved: Int64 { counters[4] }
+    public var asked: Int64 { counters[5] }
+
+    func redirected(asked: Bool) { counters.add(asked ? 5 : 4, 1) }
 
     func record(_ durability: RedisDurability) { counters.set(2, Int64(durability.rawValue)) }
 

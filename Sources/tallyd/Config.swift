@@ -17,6 +17,8 @@ struct TallyConfig {
     /// Redis, the system of record; nil until configured (`scripts/run` starts one).
     var redisHost: String?
     var redisPort = 6379
+    /// A Redis Cluster's seed nodes ("host:port"), instead of `address`.
+    var redisCluster: [String] = []
     var maxPendingVotes = 16_384
     var batching = true
     var redisTimeoutMilliseconds = 1_000
@@ -110,6 +112,9 @@ struct TallyConfig {
 
     private func validate() throws(ConfigError) {
         if let overlap = DialectMount.overlap(in: dialects) { throw ConfigError(overlap) }
+        if redisHost != nil && !redisCluster.isEmpty {
+            throw ConfigError("[redis] address and cluster: set one, address for one Redis, cluster for a Redis Cluster's seed nodes")
+        }
 
         guard voterSecret.count >= 16 else {
             throw ConfigError(
@@ -237,6 +242,14 @@ struct ConfigKey: Sendable {
             let (host, port) = try parseListen(try value.string())
             guard port > 0 else { throw ConfigProblem("needs a port, e.g. 127.0.0.1:6379") }
             (config.redisHost, config.redisPort) = (host, port)
+        },
+        ConfigKey(section: "redis", name: "cluster") { config, value throws(ConfigProblem) in
+            config.redisCluster = try value.strings().map { text throws(ConfigProblem) in
+                let (host, port) = try parseListen(text)
+                guard port > 0 else { throw ConfigProblem("'\(text)' needs a port, e.g. 10.0.0.5:7000") }
+                return "\(host):\(port)"
+            }
+            guard !config.redisCluster.isEmpty else { throw ConfigProblem("names no node") }
         },
         ConfigKey(section: "redis", name: "max_pending_votes") { config, value throws(ConfigProblem) in
             config.maxPendingVotes = try value.integer(1...1_048_576)

@@ -33,29 +33,39 @@ struct Run: ParsableCommand {
         pthread_sigmask(SIG_BLOCK, &stopSignals, nil)
 
         let registry = PollRegistry(shardCount: config.loops, readers: config.loops)
-        guard let redisHost = config.redisHost else {
+        let endpoint: RedisEndpoint
+        if !config.redisCluster.isEmpty {
+            endpoint = .cluster(seeds: config.redisCluster)
+        } else if let host = config.redisHost {
+            endpoint = .single(host: host, port: config.redisPort)
+        } else {
             throw ValidationError(
                 "[redis] address: set it (or TALLY_REDIS_ADDRESS) to the host:port of the Redis that stores votes; "
                     + "scripts/run starts a local one when it is not set")
         }
-        let redisAddress = "\(redisHost):\(config.redisPort)"
-        let durability: RedisDurability
-        do { durability = try RedisDurability.read(host: redisHost, port: config.redisPort) } catch {
-            throw ValidationError("cannot read Redis' persistence settings: \(error)")
+        let startMap: SlotMap
+        do { startMap = try BlockingCluster(endpoint).map } catch { throw ValidationError("cannot reach Redis at \(endpoint): \(error)") }
+        // Every master's persistence settings: a 200 survives what the weakest survives.
+        for address in startMap.masters {
+            let durability: RedisDurability
+            do { durability = try RedisDurability.read(address: address) } catch {
+                throw ValidationError("cannot read Redis' persistence settings at \(address): \(error)")
+            }
+            log("tallyd: Redis at \(address): \(durability.promise)")
+            if !durability.hasAppendOnlyFile && !config.allowVolatile {
+                throw ValidationError(
+                    "Redis at \(address) has no append-only file: a restart of Redis would lose acknowledged votes. "
+                        + "Turn it on (appendonly yes, appendfsync always: see deploy/redis.conf), "
+                        + "or set [redis] allow_volatile = true for a throwaway rehearsal")
+            }
         }
-        log("tallyd: Redis at \(redisAddress): \(durability.promise)")
-        if !durability.hasAppendOnlyFile && !config.allowVolatile {
-            throw ValidationError(
-                "Redis at \(redisAddress) has no append-only file: a restart of Redis would lose acknowledged votes. "
-                    + "Turn it on (appendonly yes, appendfsync always: see deploy/redis.conf), "
-                    + "or set [redis] allow_volatile = true for a throwaway rehearsal")
-        }
+        let storeTarget: StoreTarget = config.redisCluster.isEmpty ? .single(startMap.masters[0]) : .cluster(startMap)
         // Recovery: every poll and ballot Redis holds, before any vote is taken.
-        let sync = PollSync(host: redisHost, port: config.redisPort, registry: registry)
+        let sync = PollSync(redis: endpoint, registry: registry)
         let loaded: (polls: Int, ballots: Int)
         do { loaded = try sync.loadAll() } catch { throw ValidationError("cannot load polls: \(error)") }
         log(
-            "tallyd: loaded \(loaded.polls) poll(s) and \(loaded.ballots) ballot(s) from Redis at \(redisHost):\(config.redisPort)"
+            "tallyd: loaded \(loaded.polls) poll(s) and \(loaded.ballots) ballot(s) from Redis at \(endpoint)"
                 + " (\(registry.droppedCount) closed poll(s) left there until asked for)")
         sync.onProblem = { line in FileHandle.standardError.write(Data((line + "\n").utf8)) }
         let stores = StoreReadiness(count: config.loops)
@@ -84,11 +94,11 @@ struct Run: ParsableCommand {
                 let reader = registry.reader(loop.index)
                 loop.onSweep { reader.takePostedPages() }
                 let store = LoopStore(
-                    context: loop, host: redisHost, port: config.redisPort, reader: reader, capacity: config.maxPendingVotes,
+                    context: loop, redis: storeTarget, reader: reader, capacity: config.maxPendingVotes,
                     timeoutMilliseconds: config.redisTimeoutMilliseconds, batching: config.batching,
                     allowVolatile: config.allowVolatile, replicasToAck: config.replicasToAck)
                 stores.watch(store, loop: loop.index)
-                store.onDurability = { [allowVolatile = config.allowVolatile] durability in
+                store.onDurability = { [allowVolatile = config.allowVolatile] redisAddress, durability in
                     if durability.hasAppendOnlyFile || allowVolatile {
                         log("tallyd: loop \(loop.index) connected to Redis at \(redisAddress): \(durability.promise)")
                     } else {
@@ -113,10 +123,10 @@ struct Run: ParsableCommand {
         ops.transportStats = server.stats
         ops.storeStats = storeStats
         ops.isReady = { stores.allReady }
-        let closer = CloseWorker(host: redisHost, port: config.redisPort, registry: registry)
+        let closer = CloseWorker(redis: endpoint, registry: registry)
+        closer.relayEvents(of: sync.pendingEvents)
         closer.onProblem = { line in FileHandle.standardError.write(Data((line + "\n").utf8)) }
-        let follower = ResultsFollower(
-            host: redisHost, port: config.redisPort, registry: registry, intervalMilliseconds: config.resultsRefreshMilliseconds)
+        let follower = ResultsFollower(redis: endpoint, registry: registry, intervalMilliseconds: config.resultsRefreshMilliseconds)
         follower.onProblem = { line in FileHandle.standardError.write(Data((line + "\n").utf8)) }
         let sweeper = config.keepClosedSeconds > 0 ? ClosedPollSweeper(registry: registry, keepSeconds: config.keepClosedSeconds) : nil
         server.start()

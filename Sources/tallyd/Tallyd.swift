@@ -46,7 +46,9 @@ struct CheckConfig: ParsableCommand {
         print("configuration OK")
         print("  listen      \(loaded.listenHost):\(loaded.listenPort), \(loaded.loops) loop(s)")
         print("  organizers  \(loaded.organizerTokens.count) token(s)")
-        print("  redis       \(loaded.redisHost.map { "\($0):\(loaded.redisPort)" } ?? "none")")
+        let redis = loaded.redisCluster.isEmpty
+            ? loaded.redisHost.map { "\($0):\(loaded.redisPort)" } ?? "none" : "cluster, seeds \(loaded.redisCluster.joined(separator: ", "))"
+        print("  redis       \(redis)")
         print("  proxies     \(loaded.trustedProxies.isEmpty ? "none (X-Voter-Id off)" : loaded.trustedProxies.map(\.description).joined(separator: ", "))")
         let mounts = Dialect.allCases.compactMap { dialect in
             loaded.dialects[dialect].flatMap { $0.enabled ? "\(dialect.rawValue) at \($0.prefix)" : nil }

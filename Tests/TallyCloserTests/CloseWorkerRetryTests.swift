@@ -20,7 +20,7 @@ import Testing
         try store.command(["HSET", KeySchema.poll(5), "1", "2", "2", "1", "voters", "3"]) { _ in }
         try registry.install((1...PollID(count)).map { ($0, definition, .open, 1) })
 
-        let worker = CloseWorker(host: "127.0.0.1", port: redis.port, registry: registry)
+        let worker = CloseWorker(redis: .single(host: "127.0.0.1", port: redis.port), registry: registry)
         let finalized = Mutex<[PollID]>([])
         worker.onFinalized = { id, _ in finalized.withLock { $0.append(id) } }
         worker.start()
@@ -80,7 +80,7 @@ import Testing
         let farAway = PollDefinition(question: "Q", options: ["a", "b"], rules: PollRules(closesAt: 211_800_000_000_000_000))
         try store.command(StoredPoll.saveCommand(id: 1, definition: farAway, lifecycle: .open)) { _ in }
         try registry.install(id: 1, definition: farAway, lifecycle: .open)
-        let worker = CloseWorker(host: "127.0.0.1", port: redis.port, registry: registry)
+        let worker = CloseWorker(redis: .single(host: "127.0.0.1", port: redis.port), registry: registry)
         let finalized = Mutex<[PollID]>([])
         worker.onFinalized = { id, _ in finalized.withLock { $0.append(id) } }
         worker.start()
@@ -105,7 +105,7 @@ import Testing
         try store.command(StoredPoll.saveCommand(id: 7, definition: definition, lifecycle: .open)) { _ in }
         try registry.install(id: 7, definition: definition, lifecycle: .open)
 
-        let worker = CloseWorker(host: "127.0.0.1", port: redis.port, registry: registry, retryMilliseconds: 50)
+        let worker = CloseWorker(redis: .single(host: "127.0.0.1", port: redis.port), registry: registry, retryMilliseconds: 50)
         let finalized = Mutex<[PollID]>([])
         let problems = Mutex(0)
         worker.onFinalized = { id, _ in finalized.withLock { $0.append(id) } }

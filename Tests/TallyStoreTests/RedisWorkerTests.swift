@@ -10,7 +10,7 @@ import Testing
     /// `stop` wakes a worker asleep for an hour (or until the year 9999, which Foundation cannot
     /// wait for in one go) and returns only once its thread has ended; `wake` cuts a sleep short.
     @Test func stopEndsTheThreadAndWakeCutsASleepShort() throws {
-        let worker = RedisWorker(label: "test worker", host: "127.0.0.1", port: 1)
+        let worker = RedisWorker(label: "test worker", redis: .single(host: "127.0.0.1", port: 1))
         let year9999: Timestamp = 253_402_300_799_000_000
         let rounds = SharedState()
         let ended = SharedState()
@@ -35,12 +35,12 @@ import Testing
     /// once, however many attempts fail in it, and a success ends it.
     @Test func eachOutageIsLoggedOnce() throws {
         let redis = try RedisServer()
-        let worker = RedisWorker(label: "test worker", host: "127.0.0.1", port: redis.port, readTimeoutMilliseconds: 500)
+        let worker = RedisWorker(label: "test worker", redis: .single(host: "127.0.0.1", port: redis.port), readTimeoutMilliseconds: 500)
         let problems = Mutex<[String]>([])
         worker.onProblem = { line in problems.withLock { $0.append(line) } }
         func attempt() -> Bool {
             do throws(StoreError) {
-                _ = try worker.connection().command(["PING"]) { $0.string }
+                _ = try worker.connection().command(["PING"], key: "") { $0.string }
                 worker.succeeded()
                 return true
             } catch {

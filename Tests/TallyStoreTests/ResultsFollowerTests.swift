@@ -21,7 +21,7 @@ import Testing
         let now = WallClock.now()
         for id in 1...30 as ClosedRange<PollID> { _ = registry.poll(id)!.results(for: Viewer(isOrganizer: true), now: now) }
 
-        let follower = ResultsFollower(host: "127.0.0.1", port: redis.port, registry: registry, pollsPerRefresh: 12)
+        let follower = ResultsFollower(redis: .single(host: "127.0.0.1", port: redis.port), registry: registry, pollsPerRefresh: 12)
         // Read as of time 0, which marks no poll viewed.
         func refreshed() -> [PollID] {
             (1...31).filter { registry.poll($0)!.results(for: Viewer(isOrganizer: true), now: 0).voters == 7 }

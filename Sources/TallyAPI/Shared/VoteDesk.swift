@@ -21,7 +21,7 @@ public struct VoteDesk {
             stats.count(.rejected(.unknownPoll))
             return dialect.style.write(VoteRejection.unknownPoll, response)
         }
-        guard store.isTakingVotes else {
+        guard store.isTakingVotes(for: pollID) else {
             stats.count(.unavailable)
             return dialect.style.writeUnavailable(response)
         }
