@@ -118,7 +118,7 @@ let package = Package(
         // The real daemon over real sockets (depends on tallyd and tally-load so they are built first).
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["tallyd", "tally-load", "TallyAPI", "TallyBase", "TallyHTTP", "TallyTestSupport"]),
+            dependencies: ["tallyd", "tally-load", "TallyAPI", "TallyBase", "TallyHTTP", "TallyStore", "TallyTestSupport"]),
         // In-process throughput of the validated vote path (release builds only).
         .executableTarget(
             name: "tally-bench-engine",

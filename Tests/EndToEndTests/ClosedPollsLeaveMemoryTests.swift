@@ -7,15 +7,10 @@ import Testing
 @Suite(.serialized) struct ClosedPollsLeaveMemoryTests {
     static let config = NativeFixture.config.replacingOccurrences(of: "[server]", with: "[server]\nkeep_closed_s = 1")
 
-    private func metric(_ f: NativeFixture, _ line: String) -> Int? {
-        let text = f.client.request("GET", "/metrics")!.text
-        return text.split(separator: "\n").first { $0.hasPrefix(line + " ") }.flatMap { Int($0.split(separator: " ").last!) }
-    }
-
     /// Waits (up to 5 s) until the daemon has let go of `count` polls.
     private func waitUntilLetGo(_ f: NativeFixture, _ count: Int) -> Bool {
         for _ in 0..<100 {
-            if metric(f, "tally_polls_let_go") == count { return true }
+            if f.metric("tally_polls_let_go") == count { return true }
             usleep(50_000)
         }
         return false
@@ -52,18 +47,18 @@ import Testing
         #expect(before[3].hasPrefix("409"), "a late vote is refused: \(before[3])")
 
         #expect(waitUntilLetGo(f, 1), "the closed poll leaves memory once unread for 1 s")
-        #expect(metric(f, #"tally_polls{state="closed"}"#) == 0 && metric(f, #"tally_polls{state="open"}"#) == 1)
+        #expect(f.metric(#"tally_polls{state="closed"}"#) == 0 && f.metric(#"tally_polls{state="open"}"#) == 1)
         #expect(try answers(f, poll) == before, "loaded back on request, it answers the same")
-        #expect(metric(f, "tally_polls_let_go") == 0, "and is held again a while")
+        #expect(f.metric("tally_polls_let_go") == 0, "and is held again a while")
 
         // A daemon started now leaves it in Redis, and answers the same.
         let other = try NativeFixture(config: Self.config, redis: redis)
-        #expect(metric(other, "tally_polls_let_go") == 1)
+        #expect(other.metric("tally_polls_let_go") == 1)
         #expect(try answers(other, poll) == before)
         // The open poll was never let go of, and takes votes on both.
         #expect(other.vote(open, "ann", #"{"choices":[0]}"#).status == 200)
         #expect(f.vote(open, "bob", #"{"choices":[0]}"#).status == 200)
-        #expect(metric(f, "tally_polls_let_go") == 0 || metric(f, "tally_polls_let_go") == 1)
+        #expect(f.metric("tally_polls_let_go") == 0 || f.metric("tally_polls_let_go") == 1)
     }
 
     /// Pipelined requests stay in order when the first waits for its poll to be loaded.
@@ -118,7 +113,7 @@ import Testing
         let first = f.daemon.stop()
         #expect(first.log.contains("loaded 2 poll(s) and 1 ballot(s)") && first.log.contains("(0 closed poll(s) left there"), "\(first.log)")
         f = try NativeFixture(config: Self.config, redis: redis)
-        #expect(metric(f, "tally_polls_let_go") == 1 && metric(f, #"tally_polls{state="open"}"#) == 1)
+        #expect(f.metric("tally_polls_let_go") == 1 && f.metric(#"tally_polls{state="open"}"#) == 1)
         #expect(f.results(closed).text == results)
         #expect((f.asOrganizer("GET", "/v1/polls?label.show=finale").json?["polls"] as? [[String: Any]])?.count == 1)
         #expect(f.vote(open, "ann", #"{"choices":[0]}"#).status == 200)

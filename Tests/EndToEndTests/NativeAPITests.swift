@@ -53,6 +53,12 @@ final class NativeFixture: @unchecked Sendable {
         return client.request("GET", "/v1/polls/\(poll)/results", headers: headers)!
     }
 
+    /// A line of `/metrics` ("name{labels}") and its value.
+    func metric(_ line: String) -> Int? {
+        let text = client.request("GET", "/metrics")!.text
+        return text.split(separator: "\n").first { $0.hasPrefix(line + " ") }.flatMap { Int($0.split(separator: " ").last!) }
+    }
+
     static func votes(_ response: HTTPResponse) -> [Int?] {
         ((response.json?["options"] as? [[String: Any]]) ?? []).map { $0["votes"] as? Int }
     }

@@ -64,6 +64,21 @@ public final class RedisCluster: @unchecked Sendable {
         throw DaemonError(message: "no master for slot \(slot)")
     }
 
+    /// Moves `slots` slots from `source` to `target` with `redis-cli --cluster reshard`, as an
+    /// operator would (it takes the source's lowest slots first).
+    public func reshard(slots: Int, from source: RedisServer, to target: RedisServer) throws {
+        let moved = try runToCompletion(
+            URL(fileURLWithPath: "/usr/bin/redis-cli"),
+            ["--cluster", "reshard", "127.0.0.1:\(source.port)", "--cluster-from", try source.cli(["CLUSTER", "MYID"]),
+             "--cluster-to", try target.cli(["CLUSTER", "MYID"]), "--cluster-slots", "\(slots)", "--cluster-yes"])
+        guard moved.status == 0 else { throw DaemonError(message: "redis-cli --cluster reshard failed: \(moved.output)") }
+    }
+
+    /// The running masters.
+    public func masters() -> [RedisServer] {
+        nodes.filter { $0.isRunning && (try? $0.cli(["ROLE"]).hasPrefix("master")) == true }
+    }
+
     /// `redis-cli -c` (following redirections) against the first running node.
     @discardableResult
     public func cli(_ arguments: [String]) throws -> String {

@@ -80,6 +80,10 @@ public final class OpsAPI: @unchecked Sendable {
             "tally_redis_replica_shortfalls_total", "counter",
             "Vote batches whose WAIT for [redis] replicas_to_ack replicas timed out: their votes were answered 503.",
             [("", stores.reduce(0) { $0 + $1.replicaShortfalls })])
+        metric(
+            "tally_redis_redirections_total", "counter",
+            "Redis Cluster redirections followed by the loops: moved (a slot moved for good), ask (a slot mid-move).",
+            [("{kind=\"moved\"}", stores.reduce(0) { $0 + $1.moved }), ("{kind=\"ask\"}", stores.reduce(0) { $0 + $1.asked })])
         histogram("tally_redis_vote_call_duration_seconds", "Time from a vote-script call sent to its reply.", stores.map(\.roundTrip))
         // The weakest promise over this daemon's connections that have read it.
         let readings = stores.map(\.durability).filter { $0 != .unknown }
