@@ -19,10 +19,11 @@ public final class CloseWorker: @unchecked Sendable {
     private let retryMicroseconds: Timestamp
     /// Polls the registry changed, under the worker's lock (`RedisWorker.locked`).
     private var changed: [PollID] = []
-    /// On a cluster, polls whose `closed` event may still be pending (`ClosedEvents`), under the
-    /// worker's lock.
+    /// On a cluster, polls whose `closed` event may still be pending (`ClosedEvents`) handed in at
+    /// start (`relayEvents`), under the worker's lock.
     private var owedEvents: [PollID] = []
-    /// The worker thread's own: owed events not appended yet, and when to try again.
+    /// The worker thread's own: polls closed on a cluster whose events are not appended yet, and
+    /// when to try again after a failure.
     private var owed: [PollID] = []
     private var retryOwedAt: Timestamp?
     /// The worker thread's own.
@@ -86,39 +87,43 @@ public final class CloseWorker: @unchecked Sendable {
     /// on a cluster (a script's keys share a slot), `callsPerRound` calls pipelined per round trip,
     /// so Redis runs one call while the next are on their way.
     private func finalizeDuePolls() {
-        var unsettled: [CloseScript.Due] = []
+        var calls: [[CloseScript.Due]] = []
+        var answered = Set<Int>()
         do throws(StoreError) {
             let redis = try worker.connection()
             while true {
                 let due: [CloseScript.Due] = schedule.takeDue(now: WallClock.now(), limit: CloseScript.pollsPerCall * CloseWorker.callsPerRound)
                     .map { id, closesAt in (id, closesAt, registry.poll(id)?.definition.options.count ?? 0) }
                 if due.isEmpty { return }
-                unsettled = due
-                let calls = redis.isCluster ? Dictionary(grouping: due) { ClusterSlot.ofPoll($0.id) }.map(\.value) : due.chunked(CloseScript.pollsPerCall)
-                var closedHere: [PollID] = []
+                calls = redis.isCluster ? Array(Dictionary(grouping: due) { ClusterSlot.ofPoll($0.id) }.values) : due.chunked(CloseScript.pollsPerCall)
+                answered = []
                 try redis.pipeline(calls.map { call in
                     (KeySchema.poll(call[0].id), { CloseScript.write(call, outbox: redis.isCluster, to: $0) })
                 }) { index, reply in
                     let verdicts = (0..<reply.count).map { CloseVerdict(reply[$0]) }
                     settle(calls[index], verdicts)
-                    for (poll, verdict) in zip(calls[index], verdicts) where verdict == .finalized || verdict == .closed { closedHere.append(poll.id) }
-                    let done = Set(calls[index].map(\.id))
-                    unsettled.removeAll { done.contains($0.id) }
+                    answered.insert(index)
+                    // On a cluster their events are appended next (`relayOwedEvents`), also those
+                    // of polls another daemon closed (it may have stopped before appending).
+                    if redis.isCluster {
+                        for (poll, verdict) in zip(calls[index], verdicts) where verdict == .finalized || verdict == .closed { owed.append(poll.id) }
+                    }
                 }
-                if redis.isCluster { try ClosedEvents.relay(closedHere, redis) }
                 worker.succeeded()
             }
         } catch {
             worker.failed(error, retrying: "every \(retryMicroseconds / 1_000) ms")
             let retryAt = WallClock.now() + retryMicroseconds
-            for (id, closesAt, _) in unsettled { schedule.retry(id, closesAt: closesAt, at: retryAt) }
+            for (index, call) in calls.enumerated() where !answered.contains(index) {
+                for (id, closesAt, _) in call { schedule.retry(id, closesAt: closesAt, at: retryAt) }
+            }
         }
     }
 
     /// Calls per pipelined round trip.
     static let callsPerRound = 8
 
-    /// Appends the events owed since a start (cluster only; tried again after a failure).
+    /// Appends the events owed (cluster only; tried again after a failure).
     private func relayOwedEvents() {
         owed += worker.locked {
             defer { owedEvents.removeAll() }

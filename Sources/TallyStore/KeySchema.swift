@@ -11,8 +11,10 @@ import TallyCore
 /// - `tally:changes`: a channel, not a key: the per-poll scripts `PUBLISH` to it, and a cluster
 ///   forwards every message to every node, so a daemon subscribed on any node hears them all.
 /// - `tally:next-poll-id`: one `INCR` per poll created.
-/// - `tally:closed`: the close script still appends here in the same script that closes a poll,
-///   which a cluster refuses (its keys are in two slots); one Redis only, for now.
+/// - `tally:closed`: with one Redis the close script appends here as it closes a poll; on a
+///   cluster (two slots) the close script marks the poll `eventPending` and `ClosedEvents` appends
+///   the event in a second script, with `{tally:closed}:sent` (same slot), once per poll: a burst of
+///   N closing polls is N appends on this one node, a few µs each.
 /// - `canvas:*`: Canvas' templates, one command per key, at organizer rate.
 public enum KeySchema {
     /// The keys of one poll; each is `{p:ID}` followed by its suffix.
@@ -43,7 +45,8 @@ public enum KeySchema {
     ///   (grows with every vote batch that changed a ballot);
     /// - once the close worker finalized the poll at its end date, the results it froze then:
     ///   `closedAt` (Redis' time, µs), `finalVoters`, `finalCounts` (a JSON array, one count per
-    ///   option); rewritten if the poll is reopened and ends again.
+    ///   option); rewritten if the poll is reopened and ends again; on a cluster, `eventPending` (1)
+///   until its `closed` event is appended (`ClosedEvents`).
     public static func poll(_ poll: PollID) -> String { key(.poll, poll) }
 
     /// Hash. The poll's whole definition as JSON (`definition`), for recovery.

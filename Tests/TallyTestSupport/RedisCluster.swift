@@ -1,8 +1,8 @@
 import Foundation
 
 /// A real Redis Cluster for tests: `masters` masters with `replicasPerMaster` replicas each, every
-/// node a `RedisServer` (the shipped `deploy/redis.conf`) with `cluster-enabled yes` on free
-/// loopback ports, joined by `redis-cli --cluster create` as an operator would. Killed when released.
+/// node a `RedisServer` running the shipped `deploy/redis-cluster.conf` on free loopback ports,
+/// joined by `redis-cli --cluster create` as an operator would. Killed when released.
 public final class RedisCluster: @unchecked Sendable {
     public let nodes: [RedisServer]
 
@@ -10,8 +10,8 @@ public final class RedisCluster: @unchecked Sendable {
     ///   takes over (small, so failover tests are quick).
     public init(masters: Int = 3, replicasPerMaster: Int = 1, nodeTimeoutMilliseconds: Int = 1_000) throws {
         nodes = try (0..<masters * (1 + replicasPerMaster)).map { _ in
-            try RedisServer(settings: [
-                "--cluster-enabled", "yes", "--cluster-port", "\(try RedisServer.freePort())", "--cluster-config-file", "nodes.conf",
+            try RedisServer(config: RedisServer.deployFile("redis-cluster.conf"), settings: [
+                "--cluster-port", "\(try RedisServer.freePort())", "--cluster-config-file", "nodes.conf",
                 "--cluster-node-timeout", "\(nodeTimeoutMilliseconds)", "--repl-diskless-sync-delay", "0",
             ])
         }

@@ -3,19 +3,24 @@ import Foundation
 /// A real `redis-server` on a free loopback port with its own data folder, for tests; killed when
 /// released. Fault tests stop, pause and restart it.
 ///
-/// It runs the shipped `deploy/redis.conf` (append-only file, `appendfsync always`), with only
-/// the address, the data folder and the log changed, plus any `settings` (e.g. `appendfsync
-/// everysec`), so the tests hold what deployments get.
+/// It runs the shipped `deploy/redis.conf` (append-only file, `appendfsync always`), or another
+/// file of `deploy/` (`redis-cluster.conf`), with only the address, the data folder and the log
+/// changed, plus any `settings` (e.g. `appendfsync everysec`), so the tests hold what deployments get.
 public final class RedisServer: @unchecked Sendable {
     public let port: Int
     public let directory: String
+    /// The configuration file it runs.
+    public let config: String
     private var process: Process?
     /// More `--name value` arguments over the shipped file's; a change takes effect at the next
     /// `start()`.
     public var settings: [String]
 
-    /// - Parameter settings: more `--name value` arguments over the shipped file's.
-    public init(settings: [String] = []) throws {
+    /// - Parameters:
+    ///   - config: the configuration file.
+    ///   - settings: more `--name value` arguments over the file's.
+    public init(config: String = RedisServer.shippedConfig, settings: [String] = []) throws {
+        self.config = config
         port = try RedisServer.freePort()
         directory = NSTemporaryDirectory() + "tally-redis-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -27,9 +32,13 @@ public final class RedisServer: @unchecked Sendable {
     public static func volatile() throws -> RedisServer { try RedisServer(settings: ["--appendonly", "no"]) }
 
     /// The repository's `deploy/redis.conf`.
-    public static let shippedConfig = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("deploy/redis.conf").path
+    public static let shippedConfig = deployFile("redis.conf")
+
+    /// A file of the repository's `deploy/`.
+    public static func deployFile(_ name: String) -> String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("deploy/\(name)").path
+    }
 
     deinit {
         kill()
@@ -41,7 +50,7 @@ public final class RedisServer: @unchecked Sendable {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/redis-server")
         process.arguments = [
-            RedisServer.shippedConfig, "--port", "\(port)", "--bind", "127.0.0.1", "--dir", directory, "--daemonize", "no",
+            config, "--port", "\(port)", "--bind", "127.0.0.1", "--dir", directory, "--daemonize", "no",
             "--logfile", "",
         ] + settings
         process.standardOutput = FileHandle.nullDevice
