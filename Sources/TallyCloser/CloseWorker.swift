@@ -83,45 +83,78 @@ public final class CloseWorker: @unchecked Sendable {
         schedule.set(id, closesAt: closesAt)
     }
 
-    /// Finalizes every poll due: `CloseScript.pollsPerCall` per call on one Redis, one call per slot
-    /// on a cluster (a script's keys share a slot), `callsPerRound` calls pipelined per round trip,
-    /// so Redis runs one call while the next are on their way.
+    /// Finalizes every poll due; due polls whose call got no answer are tried again after
+    /// `retryMicroseconds`.
     private func finalizeDuePolls() {
-        var calls: [[CloseScript.Due]] = []
-        var answered = Set<Int>()
+        var unanswered: [[CloseScript.Due]] = []
         do throws(StoreError) {
             let redis = try worker.connection()
-            while true {
-                let due: [CloseScript.Due] = schedule.takeDue(now: WallClock.now(), limit: CloseScript.pollsPerCall * CloseWorker.callsPerRound)
-                    .map { id, closesAt in (id, closesAt, registry.poll(id)?.definition.options.count ?? 0) }
-                if due.isEmpty { return }
-                calls = redis.isCluster ? Array(Dictionary(grouping: due) { ClusterSlot.ofPoll($0.id) }.values) : due.chunked(CloseScript.pollsPerCall)
-                answered = []
-                try redis.pipeline(calls.map { call in
-                    (KeySchema.poll(call[0].id), { CloseScript.write(call, outbox: redis.isCluster, to: $0) })
-                }) { index, reply in
-                    let verdicts = (0..<reply.count).map { CloseVerdict(reply[$0]) }
-                    settle(calls[index], verdicts)
-                    answered.insert(index)
-                    // On a cluster their events are appended next (`relayOwedEvents`), also those
-                    // of polls another daemon closed (it may have stopped before appending).
-                    if redis.isCluster {
-                        for (poll, verdict) in zip(calls[index], verdicts) where verdict == .finalized || verdict == .closed { owed.append(poll.id) }
-                    }
-                }
-                worker.succeeded()
-            }
+            if let one = try redis.single() { try finalizeStreaming(one, &unanswered) } else { try finalizeOnCluster(redis, &unanswered) }
         } catch {
             worker.failed(error, retrying: "every \(retryMicroseconds / 1_000) ms")
             let retryAt = WallClock.now() + retryMicroseconds
-            for (index, call) in calls.enumerated() where !answered.contains(index) {
-                for (id, closesAt, _) in call { schedule.retry(id, closesAt: closesAt, at: retryAt) }
-            }
+            for (id, closesAt, _) in unanswered.joined() { schedule.retry(id, closesAt: closesAt, at: retryAt) }
         }
     }
 
-    /// Calls per pipelined round trip.
-    static let callsPerRound = 8
+    /// The polls due now, at most `limit`, with their option counts.
+    private func takeDue(_ limit: Int) -> [CloseScript.Due] {
+        schedule.takeDue(now: WallClock.now(), limit: limit).map { id, closesAt in (id, closesAt, registry.poll(id)?.definition.options.count ?? 0) }
+    }
+
+    /// One Redis: `CloseScript.pollsPerCall` per call, with two calls in flight: the next call is
+    /// built and sent while Redis runs the previous one, so Redis never waits for the worker in a
+    /// burst.
+    private func finalizeStreaming(_ redis: BlockingRedis, _ inFlight: inout [[CloseScript.Due]]) throws(StoreError) {
+        var answered = false
+        while true {
+            if inFlight.count < 2 {
+                let due = takeDue(CloseScript.pollsPerCall)
+                if !due.isEmpty {
+                    inFlight.append(due)
+                    try redis.send { CloseScript.write(due, to: $0) }
+                    continue
+                }
+            }
+            guard let oldest = inFlight.first else {
+                if answered { worker.succeeded() }
+                return
+            }
+            let verdicts = try redis.receive { reply in (0..<reply.count).map { CloseVerdict(reply[$0]) } }
+            answered = true
+            inFlight.removeFirst()
+            settle(oldest, verdicts)
+        }
+    }
+
+    /// A Redis Cluster: one call per slot (a script's keys share one), pipelined per master, a
+    /// round of up to `pollsPerRound` polls at a time; the `closed` events are appended next
+    /// (`relayOwedEvents`), also those of polls another daemon closed (it may have stopped before
+    /// appending them).
+    private func finalizeOnCluster(_ redis: BlockingCluster, _ unanswered: inout [[CloseScript.Due]]) throws(StoreError) {
+        while true {
+            let due = takeDue(CloseWorker.pollsPerRound)
+            if due.isEmpty { return }
+            let calls = Array(Dictionary(grouping: due) { ClusterSlot.ofPoll($0.id) }.values)
+            var answered = [Bool](repeating: false, count: calls.count)
+            do throws(StoreError) {
+                try redis.pipeline(calls.map { call in (KeySchema.poll(call[0].id), { CloseScript.write(call, outbox: true, to: $0) }) }) {
+                    index, reply in
+                    let verdicts = (0..<reply.count).map { CloseVerdict(reply[$0]) }
+                    settle(calls[index], verdicts)
+                    answered[index] = true
+                    for (poll, verdict) in zip(calls[index], verdicts) where verdict == .finalized || verdict == .closed { owed.append(poll.id) }
+                }
+            } catch {
+                unanswered = calls.indices.filter { !answered[$0] }.map { calls[$0] }
+                throw error
+            }
+            worker.succeeded()
+        }
+    }
+
+    /// Polls per pipelined round on a cluster.
+    static let pollsPerRound = 2_000
 
     /// Appends the events owed (cluster only; tried again after a failure).
     private func relayOwedEvents() {

@@ -52,6 +52,12 @@ public final class BlockingCluster {
         return false
     }
 
+    /// With one Redis, its connection (for work that streams commands on it); nil on a cluster.
+    public func single() throws(StoreError) -> BlockingRedis? {
+        guard case .single(let host, let port) = endpoint else { return nil }
+        return try connection("\(host):\(port)")
+    }
+
     /// Reads the slot map again (`CLUSTER SLOTS`), from a node it knows or a seed.
     public func refresh() throws(StoreError) {
         guard case .cluster(let seeds) = endpoint else { return }

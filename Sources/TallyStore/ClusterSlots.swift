@@ -88,7 +88,7 @@ public struct SlotMap: Equatable {
         updated.owners = [Int16](repeating: -1, count: ClusterSlot.count)
         for index in 0..<reply.count {
             let range = reply[index]
-            guard range.count >= 3, let start = range[0].integer, let end = range[1].integer, start <= end, end < ClusterSlot.count,
+            guard range.count >= 3, let start = range[0].integer, let end = range[1].integer, 0 <= start, start <= end, end < ClusterSlot.count,
                 range[2].count >= 2, let host = range[2][0].string, let port = range[2][1].integer
             else { return false }
             updated.assign(Int(start)...Int(end), to: "\(host):\(port)")

@@ -145,3 +145,49 @@ extension BlockingClusterTests {
         #expect(client.redirections.moved == 1 && client.map.master(ofSlot: slot) == "127.0.0.1:\(target.port)")
     }
 }
+
+extension ClusterSlotsTests {
+    /// The vote path's slot of a poll, computed without building a key, is its keys' slot.
+    @Test func aPollsSlotIsItsKeysSlot() {
+        var random = SplitMix64(seed: 11)
+        let ids = [0, 1, 9, 10, 99, 100, UInt64.max] + (0..<5_000).map { _ in UInt64.random(in: 0...UInt64.max >> UInt64.random(in: 0...63, using: &random), using: &random) }
+        for id in ids { #expect(ClusterSlot.ofPoll(id) == ClusterSlot.of(KeySchema.poll(id)), "poll \(id)") }
+    }
+
+    /// What a node answers goes through two parsers: a redirection in an error reply, and a
+    /// `CLUSTER SLOTS` map. Almost-right replies of both (built by a real Redis from mutated text
+    /// and JSON) are refused or read, never crash, and a map read covers only slots in range.
+    @Test func almostRightRedirectionsAndSlotMapsNeverCrash() throws {
+        let redis = try RedisServer()
+        let client = try BlockingRedis(host: "127.0.0.1", port: redis.port)
+        var random = SplitMix64(seed: 27)
+        for seed in ["MOVED 3999 127.0.0.1:6381", "ASK 16383 [::1]:7000", "TRYAGAIN Multiple keys request during rehashing of slot"] {
+            for _ in 0..<600 {
+                var text = Array(seed.utf8)
+                ByteMutation.apply(to: &text, favouring: Array(" 0123456789:-MOVEDASK".utf8), &random)
+                try client.send(["EVAL", "return redis.error_reply(ARGV[1])", "0", String(decoding: text, as: UTF8.self)])
+                try client.receive(acceptingErrors: true) { reply in
+                    switch Redirection(reply) {
+                    case .moved(let slot, _), .ask(let slot, _): #expect((0..<ClusterSlot.count).contains(slot))
+                    case nil: break
+                    }
+                }
+            }
+        }
+        let map = #"[[0,5460,["127.0.0.1",7000,"a"],["127.0.0.1",7003,"d"]],[5461,10922,["127.0.0.1",7001,"b"]],[10923,16383,["127.0.0.1",7002,"c"]]]"#
+        var read = 0
+        for _ in 0..<2_000 {
+            var text = Array(map.utf8)
+            ByteMutation.apply(to: &text, favouring: Array("[],-\"0123456789".utf8), &random)
+            // cjson turns JSON arrays into nested replies, numbers into integers, strings into bulk strings.
+            try client.send(["EVAL", "local ok, v = pcall(cjson.decode, ARGV[1]); if ok then return v end; return 0", "0",
+                             String(decoding: text, as: UTF8.self)])
+            try client.receive(acceptingErrors: true) { reply in
+                guard let slots = SlotMap(clusterSlots: reply) else { return }
+                read += 1
+                for slot in [0, 5460, 5461, 16383] { _ = slots.master(ofSlot: slot) }
+            }
+        }
+        #expect(read > 0, "some mutations are still maps")
+    }
+}
