@@ -136,6 +136,7 @@ public final class CloseWorker: @unchecked Sendable {
             let due = takeDue(CloseWorker.pollsPerRound)
             if due.isEmpty { return }
             let calls = Array(Dictionary(grouping: due) { ClusterSlot.ofPoll($0.id) }.values)
+            try redis.onEveryMaster(["SCRIPT", "LOAD", CloseScript.source])  // called by its SHA-1 below
             var answered = [Bool](repeating: false, count: calls.count)
             do throws(StoreError) {
                 try redis.pipeline(calls.map { call in (KeySchema.poll(call[0].id), { CloseScript.write(call, outbox: true, to: $0) }) }) {

@@ -95,6 +95,18 @@ public final class BlockingCluster {
         throw problem
     }
 
+    /// Runs a command without a key (`SCRIPT LOAD`) on every master.
+    public func onEveryMaster(_ arguments: [String]) throws(StoreError) {
+        try refreshIfStale()
+        for address in map.masters {
+            do throws(StoreError) { try connection(address).command(arguments) { _ in } } catch {
+                connections[address] = nil
+                stale = true
+                throw error
+            }
+        }
+    }
+
     /// Runs a command on the master of `key`'s slot and returns its reply, converted by `read`. A
     /// node that cannot be reached throws (the command may or may not have run, as with one
     /// Redis); the next command reads the map again first.

@@ -1,3 +1,5 @@
+import Crypto
+import Foundation
 import TallyCore
 
 /// The Lua script that finalizes polls at their end dates: for each poll, if Redis still has it
@@ -30,11 +32,11 @@ public enum CloseScript {
     public typealias Due = (id: PollID, closesAt: Timestamp, options: Int)
 
     /// Writes the command that finalizes `polls`; with `outbox` (a cluster; the polls share a
-    /// slot), marking their events pending instead of appending them.
+    /// slot), marking their events pending instead of appending them, and by the script's SHA-1.
     public static func write(_ polls: some Collection<Due>, outbox: Bool = false, to writer: RESPWriter) {
         writer.begin(arguments: (outbox ? 4 : 5) + 4 * polls.count)
-        writer.argument("EVAL")
-        writer.argument(string: source)
+        writer.argument(outbox ? "EVALSHA" : "EVAL")
+        writer.argument(string: outbox ? sha1 : source)
         writer.argument(decimal: Int64((outbox ? 0 : 1) + polls.count))
         if !outbox { writer.argument(string: KeySchema.closedEvents) }
         for poll in polls { writer.key(.poll, poll.id) }
@@ -45,6 +47,9 @@ public enum CloseScript {
             writer.argument(decimal: Int64(poll.options))
         }
     }
+
+    /// The script's SHA-1, as EVALSHA names it.
+    public static let sha1: String = Insecure.SHA1.hash(data: Array(source.utf8)).map { String(format: "%02x", $0) }.joined()
 
     public static let source = """
         local time = redis.call('TIME')
