@@ -7,8 +7,9 @@ import TallyCore
 /// results on a daemon that takes votes for a poll include every daemon's votes as of its last
 /// batch. When it takes none (voting has stopped, or the proxy sends this poll's votes elsewhere),
 /// this thread reads the tallies of each poll viewed lately, every `interval`, with `HMGET`s
-/// pipelined (per node on a cluster), and records them in the poll's follower slot. Results are therefore at most about one
-/// interval behind the store, and never behind this daemon's own acknowledged votes.
+/// pipelined (per node on a cluster), and records them in the poll's follower slot. Results are
+/// therefore at most about one interval behind the store, and never behind this daemon's own
+/// acknowledged votes.
 ///
 /// Bounded: at most `pollsPerRefresh` polls per interval, those refreshed longest ago first, so
 /// that a daemon showing very many polls costs Redis a steady few thousand reads a second; beyond
