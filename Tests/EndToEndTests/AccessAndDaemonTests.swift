@@ -86,6 +86,18 @@ import Testing
         #expect(try Daemon.run(["check-config", "--config", noSecret]).output.contains("voter_secret"))
     }
 
+    /// `[redis] cluster` names a Redis Cluster's seed nodes instead of `address`; not both.
+    @Test func checkConfigTakesAClusterOrAnAddress() throws {
+        let secret = "[auth]\nvoter_secret = \"0123456789abcdef\"\n"
+        let cluster = try writeConfig(secret + "[redis]\ncluster = [\"10.0.0.5:7000\", \"10.0.0.6:7000\"]\n")
+        let shown = try Daemon.run(["check-config", "--config", cluster])
+        #expect(shown.status == 0 && shown.output.contains("redis       cluster, seeds 10.0.0.5:7000, 10.0.0.6:7000"), "\(shown.output)")
+        let both = try writeConfig(secret + "[redis]\naddress = \"127.0.0.1:6379\"\ncluster = [\"10.0.0.5:7000\"]\n")
+        #expect(try Daemon.run(["check-config", "--config", both]).output.contains("[redis] address and cluster: set one"))
+        let empty = try writeConfig(secret + "[redis]\ncluster = []\n")
+        #expect(try Daemon.run(["check-config", "--config", empty]).output.contains("[redis] cluster: names no node"))
+    }
+
     /// config.example.toml's secrets are placeholders: check-config says so loudly, and tallyd
     /// refuses them where other machines can reach it.
     @Test func thePlaceholderSecretsOfTheExampleAreFlaggedAndRefusedBeyondLoopback() throws {

@@ -60,6 +60,8 @@ import Testing
         let poll = try f.create()
         var acknowledged: [String] = []
         for voter in ["ann", "bob"] where f.vote(poll, voter, #"{"choices":[0]}"#).status == 200 { acknowledged.append(voter) }
+        // The replica has them (with 0 nothing waited for it; a busy machine may lag) before it is cut off.
+        _ = try master.cli(["WAIT", "1", "5000"])
         _ = try replica.cli(["REPLICAOF", "127.0.0.1", "1"])  // nothing listens there
         for voter in ["cat", "dan"] where f.vote(poll, voter, #"{"choices":[1]}"#).status == 200 { acknowledged.append(voter) }
         master.kill()
