@@ -161,6 +161,7 @@ extension ClusterTests {
         stop.store(true, ordering: .relaxed)
         done.wait()
 
+        try cluster.waitForMaster(ofSlot: Self.slot(poll))  // every node's view settled after the restart
         let master = try cluster.master(ofSlot: Self.slot(poll))
         #expect(master.port == replica.port)
         let votes = sent.withLock { $0 }

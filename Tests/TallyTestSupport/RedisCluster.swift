@@ -47,21 +47,30 @@ public final class RedisCluster: @unchecked Sendable {
         throw DaemonError(message: "no running master took slot \(slot) over")
     }
 
-    /// The node that is master for `slot` now, as `CLUSTER NODES` on a running node says.
+    /// The node that is master for `slot` now, as most running nodes' `CLUSTER NODES` say (a node
+    /// just restarted may still see itself as master for a while).
     public func master(ofSlot slot: Int) throws -> RedisServer {
-        let table = try nodes.first(where: \.isRunning)!.cli(["CLUSTER", "NODES"])
-        for line in table.split(separator: "\n") {
-            let fields = line.split(separator: " ")
-            guard fields.count > 8, fields[2].contains("master"), !fields[2].contains("fail") else { continue }
-            let port = Int(fields[1].split(separator: "@")[0].split(separator: ":")[1])
-            for range in fields[8...] where !range.hasPrefix("[") {
-                let bounds = range.split(separator: "-").compactMap { Int($0) }
-                if let low = bounds.first, (low...(bounds.last ?? low)).contains(slot), let node = nodes.first(where: { $0.port == port }) {
-                    return node
+        var votes: [Int: Int] = [:]
+        for asked in nodes where asked.isRunning {
+            guard let table = try? asked.cli(["CLUSTER", "NODES"]) else { continue }
+            lines: for line in table.split(separator: "\n") {
+                let fields = line.split(separator: " ")
+                guard fields.count > 8, fields[2].contains("master"), !fields[2].contains("fail") else { continue }
+                for range in fields[8...] where !range.hasPrefix("[") {
+                    let bounds = range.split(separator: "-").compactMap { Int($0) }
+                    if let low = bounds.first, (low...(bounds.last ?? low)).contains(slot),
+                        let port = Int(fields[1].split(separator: "@")[0].split(separator: ":")[1])
+                    {
+                        votes[port, default: 0] += 1
+                        break lines
+                    }
                 }
             }
         }
-        throw DaemonError(message: "no master for slot \(slot)")
+        guard let port = votes.max(by: { $0.value < $1.value })?.key, let node = nodes.first(where: { $0.port == port }) else {
+            throw DaemonError(message: "no master for slot \(slot)")
+        }
+        return node
     }
 
     /// Moves `slots` slots from `source` to `target` with `redis-cli --cluster reshard`, as an
