@@ -59,7 +59,7 @@ public final class PollRegistry: @unchecked Sendable {
 
     /// Makes the poll `id` what the system of record says: created if new, else given this
     /// definition, lifecycle and revision (see `PollVersion`) with its ballots kept (recreated
-    /// empty if its options changed).
+    /// empty if its options changed). A revision older than the one held is a stale read: ignored.
     @discardableResult
     public func install(id: PollID, definition: PollDefinition, lifecycle: Lifecycle, revision: Int64 = 0) throws(PollAdminError) -> Poll {
         try install([(id, definition, lifecycle, revision)])[0]
@@ -77,6 +77,11 @@ public final class PollRegistry: @unchecked Sendable {
             polls.map { id, definition, lifecycle, revision in
                 let number = PollPage.number(of: id)
                 let existing = (changed[number] ?? held.pages[number]?.polls)?[Int(id & 0xFF)]
+                // Read from Redis before a newer write was installed (poll sync's thread read it,
+                // then an organizer's save on a loop went first): every organizer write raises the
+                // revision, so an older one is stale and changes nothing, not even the lifecycle
+                // of the poll that write's answer is about to show.
+                if let existing, revision < existing.revision { return existing }
                 if let existing, existing.definition.options.count == definition.options.count {
                     existing.setLifecycle(lifecycle)
                     if existing.definition == definition && existing.revision == revision { return existing }

@@ -72,3 +72,19 @@ import Testing
         #expect(registry.poll(10)?.results(for: .organizer, now: 0).voters == 20_000)
     }
 }
+
+extension PollPagesTests {
+    /// Poll sync's thread may install what it read from Redis after a loop installed a newer save
+    /// (seen in CI: an organizer's `open` answered with the poll back in draft). The older
+    /// revision changes nothing; the same revision still brings a lifecycle (the close worker's
+    /// close raises none).
+    @Test func aStaleInstallChangesNothing() throws {
+        let registry = PollRegistry(shardCount: 1, readers: 1)
+        try registry.install(id: 7, definition: definition, lifecycle: .draft, revision: 1)
+        let opened = try registry.install(id: 7, definition: definition, lifecycle: .open, revision: 2)
+        let stale = try registry.install(id: 7, definition: PollDefinition(question: "old", options: ["a", "b"]), lifecycle: .draft, revision: 1)
+        #expect(stale === opened && opened.lifecycle == .open && opened.revision == 2 && registry.poll(7)?.definition.question == "q")
+        try registry.install(id: 7, definition: definition, lifecycle: .closed, revision: 2)
+        #expect(registry.poll(7)?.lifecycle == .closed)
+    }
+}
