@@ -106,7 +106,7 @@ extension ClusterTests {
         let sent = Mutex<[WriteThroughTests.Sent]>([])
         let done = DispatchGroup()
         voting.async(group: done) {
-            sent.withLock { $0 = WriteThroughTests.voteUntil(port: f.daemon.port, poll: poll, prefix: "fan", threads: 3) { stop.load(ordering: .relaxed) } }
+            sent.withLock { $0 = WriteThroughTests.voteUntil(port: f.daemon.port, poll: poll, prefix: "fan", threads: 3, pause: 1_000) { stop.load(ordering: .relaxed) } }
         }
         usleep(300_000)
         try cluster.reshard(slots: 200, from: source, to: target)
@@ -144,7 +144,7 @@ extension ClusterTests {
         let sent = Mutex<[WriteThroughTests.Sent]>([])
         let done = DispatchGroup()
         DispatchQueue.global().async(group: done) {
-            sent.withLock { $0 = WriteThroughTests.voteUntil(port: f.daemon.port, poll: poll, prefix: "fan", threads: 3) { stop.load(ordering: .relaxed) } }
+            sent.withLock { $0 = WriteThroughTests.voteUntil(port: f.daemon.port, poll: poll, prefix: "fan", threads: 3, pause: 1_000) { stop.load(ordering: .relaxed) } }
         }
         usleep(300_000)
         replica.pause()

@@ -12,7 +12,7 @@ import Testing
     /// the listener is reset before it carries anything: that is the listener going away (as a
     /// refused connect is), not a request lost on a busy connection, and is counted apart.
     @Test func drainingTellsEveryBusyClientToCloseAndResetsNone() throws {
-        let config = NativeFixture.config.replacingOccurrences(of: "loops = 2", with: "loops = 2\ndrain_timeout_ms = 3000")
+        let config = NativeFixture.config.replacingOccurrences(of: "loops = 2", with: "loops = 2\ndrain_timeout_ms = 8000")
         let f = try NativeFixture(config: config)
         let poll = try f.create(#""revote":true"#)
         let port = f.daemon.port
@@ -60,8 +60,10 @@ import Testing
         usleep(600_000)
         f.daemon.process.terminate()
         let idleClosedWithin = Date()
-        for client in idle { #expect(client.isClosedByPeer(timeout: 2), "an idle connection is closed") }
-        #expect(Date().timeIntervalSince(idleClosedWithin) < 1.5)
+        // Closed 500 ms after SIGTERM, well before the drain timeout (8 s); bounds loose enough for a
+        // machine busy with the other suites (seen: 2.6 s).
+        for client in idle { #expect(client.isClosedByPeer(timeout: 4), "an idle connection is closed") }
+        #expect(Date().timeIntervalSince(idleClosedWithin) < 4)
         finished.wait()
         f.daemon.process.waitUntilExit()
         #expect(f.daemon.process.terminationStatus == 0)

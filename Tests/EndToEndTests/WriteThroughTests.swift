@@ -17,9 +17,11 @@ import Testing
     }
 
     /// Votes from `threads` connections at once (a thread each), voter names `prefix-thread-n`,
-    /// choice n % 4, until `stop()`.
+    /// choice n % 4, until `stop()`; each thread waits `pause` µs between votes (a steady flow
+    /// instead of all the machine can take, so that tests running beside keep their timing).
     static func voteUntil(
-        port: Int, poll: String, prefix: String, threads: Int = 4, perThread: Int = 100_000, stop: @escaping @Sendable () -> Bool
+        port: Int, poll: String, prefix: String, threads: Int = 4, perThread: Int = 100_000, pause: UInt32 = 0,
+        stop: @escaping @Sendable () -> Bool
     ) -> [Sent] {
         let results = Mutex<[Sent]>([])
         let finished = DispatchGroup()
@@ -37,6 +39,7 @@ import Testing
                     sent.append(
                         Sent(voter: voter, choice: n % 4, status: response?.status, retryAfter: response?.headers["retry-after"] != nil))
                     if response == nil { client = try? RawClient(port: port) }  // the daemon closed or went away
+                    if pause > 0 { usleep(pause) }
                 }
                 results.withLock { $0 += sent }
             }.start()
