@@ -11,7 +11,9 @@ import TallyCore
 ///   target not connected yet: the call waits (`parked`) and is sent again every tick.
 /// In each case the node ran nothing of the call, so sending it again is safe; a call parked longer
 /// than `holdLimitMilliseconds` is answered 503 (not stored). Later batches wait behind it, so a
-/// voter's votes reach Redis in order. While a master is not connected (a failover), votes for its
+/// voter's votes reach Redis in order. Otherwise each master has its own group commit: a batch
+/// for its polls waits only for its own calls, so a slow or hung master holds back its own polls
+/// and no other. While a master is not connected (a failover), votes for its
 /// slots get 503 and the others flow; the map is read again every sweep (250 ms) until it is back.
 extension LoopStore {
     /// Redirections followed in a row before a call waits for the next tick.
@@ -75,10 +77,9 @@ extension LoopStore {
         return true
     }
 
-    /// Keeps a refused call to send again on the next tick; it counts as in flight, so the next
-    /// batch waits for it.
+    /// Keeps a refused call to send again on the next tick; while any is parked, the next batch
+    /// waits (`flush`).
     func park(_ first: Int, since: UInt64) {
-        scriptCallsInFlight += 1
         parked.append((first, since))
         startTicking()
     }
@@ -91,7 +92,6 @@ extension LoopStore {
         parked.removeAll(keepingCapacity: true)
         let now = uv_now(loop)
         for (first, since) in waiting {
-            scriptCallsInFlight -= 1
             if now - since >= LoopStore.holdLimitMilliseconds {
                 settleGroup(first) { _, _, _ in .notStored }
                 continue

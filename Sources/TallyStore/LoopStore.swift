@@ -8,10 +8,11 @@ import TallyCore
 ///
 /// Group commit: votes submitted while the loop handles its reads are held; at the end of the loop
 /// iteration (a `uv_check` handle) they go to Redis as one vote-script call per poll (to the node
-/// that serves the poll's slot), written at once. While an earlier batch is still with Redis, new votes keep gathering and go at the end of
-/// the iteration in which its verdicts arrive: Redis runs scripts one at a time anyway, so this
-/// costs a vote at most one more round trip and makes batches larger exactly when load is high
-/// (measured: 1.3× the votes/s at 64 connections). When the verdicts come back, each vote is
+/// that serves the poll's slot), written at once. While an earlier batch is still with that Redis,
+/// new votes for its polls keep gathering and go at the end of the iteration in which its verdicts
+/// arrive: Redis runs scripts one at a time anyway, so this costs a vote at most one more round
+/// trip and makes batches larger exactly when load is high (measured: 1.3× the votes/s at 64
+/// connections). When the verdicts come back, each vote is
 /// settled in the engine and handed back with its ticket to whoever answers it (`onStored`). Never
 /// a timer.
 ///
@@ -49,9 +50,6 @@ public final class LoopStore {
     var nextCallTag: UInt64 = 1
     /// Script calls that could not be sent this flush (reused, so no allocation).
     private var unsent: [Int] = []
-    /// Vote-script calls sent and not yet answered, and redirected ones waiting to be sent again;
-    /// while there are any, the next batch waits (a voter's votes reach Redis in order).
-    var scriptCallsInFlight = 0
     /// Votes answered 503 with their fate unknown (held past `holdLimit`): looked up once Redis is
     /// back, so that this daemon counts them if Redis stored them after all.
     private var unresolved: [(poll: PollID, voterID: [UInt8], voter: VoterKey)] = []
@@ -232,10 +230,16 @@ public final class LoopStore {
     /// End of a loop iteration: one script call per poll for the votes gathered, unless an earlier
     /// batch is still with Redis.
     private func flush() {
-        guard batches.hasUnsent, scriptCallsInFlight == 0 || !batching else { return }
+        // While a call is parked, nothing goes (it may be for any Redis now); with one Redis,
+        // nothing goes while it has a call of this loop's.
+        guard batches.hasUnsent, parked.isEmpty || !batching, !batching || slots != nil || nodes[0].callsInFlight == 0 else { return }
         batches.sendGroups { poll, firstEntry, count in
+            // A poll whose Redis still has a call of this loop's waits for its verdicts (a voter's
+            // votes reach Redis in order); the polls of the other masters go.
+            if batching, let node = node(forPoll: poll), node.callsInFlight > 0 { return false }
             hops[firstEntry] = 0
             if !sendGroup(poll: poll, first: firstEntry, count: count, withSource: false) { unsent.append(firstEntry) }
+            return true
         }
         for first in unsent { settleGroup(first) { _, _, _ in .notStored } }
         unsent.removeAll(keepingCapacity: true)
@@ -263,7 +267,7 @@ public final class LoopStore {
         let tag = UInt64(first) | (withSource ? LoopStore.sourceTagBit : 0)
         if asking && !node.redis.send(askingCommand.bytes, tag: LoopStore.askingTag) { return false }
         guard node.redis.send(commands.bytes, tag: tag) else { return false }
-        scriptCallsInFlight += 1
+        node.callsInFlight += 1
         if replicasToAck > 0 { node.awaitingReplicas.append(first) }
         node.sentThisFlush = true
         sentAt[first] = uv_hrtime()
@@ -277,7 +281,7 @@ public final class LoopStore {
     func writeSent() {
         for node in nodes where node.sentThisFlush {
             node.sentThisFlush = false
-            if replicasToAck > 0 && node.redis.send(waitCommand.bytes, tag: LoopStore.waitTag) { scriptCallsInFlight += 1 }
+            if replicasToAck > 0 && node.redis.send(waitCommand.bytes, tag: LoopStore.waitTag) { node.callsInFlight += 1 }
             node.redis.writeNow()
         }
     }
@@ -294,7 +298,7 @@ public final class LoopStore {
     /// A `WAIT` replied (nil: the connection went first): the calls whose verdicts are in are
     /// settled, their applied votes answered only if enough replicas confirmed them.
     private func replicasReplied(_ node: StoreNode, _ reply: RedisReply?) {
-        scriptCallsInFlight -= 1
+        node.callsInFlight -= 1
         let confirmed = (reply?.integer ?? 0) >= Int64(replicasToAck)
         if !confirmed { stats.replicasFellShort() }
         // Taken out first: answering may send new calls (batching off), which wait for a new WAIT.
@@ -329,7 +333,7 @@ public final class LoopStore {
             calls.removeValue(forKey: tag)?(reply)
             return
         }
-        scriptCallsInFlight -= 1
+        node.callsInFlight -= 1
         let first = Int(tag & ~LoopStore.sourceTagBit)
         // No reply: Redis may still run the call, until its deadline.
         guard let reply else { return hold(first, lookUpAt: deadlines[first]) }

@@ -19,6 +19,9 @@ final class StoreNode {
     var replicasAnswered: [Int] = []
     /// Script calls sent it this flush (a `WAIT` follows them).
     var sentThisFlush = false
+    /// This loop's vote-script calls and `WAIT`s it has not answered yet: while there are any, the
+    /// next batch for its polls waits (group commit per Redis).
+    var callsInFlight = 0
 
     init(address: String, loop: UnsafeMutablePointer<uv_loop_t>, timeoutMilliseconds: Int, capacity: Int) {
         self.address = address

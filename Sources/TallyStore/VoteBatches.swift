@@ -30,6 +30,8 @@ final class VoteBatches {
     private let voterIDs: UnsafeMutableRawPointer
     /// The batch being filled, by poll: its first and last entry and how many it has.
     private var groups: [PollID: (first: Int, last: Int, count: Int)] = [:]
+    /// The groups a `sendGroups` did not send (reused).
+    private var kept: [(PollID, (first: Int, last: Int, count: Int))] = []
 
     init(capacity: Int) {
         precondition(capacity > 0)
@@ -37,6 +39,7 @@ final class VoteBatches {
         entries = .allocate(capacity: capacity)
         voterIDs = .allocate(byteCount: capacity * VoterIdentity.maxBytes, alignment: 8)
         groups.reserveCapacity(64)
+        kept.reserveCapacity(64)
     }
 
     deinit {
@@ -71,10 +74,13 @@ final class VoteBatches {
         }
     }
 
-    /// Hands each poll's group to `send` (poll, first entry, vote count), then starts a new batch.
-    func sendGroups(_ send: (PollID, Int, Int) -> Void) {
-        for (poll, group) in groups { send(poll, group.first, group.count) }
+    /// Hands each poll's group to `send` (poll, first entry, vote count); the groups it sent
+    /// (true) leave the batch, the others stay in it and keep gathering votes.
+    func sendGroups(_ send: (PollID, Int, Int) -> Bool) {
+        kept.removeAll(keepingCapacity: true)
+        for (poll, group) in groups where !send(poll, group.first, group.count) { kept.append((poll, group)) }
         groups.removeAll(keepingCapacity: true)
+        for (poll, group) in kept { groups[poll] = group }
     }
 
     /// The vote script's arguments for the group that starts at `first`: its voter ids, then its

@@ -178,6 +178,36 @@ extension ClusterTests {
         #expect(try master.cli(["HGET", "{p:\(poll)}:poll", "voters"]) == "\(stored.count)", "tallies equal the ballots")
     }
 
+    /// A master that hangs (SIGSTOP: no reset, as in a network split) holds back its own polls'
+    /// votes until the daemon gives up on it, and no other: each master has its own group commit.
+    @Test func aHungMasterHoldsBackOnlyItsOwnPolls() throws {
+        let cluster = try RedisCluster(replicasPerMaster: 0)
+        let f = try NativeFixture(config: Self.config(cluster, loops: 1, timeout: 3_000), redis: cluster.nodes[0])
+        let stuck = try f.create()
+        let stuckMaster = try cluster.master(ofSlot: Self.slot(stuck))
+        let other = try Self.nextPollID(cluster) { (try? cluster.master(ofSlot: $0).port) != stuckMaster.port }
+        try #require(try f.create() == other)
+        stuckMaster.pause()
+        defer { stuckMaster.resume() }
+        let waiting = Mutex<Int?>(nil)
+        let done = DispatchGroup()
+        DispatchQueue.global().async(group: done) {
+            let client = try? RawClient(port: f.daemon.port)
+            let status = client?.request("POST", "/v1/polls/\(stuck)/votes", headers: ["X-Voter-Id": "ann"], body: #"{"choices":[0]}"#)?.status
+            waiting.withLock { $0 = status }
+        }
+        usleep(300_000)  // its call is with the hung master now
+        let started = Date()
+        let flowing = f.client.request("POST", "/v1/polls/\(other)/votes", headers: ["X-Voter-Id": "bob"], body: #"{"choices":[1]}"#)
+        #expect(flowing?.status == 200)
+        #expect(Date().timeIntervalSince(started) < 1, "answered in \(Date().timeIntervalSince(started)) s, not after the 3 s timeout")
+        #expect(waiting.withLock { $0 } == nil, "the hung master's vote still waits")
+        stuckMaster.resume()
+        done.wait()
+        // The master runs again (before the 3 s timeout) and answers the call it held.
+        #expect(waiting.withLock { $0 } == 200)
+    }
+
     /// Two daemons close a poll at its end date on the cluster: it is finalized once and its
     /// `closed` event, written on the stream's own master, appended once. A daemon that stopped
     /// between the two leaves the event pending; the next start appends it, still once.
