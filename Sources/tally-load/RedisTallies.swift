@@ -2,7 +2,7 @@ import TallyCore
 import TallyStore
 
 /// Tallies read from Redis, the system of record (`{p:ID}:poll`), for a run through several
-/// daemons.
+/// daemons: one Redis, or a Redis Cluster through any of its nodes (each poll read on its master).
 struct RedisTallies {
     let host: String
     let port: Int
@@ -15,10 +15,13 @@ struct RedisTallies {
 
     func votes(poll id: String, options: Int) throws -> [Int] {
         guard let poll = PollID(id) else { throw LoadError("poll id \(id) is not a number") }
-        let redis: BlockingRedis
-        do { redis = try BlockingRedis(host: host, port: port) } catch { throw LoadError("\(error)") }
+        let redis: BlockingCluster
+        // A cluster node answers CLUSTER SLOTS; one Redis refuses it.
+        do { redis = try (try? BlockingCluster(.cluster(seeds: ["\(host):\(port)"]))) ?? BlockingCluster(.single(host: host, port: port)) } catch {
+            throw LoadError("\(error)")
+        }
         do {
-            return try redis.command(["HMGET", KeySchema.poll(poll)] + (0..<options).map(String.init)) { reply in
+            return try redis.command(["HMGET", KeySchema.poll(poll)] + (0..<options).map(String.init), key: KeySchema.poll(poll)) { reply in
                 (0..<reply.count).map { Int(reply[$0].string ?? "0") ?? 0 }
             }
         } catch {

@@ -31,7 +31,7 @@ struct TallyLoad: ParsableCommand {
     @Option(help: "The generator's clock period in microseconds: arrivals due within one period are sent together.")
     var tickMicroseconds = 250
     @Option(help: "Write a JSON report here.") var report: String?
-    @Option(help: "Check the tallies in this Redis (host:port), the system of record, instead of asking tallyd (whose results may trail the other daemons by its results_refresh_ms).")
+    @Option(help: "Check the tallies in this Redis (host:port; or any node of a Redis Cluster), the system of record, instead of asking tallyd (whose results may trail the other daemons by its results_refresh_ms).")
     var checkRedis: String?
     @Flag(help: "Send the same requests to a server that is not tallyd (e.g. nginx `return 204`), for a side-by-side baseline: no polls are created and no tallies checked.")
     var baseline = false

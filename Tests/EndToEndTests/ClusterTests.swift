@@ -178,6 +178,17 @@ extension ClusterTests {
         #expect(try master.cli(["HGET", "{p:\(poll)}:poll", "voters"]) == "\(stored.count)", "tallies equal the ballots")
     }
 
+    /// `tally-load` rehearses against a daemon on the cluster and checks its tallies in the
+    /// cluster itself, through any node.
+    @Test func tallyLoadChecksTalliesInTheCluster() throws {
+        let cluster = try RedisCluster(replicasPerMaster: 0)
+        let f = try NativeFixture(config: Self.config(cluster), redis: cluster.nodes[0])
+        let run = try runToCompletion(
+            LoadGeneratorTests.binary,
+            LoadGeneratorTests.arguments(f, ["--check-redis", cluster.seeds[1], "--duration", "1", "--profile", "steady:300", "--voters", "100", "--polls", "3"]))
+        #expect(run.status == 0, "\(run.output)")
+    }
+
     /// A master that hangs (SIGSTOP: no reset, as in a network split) holds back its own polls'
     /// votes until the daemon gives up on it, and no other: each master has its own group commit.
     @Test func aHungMasterHoldsBackOnlyItsOwnPolls() throws {
