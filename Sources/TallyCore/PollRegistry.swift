@@ -59,7 +59,8 @@ public final class PollRegistry: @unchecked Sendable {
 
     /// Makes the poll `id` what the system of record says: created if new, else given this
     /// definition, lifecycle and revision (see `PollVersion`) with its ballots kept (recreated
-    /// empty if its options changed). A revision older than the one held is a stale read: ignored.
+    /// empty if its options changed). A revision older than the one held, or an open poll at the
+    /// revision of a closed one, is a stale read: ignored.
     @discardableResult
     public func install(id: PollID, definition: PollDefinition, lifecycle: Lifecycle, revision: Int64 = 0) throws(PollAdminError) -> Poll {
         try install([(id, definition, lifecycle, revision)])[0]
@@ -82,6 +83,9 @@ public final class PollRegistry: @unchecked Sendable {
                 // revision, so an older one is stale and changes nothing, not even the lifecycle
                 // of the poll that write's answer is about to show.
                 if let existing, revision < existing.revision { return existing }
+                // Within one revision a poll only ever closes (the close worker's close raises none;
+                // an organizer's reopen does): an open read at the revision of a closed poll is stale too.
+                if let existing, revision == existing.revision, existing.lifecycle == .closed, lifecycle == .open { return existing }
                 if let existing, existing.definition.options.count == definition.options.count {
                     existing.setLifecycle(lifecycle)
                     if existing.definition == definition && existing.revision == revision { return existing }

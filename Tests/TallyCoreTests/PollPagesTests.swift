@@ -76,8 +76,8 @@ import Testing
 extension PollPagesTests {
     /// Poll sync's thread may install what it read from Redis after a loop installed a newer save
     /// (seen in CI: an organizer's `open` answered with the poll back in draft). The older
-    /// revision changes nothing; the same revision still brings a lifecycle (the close worker's
-    /// close raises none).
+    /// revision changes nothing; the same revision still brings a close (the close worker's close
+    /// raises none), but never reopens: only an organizer's reopen does, with a new revision.
     @Test func aStaleInstallChangesNothing() throws {
         let registry = PollRegistry(shardCount: 1, readers: 1)
         try registry.install(id: 7, definition: definition, lifecycle: .draft, revision: 1)
@@ -86,5 +86,9 @@ extension PollPagesTests {
         #expect(stale === opened && opened.lifecycle == .open && opened.revision == 2 && registry.poll(7)?.definition.question == "q")
         try registry.install(id: 7, definition: definition, lifecycle: .closed, revision: 2)
         #expect(registry.poll(7)?.lifecycle == .closed)
+        try registry.install(id: 7, definition: definition, lifecycle: .open, revision: 2)
+        #expect(registry.poll(7)?.lifecycle == .closed, "an open read from before the close worker's close")
+        try registry.install(id: 7, definition: definition, lifecycle: .open, revision: 3)
+        #expect(registry.poll(7)?.lifecycle == .open, "reopened by an organizer")
     }
 }
