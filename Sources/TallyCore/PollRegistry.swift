@@ -83,9 +83,12 @@ public final class PollRegistry: @unchecked Sendable {
                 // revision, so an older one is stale and changes nothing, not even the lifecycle
                 // of the poll that write's answer is about to show.
                 if let existing, revision < existing.revision { return existing }
-                // Within one revision a poll only ever closes (the close worker's close raises none;
-                // an organizer's reopen does): an open read at the revision of a closed poll is stale too.
-                if let existing, revision == existing.revision, existing.lifecycle == .closed, lifecycle == .open { return existing }
+                // Within one revision Redis only ever closes a poll (the close worker's close raises none;
+                // an organizer's reopen does): an open read at the revision of a closed poll is stale
+                // too. (Revision 0: not read from Redis, e.g. the engine's own tests.)
+                if let existing, revision > 0, revision == existing.revision, existing.lifecycle == .closed, lifecycle == .open {
+                    return existing
+                }
                 if let existing, existing.definition.options.count == definition.options.count {
                     existing.setLifecycle(lifecycle)
                     if existing.definition == definition && existing.revision == revision { return existing }
