@@ -136,6 +136,7 @@ public final class CloseWorker: @unchecked Sendable {
             let due = takeDue(CloseWorker.pollsPerRound)
             if due.isEmpty { return }
             let calls = Array(Dictionary(grouping: due) { ClusterSlot.ofPoll($0.id) }.values)
+            unanswered = calls
             try redis.onEveryMaster(["SCRIPT", "LOAD", CloseScript.source])  // called by its SHA-1 below
             var answered = [Bool](repeating: false, count: calls.count)
             do throws(StoreError) {
@@ -150,6 +151,7 @@ public final class CloseWorker: @unchecked Sendable {
                 unanswered = calls.indices.filter { !answered[$0] }.map { calls[$0] }
                 throw error
             }
+            unanswered = []
             worker.succeeded()
         }
     }

@@ -17,7 +17,8 @@ public enum RedisEndpoint: Sendable, CustomStringConvertible {
 /// master, each command sent to the master of its key's slot (`ClusterSlot`), a `MOVED` followed
 /// (the map updated, the command resent: the node that answered it ran nothing) and an `ASK`
 /// followed for that one command (`ASKING`, then the command, on the node the slot is moving to).
-/// With one Redis, every slot is that Redis' and no command is ever redirected.
+/// With one Redis, every slot is that Redis'; given one node of a cluster that way, it still
+/// reaches the others by following their `MOVED` (`tally-load --check-redis`).
 public final class BlockingCluster {
     public let endpoint: RedisEndpoint
     private let readTimeoutMilliseconds: Int?
@@ -41,10 +42,6 @@ public final class BlockingCluster {
             precondition(!seeds.isEmpty)
             try refresh()
         }
-    }
-
-    public convenience init(seeds: [(host: String, port: Int)]) throws(StoreError) {
-        try self.init(.cluster(seeds: seeds.map { "\($0.host):\($0.port)" }))
     }
 
     public var isCluster: Bool {

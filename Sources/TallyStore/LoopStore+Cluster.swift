@@ -22,8 +22,9 @@ extension LoopStore {
     /// The Redis that serves `poll` (nil: its slot has no master known now).
     @inline(__always)
     func node(forPoll poll: PollID) -> StoreNode? {
-        guard let slots else { return nodes[0] }
-        return slots.owner(ofSlot: ClusterSlot.ofPoll(poll)).map { nodes[$0] }
+        // Read in place: binding the map would copy it (two array retains per vote).
+        guard slots != nil else { return nodes[0] }
+        return slots?.owner(ofSlot: ClusterSlot.ofPoll(poll)).map { nodes[$0] }
     }
 
     /// The Redis that holds `key` (nil key: any connected one).

@@ -230,15 +230,16 @@ public final class LoopStore {
     /// End of a loop iteration: one script call per poll for the votes gathered, unless an earlier
     /// batch is still with Redis.
     private func flush() {
-        // While a call is parked, nothing goes (it may be for any Redis now); with one Redis,
-        // nothing goes while it has a call of this loop's.
-        guard batches.hasUnsent, parked.isEmpty || !batching, !batching || slots != nil || nodes[0].callsInFlight == 0 else { return }
+        // While a call is parked nothing goes (it may be for any Redis now), nor while every Redis
+        // still has a call of this loop's.
+        guard batches.hasUnsent, !batching || parked.isEmpty && nodes.contains(where: { $0.callsInFlight == 0 }) else { return }
         batches.sendGroups { poll, firstEntry, count in
             // A poll whose Redis still has a call of this loop's waits for its verdicts (a voter's
             // votes reach Redis in order); the polls of the other masters go.
-            if batching, let node = node(forPoll: poll), node.callsInFlight > 0 { return false }
+            let node = node(forPoll: poll)
+            if batching, let node, node.callsInFlight > 0 { return false }
             hops[firstEntry] = 0
-            if !sendGroup(poll: poll, first: firstEntry, count: count, withSource: false) { unsent.append(firstEntry) }
+            if !sendGroup(poll: poll, first: firstEntry, count: count, withSource: false, to: node) { unsent.append(firstEntry) }
             return true
         }
         for first in unsent { settleGroup(first) { _, _, _ in .notStored } }

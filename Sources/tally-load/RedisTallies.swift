@@ -16,10 +16,8 @@ struct RedisTallies {
     func votes(poll id: String, options: Int) throws -> [Int] {
         guard let poll = PollID(id) else { throw LoadError("poll id \(id) is not a number") }
         let redis: BlockingCluster
-        // A cluster node answers CLUSTER SLOTS; one Redis refuses it.
-        do { redis = try (try? BlockingCluster(.cluster(seeds: ["\(host):\(port)"]))) ?? BlockingCluster(.single(host: host, port: port)) } catch {
-            throw LoadError("\(error)")
-        }
+        // On a cluster node, each poll's `MOVED` leads to its master.
+        do { redis = try BlockingCluster(.single(host: host, port: port)) } catch { throw LoadError("\(error)") }
         do {
             return try redis.command(["HMGET", KeySchema.poll(poll)] + (0..<options).map(String.init), key: KeySchema.poll(poll)) { reply in
                 (0..<reply.count).map { Int(reply[$0].string ?? "0") ?? 0 }

@@ -73,7 +73,7 @@ import Testing
 @Suite(.serialized) struct BlockingClusterTests {
     @Test func commandsFollowASlotMovingToAnotherMaster() throws {
         let cluster = try RedisCluster()
-        let client = try BlockingCluster(seeds: [("127.0.0.1", cluster.nodes[2].port)])
+        let client = try BlockingCluster(.cluster(seeds: [cluster.seeds[2]]))
         #expect(client.map.masters.count == 3)
         let keys = (0..<30).map { "{p:\($0)}:poll" }
         for key in keys { try client.command(["HSET", key, "state", "open"], key: key) { _ in } }
@@ -104,7 +104,7 @@ extension BlockingClusterTests {
     /// client reads the map again and reaches the new one.
     @Test func aFailoverIsFollowed() throws {
         let cluster = try RedisCluster()
-        let client = try BlockingCluster(seeds: cluster.nodes.map { ("127.0.0.1", $0.port) })
+        let client = try BlockingCluster(.cluster(seeds: cluster.seeds))
         let key = "{p:5}:poll"
         try client.command(["HSET", key, "state", "open"], key: key) { _ in }
         let old = try cluster.master(ofSlot: ClusterSlot.of(key))
@@ -127,7 +127,7 @@ extension BlockingClusterTests {
     /// redirected and its commands sent again.
     @Test func aPipelineSpansTheNodesAndFollowsAMovedSlot() throws {
         let cluster = try RedisCluster(replicasPerMaster: 0)
-        let client = try BlockingCluster(seeds: [("127.0.0.1", cluster.nodes[0].port)])
+        let client = try BlockingCluster(.cluster(seeds: [cluster.seeds[0]]))
         let keys = (0..<1_000).map { "{p:\($0)}:poll" }
         try client.pipeline(keys.map { (["HSET", $0, "state", "open"], $0) }) { _, _ in }
         // Move the slot of {p:7} to another master behind the client's back.
