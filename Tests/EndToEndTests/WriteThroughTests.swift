@@ -49,8 +49,11 @@ import Testing
     }
 
     /// A Redis hash, field → value.
-    static func storedHash(_ redis: RedisServer, _ key: String) throws -> [String: String] {
-        let lines = try redis.cli(["HGETALL", key]).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+    static func storedHash(_ redis: RedisServer, _ key: String) throws -> [String: String] { hash(try redis.cli(["HGETALL", key])) }
+
+    /// `redis-cli HGETALL`'s output (a line per field, then its value) as field → value.
+    static func hash(_ output: String) -> [String: String] {
+        let lines = output.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         return Dictionary(uniqueKeysWithValues: stride(from: 0, to: lines.count - 1, by: 2).map { (lines[$0], lines[$0 + 1]) })
     }
 
