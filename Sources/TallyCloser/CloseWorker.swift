@@ -14,7 +14,7 @@ import TallyStore
 /// Polls whose end passed while no daemon ran are due at once on start. While Redis is away, due
 /// polls are retried every `retryMilliseconds`.
 public final class CloseWorker: @unchecked Sendable {
-    private let worker: RedisWorker
+    let worker: RedisWorker
     private let registry: PollRegistry
     private let retryMicroseconds: Timestamp
     /// Polls the registry changed, under the worker's lock (`RedisWorker.locked`).
@@ -24,10 +24,12 @@ public final class CloseWorker: @unchecked Sendable {
     private var owedEvents: [PollID] = []
     /// The worker thread's own: polls closed on a cluster whose events are not appended yet, and
     /// when to try again after a failure.
-    private var owed: [PollID] = []
+    var owed: [PollID] = []
     private var retryOwedAt: Timestamp?
     /// The worker thread's own.
     private var schedule = CloseSchedule()
+    /// The worker thread's own: sharded polls due (`finalizeSharded`), with their shards.
+    private var shardedDue: [(CloseScript.Due, PollShards)] = []
 
     /// Called on the worker's thread for each poll it finalized: (id, end date).
     public var onFinalized: @Sendable (PollID, Timestamp) -> Void = { _, _ in }
@@ -90,6 +92,11 @@ public final class CloseWorker: @unchecked Sendable {
         do throws(StoreError) {
             let redis = try worker.connection()
             if let one = try redis.single() { try finalizeStreaming(one, &unanswered) } else { try finalizeOnCluster(redis, &unanswered) }
+            let sharded = shardedDue
+            shardedDue = []
+            unanswered = [sharded.map(\.0)]
+            try finalizeSharded(sharded, redis)
+            unanswered = []
         } catch {
             worker.failed(error, retrying: "every \(retryMicroseconds / 1_000) ms")
             let retryAt = WallClock.now() + retryMicroseconds
@@ -97,9 +104,16 @@ public final class CloseWorker: @unchecked Sendable {
         }
     }
 
-    /// The polls due now, at most `limit`, with their option counts.
+    /// The polls due now, at most `limit`, with their option counts; sharded ones are put aside
+    /// for `finalizeSharded`.
     private func takeDue(_ limit: Int) -> [CloseScript.Due] {
-        schedule.takeDue(now: WallClock.now(), limit: limit).map { id, closesAt in (id, closesAt, registry.poll(id)?.definition.options.count ?? 0) }
+        var due: [CloseScript.Due] = []
+        for (id, closesAt) in schedule.takeDue(now: WallClock.now(), limit: limit) {
+            let poll = registry.poll(id)
+            let entry = (id, closesAt, poll?.definition.options.count ?? 0)
+            if let poll, poll.storeShards.count > 1 { shardedDue.append((entry, poll.storeShards)) } else { due.append(entry) }
+        }
+        return due
     }
 
     /// One Redis: `CloseScript.pollsPerCall` per call, with two calls in flight: the next call is
@@ -140,7 +154,7 @@ public final class CloseWorker: @unchecked Sendable {
             try redis.onEveryMaster(["SCRIPT", "LOAD", CloseScript.source])  // called by its SHA-1 below
             var answered = [Bool](repeating: false, count: calls.count)
             do throws(StoreError) {
-                try redis.pipeline(calls.map { call in (KeySchema.poll(call[0].id), { CloseScript.write(call, outbox: true, to: $0) }) }) {
+                try redis.pipeline(calls.map { call in (KeySchema.poll(call[0].id), { CloseScript.write(call, event: .markPending, to: $0) }) }) {
                     index, reply in
                     let verdicts = (0..<reply.count).map { CloseVerdict(reply[$0]) }
                     settle(calls[index], verdicts)
@@ -177,7 +191,7 @@ public final class CloseWorker: @unchecked Sendable {
         }
     }
 
-    private func settle(_ due: [CloseScript.Due], _ verdicts: [CloseVerdict]) {
+    func settle(_ due: [CloseScript.Due], _ verdicts: [CloseVerdict]) {
         for ((id, closesAt, _), verdict) in zip(due, verdicts) {
             switch verdict {
             case .finalized, .closed:

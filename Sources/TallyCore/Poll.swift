@@ -39,6 +39,8 @@ public final class Poll: @unchecked Sendable {
     public let revision: Int64
     let live: LiveState
     private let organizerKey: VoterKey?
+    /// Its shards in Redis, where its votes are stored.
+    public let storeShards: PollShards
 
     /// The mutable part of a poll, shared by all versions of its definition.
     final class LiveState: @unchecked Sendable {
@@ -47,6 +49,8 @@ public final class Poll: @unchecked Sendable {
         let optionCount: Int
         /// Counter shards: one per event loop that votes.
         let shardCount: Int
+        /// The poll's shards in Redis (`PollShards`), each with its own stored tallies.
+        let storeShardCount: Int
         /// The counts, made with the first vote counted.
         private let counters = OnFirstUse<OptionCounters>()
         /// The store's tallies (a slot per loop, and the results follower's after them), made when
@@ -57,7 +61,8 @@ public final class Poll: @unchecked Sendable {
         /// for a while leave memory (`PollRegistry.drop`).
         let lastViewed = Atomic<Int64>(0)
 
-        init(lifecycle: Lifecycle, optionCount: Int, shardCount: Int, ledger: Ledger) {
+        init(lifecycle: Lifecycle, optionCount: Int, shardCount: Int, storeShardCount: Int = 1, ledger: Ledger) {
+            self.storeShardCount = storeShardCount
             self.lifecycle = Atomic(lifecycle.rawValue)
             self.ledger = ledger
             self.optionCount = optionCount
@@ -91,9 +96,9 @@ public final class Poll: @unchecked Sendable {
         }
 
         /// `StoredTallies.record`, for the tallies' slot `slot`.
-        func recordStored(slot: Int, version: Int64, voters: Int64, count: (Int) -> Int64) {
-            stored.get { StoredTallies(optionCount: optionCount, slotCount: shardCount + 1) }
-                ._withUnsafeGuaranteedRef { $0.record(slot: slot, version: version, voters: voters, count: count) }
+        func recordStored(slot: Int, storeShard: Int, version: Int64, voters: Int64, count: (Int) -> Int64) {
+            stored.get { StoredTallies(optionCount: optionCount, slotCount: shardCount + 1, shardCount: storeShardCount) }
+                ._withUnsafeGuaranteedRef { $0.record(slot: slot, shard: storeShard, version: version, voters: voters, count: count) }
         }
 
         /// `StoredTallies.newest`; nil before the store reported any.
@@ -108,6 +113,7 @@ public final class Poll: @unchecked Sendable {
         self.definition = definition
         self.live = live
         organizerKey = definition.organizer.map { VoterKey(id: $0) }
+        storeShards = PollShards(poll: id, count: max(definition.shards, 1))
     }
 
     public var lifecycle: Lifecycle { Lifecycle(rawValue: live.lifecycle.load(ordering: .acquiring))! }
@@ -233,11 +239,13 @@ public final class Poll: @unchecked Sendable {
         return true
     }
 
-    /// Records the tallies the store reported at `version` (it grows with every change there), so
-    /// that results include votes stored through other daemons. `slot`: the loop's shard, or
-    /// `followerSlot` for the thread that refreshes viewed polls.
-    public func recordStoredTallies(version: Int64, voters: Int64, slot: Int, count: (Int) -> Int64) {
-        live.recordStored(slot: slot, version: version, voters: voters, count: count)
+    /// Records the tallies the store reported for one of its shards in Redis (`storeShard`, an
+    /// index into `storeShards`) at `version` (it grows with every change there), so that results
+    /// include votes stored through other daemons. `slot`: the loop's shard, or `followerSlot` for
+    /// the thread that refreshes viewed polls.
+    public func recordStoredTallies(storeShard: Int = 0, version: Int64, voters: Int64, slot: Int, count: (Int) -> Int64) {
+        guard storeShard >= 0 && storeShard < live.storeShardCount else { return }
+        live.recordStored(slot: slot, storeShard: storeShard, version: version, voters: voters, count: count)
     }
 
     /// The slot of the results follower in `recordStoredTallies`.

@@ -15,11 +15,14 @@ public struct PollDefinition: Sendable, Equatable {
     /// Expected voters: sizes the ledger's first table (it grows past this as needed; 0: starts
     /// small, for the many polls few vote in).
     public var expectedVoters: Int
+    /// Shards in Redis (`PollShards`), fixed when the poll is created; 0: the daemon's default
+    /// (`[redis] shards`), set before the first save.
+    public var shards: Int
 
     public init(
         question: String, description: String = "", options: [String], rules: PollRules = PollRules(),
         labels: [String: String] = [:], organizer: String? = nil, createdAt: Timestamp = 0,
-        expectedVoters: Int = 0
+        expectedVoters: Int = 0, shards: Int = 0
     ) {
         self.question = question
         self.description = description
@@ -29,6 +32,7 @@ public struct PollDefinition: Sendable, Equatable {
         self.organizer = organizer
         self.createdAt = createdAt
         self.expectedVoters = expectedVoters
+        self.shards = shards
     }
 
     /// The structural checks every dialect shares; dialects add their own stricter limits.
@@ -42,6 +46,9 @@ public struct PollDefinition: Sendable, Equatable {
         }
         guard expectedVoters >= 0 && expectedVoters <= PollDefinition.maxExpectedVoters else {
             throw .invalidDefinition("expectedVoters must be from 0 to \(PollDefinition.maxExpectedVoters) (the ledger grows past it)")
+        }
+        guard shards >= 0 && shards <= PollShards.maxCount else {
+            throw .invalidDefinition("shards must be from 1 to \(PollShards.maxCount)")
         }
     }
 

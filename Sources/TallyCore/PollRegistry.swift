@@ -89,7 +89,10 @@ public final class PollRegistry: @unchecked Sendable {
                 if let existing, revision > 0, revision == existing.revision, existing.lifecycle == .closed, lifecycle == .open {
                     return existing
                 }
-                if let existing, existing.definition.options.count == definition.options.count {
+                // A poll's shards are fixed when it is created (a change that names none keeps them).
+                if let existing, existing.definition.options.count == definition.options.count,
+                    max(definition.shards, 1) == existing.live.storeShardCount
+                {
                     existing.setLifecycle(lifecycle)
                     if existing.definition == definition && existing.revision == revision { return existing }
                     return replace(id, with: Poll(id: id, definition: definition, live: existing.live, revision: revision), &held, &changed)
@@ -220,7 +223,7 @@ public final class PollRegistry: @unchecked Sendable {
     private func newPoll(_ id: PollID, _ definition: PollDefinition, _ lifecycle: Lifecycle, _ revision: Int64) -> Poll {
         let live = Poll.LiveState(
             lifecycle: lifecycle, optionCount: definition.options.count, shardCount: shardCount,
-            ledger: Ledger(expectedVoters: definition.expectedVoters))
+            storeShardCount: max(definition.shards, 1), ledger: Ledger(expectedVoters: definition.expectedVoters))
         return Poll(id: id, definition: definition, live: live, revision: revision)
     }
 
@@ -325,7 +328,9 @@ public final class RegistryReader {
     }
 
     /// The tallies the store reported with a batch's verdicts (see `Poll.recordStoredTallies`).
-    public func recordStoredTallies(poll id: PollID, version: Int64, voters: Int64, count: (Int) -> Int64) {
-        lookUp(id)?._withUnsafeGuaranteedRef { $0.recordStoredTallies(version: version, voters: voters, slot: shard, count: count) }
+    public func recordStoredTallies(poll id: PollID, storeShard: Int = 0, version: Int64, voters: Int64, count: (Int) -> Int64) {
+        lookUp(id)?._withUnsafeGuaranteedRef {
+            $0.recordStoredTallies(storeShard: storeShard, version: version, voters: voters, slot: shard, count: count)
+        }
     }
 }

@@ -94,5 +94,5 @@ public final class BlockingRedis {
 /// Why the store could not do something (admin path and start-up).
 public struct StoreError: Error, CustomStringConvertible {
     public let description: String
-    init(_ description: String) { self.description = description }
+    public init(_ description: String) { self.description = description }
 }

@@ -15,6 +15,8 @@ import TallyCore
 /// On a Redis Cluster a script's keys must share one slot, and the stream's is not a poll's: there
 /// the script is called per slot with the polls' keys only and `outbox` for the events kept, and
 /// instead of appending the event it marks the poll `eventPending`; `ClosedEvents` appends it.
+/// A sharded poll's shards (`PollShards`) are each closed with `freeze` instead (no event: the poll
+/// gets one, with their summed tallies, when the close worker closes its own key after them).
 ///
 /// Three commands per poll (read the poll with its tallies, flip and freeze, append the event),
 /// and one trim of the stream per call: each costs Redis a few microseconds, half of it for being
@@ -31,16 +33,36 @@ public enum CloseScript {
     /// daemon knows it (a poll whose options changed meanwhile is left to its new schedule).
     public typealias Due = (id: PollID, closesAt: Timestamp, options: Int)
 
-    /// Writes the command that finalizes `polls`; with `outbox` (a cluster; the polls share a
-    /// slot), marking their events pending instead of appending them, and by the script's SHA-1.
-    public static func write(_ polls: some Collection<Due>, outbox: Bool = false, to writer: RESPWriter) {
-        writer.begin(arguments: (outbox ? 4 : 5) + 4 * polls.count)
-        writer.argument(outbox ? "EVALSHA" : "EVAL")
-        writer.argument(string: outbox ? sha1 : source)
-        writer.argument(decimal: Int64((outbox ? 0 : 1) + polls.count))
-        if !outbox { writer.argument(string: KeySchema.closedEvents) }
-        for poll in polls { writer.key(.poll, poll.id) }
-        if outbox { writer.argument("outbox") } else { writer.argument(decimal: Int64(KeySchema.closedEventsKept)) }
+    /// What becomes of a finalized poll's `closed` event.
+    public enum Event {
+        /// Appended to `tally:closed` by the script (one Redis).
+        case append
+        /// Marked pending, for `ClosedEvents` (a cluster; the polls share a slot); sent by SHA-1.
+        case markPending
+        /// None: the keys are one shard of each poll (`PollShards`; they share a slot).
+        case none(shards: [PollShard])
+    }
+
+    /// Writes the command that finalizes `polls`.
+    public static func write(_ polls: some Collection<Due>, event: Event = .append, to writer: RESPWriter) {
+        let stream: Bool
+        if case .append = event { stream = true } else { stream = false }
+        writer.begin(arguments: (stream ? 5 : 4) + 4 * polls.count)
+        writer.argument(stream ? "EVAL" : "EVALSHA")
+        writer.argument(string: stream ? source : sha1)
+        writer.argument(decimal: Int64((stream ? 1 : 0) + polls.count))
+        switch event {
+        case .append:
+            writer.argument(string: KeySchema.closedEvents)
+            for poll in polls { writer.key(.poll, poll.id) }
+            writer.argument(decimal: Int64(KeySchema.closedEventsKept))
+        case .markPending:
+            for poll in polls { writer.key(.poll, poll.id) }
+            writer.argument("outbox")
+        case .none(let shards):
+            for shard in shards { writer.key(.poll, shard) }
+            writer.argument("freeze")
+        }
         for poll in polls {
             writer.argument(decimal: Int64(poll.id))
             writer.argument(decimal: poll.closesAt)
@@ -61,8 +83,8 @@ public enum CloseScript {
         -- a new table per poll would grow (and be rehashed) option by option.
         local verdicts, appended, results = {}, false, {}
         -- On a cluster (outbox): no stream among the keys; events are marked pending for ClosedEvents.
-        local outbox = ARGV[1] == 'outbox'
-        local skip = outbox and 0 or 1
+        local outbox, freeze = ARGV[1] == 'outbox', ARGV[1] == 'freeze'
+        local skip = (outbox or freeze) and 0 or 1
         for n = 1, #KEYS - skip do
           local poll, id, closesAt, options = KEYS[n + skip], ARGV[3 * n - 1], ARGV[3 * n], ARGV[3 * n + 1]
           local fields = fieldsFor[options]
@@ -81,13 +103,14 @@ public enum CloseScript {
             for option = 1, #fields - 5 do results[option] = stored[5 + option] or '0' end
             local voters, frozen = stored[5] or '0', '[' .. table.concat(results, ',', 1, #fields - 5) .. ']'
             redis.call('HSET', poll, 'state', 'closed', 'closedAt', closedAt, 'finalVoters', voters, 'finalCounts', frozen)
-            if outbox then redis.call('HSET', poll, 'eventPending', '1')
+            if freeze then
+            elseif outbox then redis.call('HSET', poll, 'eventPending', '1')
             else
               redis.call('XADD', KEYS[1], '*', 'poll', id, 'closesAt', closesAt, 'closedAt', closedAt,
                 'voters', voters, 'counts', frozen)
             end
             verdicts[n] = 'finalized'
-            appended = not outbox
+            appended = skip == 1
           end
         end
         -- Trimmed once per call, not per event: XADD's own MAXLEN cost ~5 % of a poll's finalization.

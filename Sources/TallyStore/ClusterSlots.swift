@@ -26,39 +26,41 @@ public enum ClusterSlot {
         return key.withUTF8 { of(UnsafeRawBufferPointer($0)) }
     }
 
-    /// The slot of every key of poll `id` (hash tag `p:ID`, `KeySchema`), without building a key:
-    /// the vote path routes by it.
-    public static func ofPoll(_ id: PollID) -> Int {
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 24) { tag in
+    /// The slot of every key of poll `id` (hash tag `p:ID`, `KeySchema`).
+    public static func ofPoll(_ id: PollID) -> Int { of(PollShard(poll: id)) }
+
+    /// The slot of a poll shard's keys (hash tag `p:ID`, or `p:ID:TAG` for one of several shards),
+    /// without building a key: the vote path routes by it.
+    public static func of(_ shard: PollShard) -> Int {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 40) { tag in
             tag[0] = UInt8(ascii: "p")
             tag[1] = UInt8(ascii: ":")
-            var digits = 1
-            var rest = id
-            while rest >= 10 {
-                rest /= 10
-                digits += 1
+            var length = 2 + writeDecimal(UInt64(shard.poll), into: tag, at: 2)
+            if shard.tag >= 0 {
+                tag[length] = UInt8(ascii: ":")
+                length += 1 + writeDecimal(UInt64(shard.tag), into: tag, at: length + 1)
             }
-            rest = id
-            for position in stride(from: 1 + digits, through: 2, by: -1) {
-                tag[position] = UInt8(ascii: "0") + UInt8(rest % 10)
-                rest /= 10
-            }
-            return Int(crc16(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(tag)[0..<(2 + digits)]))) & (count - 1)
+            return Int(crc16(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(tag)[0..<length]))) & (count - 1)
         }
     }
 
-    /// CRC16-CCITT (XMODEM): polynomial 0x1021, initial value 0, no reflection.
-    static func crc16(_ bytes: UnsafeRawBufferPointer) -> UInt16 {
-        var crc: UInt16 = 0
-        for byte in bytes { crc = (crc << 8) ^ table[Int((crc >> 8) ^ UInt16(byte)) & 0xFF] }
-        return crc
+    /// Writes `value`'s decimal digits at `start`; returns how many.
+    private static func writeDecimal(_ value: UInt64, into buffer: UnsafeMutableBufferPointer<UInt8>, at start: Int) -> Int {
+        var digits = 1
+        var rest = value
+        while rest >= 10 {
+            rest /= 10
+            digits += 1
+        }
+        rest = value
+        for position in stride(from: start + digits - 1, through: start, by: -1) {
+            buffer[position] = UInt8(ascii: "0") + UInt8(rest % 10)
+            rest /= 10
+        }
+        return digits
     }
 
-    private static let table: [UInt16] = (0..<256).map { index in
-        var crc = UInt16(index) << 8
-        for _ in 0..<8 { crc = crc & 0x8000 != 0 ? (crc << 1) ^ 0x1021 : crc << 1 }
-        return crc
-    }
+    static func crc16(_ bytes: UnsafeRawBufferPointer) -> UInt16 { CRC16.xmodem(bytes) }
 }
 
 /// Which master serves each slot, as the cluster last said (`CLUSTER SLOTS`, then redirections).

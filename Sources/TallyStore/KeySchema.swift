@@ -1,8 +1,13 @@
 import TallyCore
 
 /// Every Redis key Tally uses, in one place. A poll's keys carry the hash tag `{p:ID}`, so in a
-/// Redis Cluster they live on one node and one script can touch them all; a hot poll can later be
-/// split into sub-shards by voter hash (`{p:ID:k}`) without changing the rest.
+/// Redis Cluster they live on one node and one script can touch them all.
+///
+/// A poll of several shards (`PollShards`, a hot poll spread over a cluster's masters) keeps its
+/// `{p:ID}:poll` (the rules organizers change, and what the close worker freezes) and `{p:ID}:def`,
+/// and each shard has its own `{p:ID:TAG}:poll` (a copy of the rules, with the `revision` it was
+/// copied at, and the tallies of its voters) and `{p:ID:TAG}:ballots`. A poll of one shard keeps
+/// its tallies and ballots in `{p:ID}:poll` and `{p:ID}:ballots`, as before shards existed.
 ///
 /// On a cluster, the global keys each live on the one node their slot maps to (`ClusterSlot`), and
 /// no script touches them together with a poll's keys:
@@ -32,6 +37,11 @@ public enum KeySchema {
 
     public static func key(_ kind: PollKey, _ poll: PollID) -> String { "{p:\(poll)}\(kind.suffix)" }
 
+    /// A poll shard's key: the poll's own for a poll of one shard.
+    public static func key(_ kind: PollKey, _ shard: PollShard) -> String {
+        shard.tag < 0 ? key(kind, shard.poll) : "{p:\(shard.poll):\(shard.tag)}\(kind.suffix)"
+    }
+
     /// Hash. The poll as the scripts read and change it, in one place so that each touches one key:
     /// - rules the vote script checks: `state` (draft, open, closed), `options` (count), `maxVotes`
     ///   (0 = every option), `revote` (0/1), `closesAt` (µs since the epoch, "" for none),
@@ -54,6 +64,7 @@ public enum KeySchema {
 
     /// Hash. Voter id → ballot as 16 hex digits (bit i = option i). No field: no ballot.
     public static func ballots(_ poll: PollID) -> String { key(.ballots, poll) }
+    public static func ballots(_ shard: PollShard) -> String { key(.ballots, shard) }
 
     /// Set. The ids of every poll, for recovery on start.
     public static let polls = "tally:polls"

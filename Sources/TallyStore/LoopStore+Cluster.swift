@@ -19,12 +19,12 @@ extension LoopStore {
     /// Redirections followed in a row before a call waits for the next tick.
     static let maxHops = 5
 
-    /// The Redis that serves `poll` (nil: its slot has no master known now).
+    /// The Redis that serves a poll shard (nil: its slot has no master known now).
     @inline(__always)
-    func node(forPoll poll: PollID) -> StoreNode? {
+    func node(for shard: PollShard) -> StoreNode? {
         // Read in place: binding the map would copy it (two array retains per vote).
         guard slots != nil else { return nodes[0] }
-        return slots?.owner(ofSlot: ClusterSlot.ofPoll(poll)).map { nodes[$0] }
+        return slots?.owner(ofSlot: ClusterSlot.of(shard)).map { nodes[$0] }
     }
 
     /// The Redis that holds `key` (nil key: any connected one).
@@ -85,7 +85,7 @@ extension LoopStore {
         startTicking()
     }
 
-    /// Sends the parked calls again, each to its poll's master now; those parked too long are
+    /// Sends the parked calls again, each to its poll shard's master now; those parked too long are
     /// answered 503 (no node ran them).
     func sendParked() {
         guard !parked.isEmpty else { return }
@@ -98,7 +98,7 @@ extension LoopStore {
                 continue
             }
             hops[first] = 0
-            if let node = node(forPoll: batches[first].poll), resend(first, to: node) { continue }
+            if let node = node(for: batches[first].shard), resend(first, to: node) { continue }
             park(first, since: since)
         }
     }

@@ -39,7 +39,7 @@ extension LoopStore {
                 settleGroup(call.first) { _, _, _ in .unknown }
                 continue
             }
-            if !call.lookingUp && now >= call.lookUpAt && node(forPoll: batches[call.first].poll)?.verified == true { lookUp(call.first) }
+            if !call.lookingUp && now >= call.lookUpAt && node(for: batches[call.first].shard)?.verified == true { lookUp(call.first) }
             index += 1
         }
     }
@@ -49,7 +49,7 @@ extension LoopStore {
     private func lookUp(_ first: Int) {
         guard let position = held.firstIndex(where: { $0.first == first }) else { return }
         held[position].lookingUp = true
-        var arguments = [Array("HMGET".utf8), Array(KeySchema.ballots(batches[first].poll).utf8)]
+        var arguments = [Array("HMGET".utf8), Array(KeySchema.ballots(batches[first].shard).utf8)]
         var entry = first
         while entry >= 0 {
             arguments.append(Array(batches.voterID(entry)))

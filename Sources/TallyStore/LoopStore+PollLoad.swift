@@ -7,58 +7,70 @@ public struct LoadedPoll {
     public let id: PollID
     public let definition: PollDefinition
     public let version: PollVersion
-    /// Redis' tallies: their version (0: nobody voted yet), voters, and votes per option.
-    public let talliesVersion: Int64
-    public let voters: Int64
-    public let counts: [Int64]
+    /// Redis' tallies of each of its shards (`PollShards`): their version (0: nobody voted yet),
+    /// voters, and votes per option.
+    public var tallies: [(version: Int64, voters: Int64, counts: [Int64])]
 }
 
 extension LoopStore {
-    /// Reads the polls `ids` (two pipelined commands each, one round trip for all); `completion`
-    /// gets them in order, nil for one Redis does not have, or nil instead of the list if Redis
-    /// could not be asked or a poll could not be read. Admin path: Foundation decodes.
+    /// Reads the polls `ids` (their definition and rules, then a sharded poll's shards' tallies;
+    /// pipelined, two round trips at most); `completion` gets them in order, nil for one Redis does
+    /// not have, or nil instead of the list if Redis could not be asked or a poll could not be
+    /// read. Admin path: Foundation decodes.
     public func loadPolls(_ ids: [PollID], _ completion: @escaping ([LoadedPoll?]?) -> Void) {
         guard !ids.isEmpty else { return completion([]) }
-        var definitions: [String?] = []
-        var fields: [[String: String]] = []
-        var failed = false
-        var pending = 2 * ids.count
-        func finish() {
-            pending -= 1
-            guard pending == 0 else { return }
-            guard !failed else { return completion(nil) }
+        // Each reply as fields (the definition as "definition"); nil if Redis failed.
+        let read = { (reply: RedisReply?) -> [String: String]? in
+            guard let reply, !reply.isError else { return nil }
+            if !reply.isArray { return reply.string.map { ["definition": $0] } ?? [:] }
+            var fields: [String: String] = [:]
+            for field in stride(from: 0, to: reply.count - 1, by: 2) {
+                if let name = reply[field].string { fields[name] = reply[field + 1].string }
+            }
+            return fields
+        }
+        callEach(ids.flatMap { [["HGET", KeySchema.definition($0), "definition"], ["HGETALL", KeySchema.poll($0)]] }, read: read) {
+            [unowned self] replies in
             var loaded: [LoadedPoll?] = []
             for (index, id) in ids.enumerated() {
-                guard let json = definitions[index], let version = StoredPoll.version(state: fields[index]["state"], revision: fields[index]["revision"]) else {
+                guard let stored = replies[2 * index], let fields = replies[2 * index + 1] else { return completion(nil) }
+                guard let json = stored["definition"], let version = StoredPoll.version(state: fields["state"], revision: fields["revision"]) else {
                     loaded.append(nil)
                     continue
                 }
                 guard let definition = try? StoredPoll.definition(json: json) else { return completion(nil) }
-                let hash = fields[index]
+                let counts = definition.options.indices.map { fields[String($0)].flatMap { Int64($0) } ?? 0 }
                 loaded.append(LoadedPoll(
                     id: id, definition: definition, version: version,
-                    talliesVersion: hash["version"].flatMap { Int64($0) } ?? 0, voters: hash["voters"].flatMap { Int64($0) } ?? 0,
-                    counts: definition.options.indices.map { hash[String($0)].flatMap { Int64($0) } ?? 0 }))
+                    tallies: [(fields["version"].flatMap { Int64($0) } ?? 0, fields["voters"].flatMap { Int64($0) } ?? 0, counts)]))
+            }
+            readShardTallies(loaded, completion)
+        }
+    }
+
+    /// Replaces the tallies of each sharded poll in `loaded` by its shards' own.
+    private func readShardTallies(_ loaded: [LoadedPoll?], _ completion: @escaping ([LoadedPoll?]?) -> Void) {
+        let shards = loaded.indices.flatMap { index in
+            loaded[index].map { poll in
+                poll.definition.shards > 1 ? PollShards(poll: poll.id, count: poll.definition.shards).all.map { (index, $0) } : []
+            } ?? []
+        }
+        guard !shards.isEmpty else { return completion(loaded) }
+        let commands = shards.map { index, shard in
+            ["HMGET", KeySchema.key(.poll, shard), "version", "voters"] + loaded[index]!.definition.options.indices.map(String.init)
+        }
+        let read = { (reply: RedisReply?) -> (version: Int64, voters: Int64, counts: [Int64])? in
+            guard let reply, reply.isArray, reply.count >= 2 else { return nil }
+            return (reply[0].decimal ?? 0, reply[1].decimal ?? 0, (2..<reply.count).map { reply[$0].decimal ?? 0 })
+        }
+        callEach(commands, read: read) { tallies in
+            var loaded = loaded
+            for index in loaded.indices where loaded[index]?.definition.shards ?? 0 > 1 { loaded[index]!.tallies = [] }
+            for ((index, _), shard) in zip(shards, tallies) {
+                guard let shard else { return completion(nil) }
+                loaded[index]!.tallies.append(shard)
             }
             completion(loaded)
-        }
-        for id in ids {
-            call(["HGET", KeySchema.definition(id), "definition"]) { reply in
-                if let reply, !reply.isError { definitions.append(reply.string) } else { failed = true }
-                finish()
-            }
-            call(["HGETALL", KeySchema.poll(id)]) { reply in
-                guard let reply, reply.isArray else {
-                    failed = true
-                    return finish()
-                }
-                var hash: [String: String] = [:]
-                for index in stride(from: 0, to: reply.count - 1, by: 2) {
-                    if let field = reply[index].string { hash[field] = reply[index + 1].string }
-                }
-                fields.append(hash)
-                finish()
-            }
         }
     }
 }

@@ -7,8 +7,8 @@ import TallyCore
 /// organizer calls (`LoopStore+Calls.swift`). Everything runs on the loop's thread.
 ///
 /// Group commit: votes submitted while the loop handles its reads are held; at the end of the loop
-/// iteration (a `uv_check` handle) they go to Redis as one vote-script call per poll (to the node
-/// that serves the poll's slot), written at once. While an earlier batch is still with that Redis,
+/// iteration (a `uv_check` handle) they go to Redis as one vote-script call per poll shard
+/// (`PollShards`; to the node that serves the shard's slot), written at once. While an earlier batch is still with that Redis,
 /// new votes for its polls keep gathering and go at the end of the iteration in which its verdicts
 /// arrive: Redis runs scripts one at a time anyway, so this costs a vote at most one more round
 /// trip and makes batches larger exactly when load is high (measured: 1.3× the votes/s at 64
@@ -52,7 +52,7 @@ public final class LoopStore {
     private var unsent: [Int] = []
     /// Votes answered 503 with their fate unknown (held past `holdLimit`): looked up once Redis is
     /// back, so that this daemon counts them if Redis stored them after all.
-    private var unresolved: [(poll: PollID, voterID: [UInt8], voter: VoterKey)] = []
+    private var unresolved: [(shard: PollShard, voterID: [UInt8], voter: VoterKey)] = []
     /// Vote-script calls without verdicts, waiting to be looked up (`LoopStore+Held.swift`).
     var held: [HeldCall] = []
     /// Vote-script calls a cluster node refused before running them (`TRYAGAIN`, a redirection to
@@ -83,6 +83,18 @@ public final class LoopStore {
     private let waitCommand = ByteBuffer(capacity: 64)
     let askingCommand = ByteBuffer(capacity: 32)
     public let stats = StoreStats()
+    /// `[redis] shards`: the shards in Redis (`PollShards`) of every poll created without a count
+    /// of its own; nil: `shardsPerHotPoll` for a poll that expects `hotPollVoters` or more, one for
+    /// the others (each shard costs a poll a hash or two in Redis and a round trip at its close).
+    public var shardsPerPoll: Int?
+    /// One per master on a cluster; 1 with one Redis.
+    public var shardsPerHotPoll = 1
+    public static let hotPollVoters = 100_000
+
+    /// The shards of a new poll that names no count of its own.
+    public func defaultShards(expectedVoters: Int) -> Int {
+        shardsPerPoll ?? (expectedVoters >= LoopStore.hotPollVoters ? shardsPerHotPoll : 1)
+    }
 
     /// - Parameters:
     ///   - redis: the Redis ("host:port"), or the masters of a Redis Cluster and the slot map read
@@ -152,10 +164,15 @@ public final class LoopStore {
     /// (re)connect.
     public var onDurability: (String, RedisDurability) -> Void = { _, _ in }
 
-    /// Whether a vote for `poll` may be submitted now: the Redis that serves it is connected and
-    /// checked, and the queue has room.
+    /// Whether a vote for a poll shard (the voter's, `PollShards.of`) may be submitted now: the
+    /// Redis that serves it is connected and checked, and the queue has room.
+    /// Whether votes may be submitted now at all: the queue has room and a Redis is connected and
+    /// checked (the gate before anything else; `isTakingVotes(for:)` then asks for the voter's shard).
     @inline(__always)
-    public func isTakingVotes(for poll: PollID) -> Bool { !batches.isFull && node(forPoll: poll)?.verified == true }
+    public var isTakingVotes: Bool { !batches.isFull && nodes.contains { $0.verified } }
+
+    @inline(__always)
+    public func isTakingVotes(for shard: PollShard) -> Bool { !batches.isFull && node(for: shard)?.verified == true }
 
     /// Called on the loop's thread with each submitted vote once Redis has judged it (or it could
     /// not be stored), and the ticket it was submitted with.
@@ -165,13 +182,13 @@ public final class LoopStore {
     /// allows revotes, where another daemon may have changed the ballot since); `onStored` gets it
     /// back with `ticket` when Redis has judged it. `added`: for a vote that adds options to the ballot
     /// (`BallotInput.adds`), those options (Redis adds them to its own ballot); else empty. Call
-    /// only when `isTakingVotes(for: poll)`.
+    /// only when `isTakingVotes(for: shard)`; `shard` is the voter's (`PollShards.of`).
     public func submit(
-        poll: PollID, voterID: UnsafeRawBufferPointer, voter: VoterKey, previous: Ballot, current: Ballot, added: Ballot,
+        shard: PollShard, voterID: UnsafeRawBufferPointer, voter: VoterKey, previous: Ballot, current: Ballot, added: Ballot,
         ticket: VoteTicket
     ) {
         batches.add(
-            PendingVote(poll: poll, voter: voter, previous: previous, current: current, added: added, ticket: ticket),
+            PendingVote(shard: shard, voter: voter, previous: previous, current: current, added: added, ticket: ticket),
             voterID: voterID)
         if !batching { flush() }
     }
@@ -227,19 +244,19 @@ public final class LoopStore {
 
     // MARK: - Group commit
 
-    /// End of a loop iteration: one script call per poll for the votes gathered, unless an earlier
-    /// batch is still with Redis.
+    /// End of a loop iteration: one script call per poll shard for the votes gathered, unless an
+    /// earlier batch is still with its Redis.
     private func flush() {
         // While a call is parked nothing goes (it may be for any Redis now), nor while every Redis
         // still has a call of this loop's.
         guard batches.hasUnsent, !batching || parked.isEmpty && nodes.contains(where: { $0.callsInFlight == 0 }) else { return }
-        batches.sendGroups { poll, firstEntry, count in
-            // A poll whose Redis still has a call of this loop's waits for its verdicts (a voter's
-            // votes reach Redis in order); the polls of the other masters go.
-            let node = node(forPoll: poll)
+        batches.sendGroups { shard, firstEntry, count in
+            // A shard whose Redis still has a call of this loop's waits for its verdicts (a voter's
+            // votes reach Redis in order); the shards of the other masters go.
+            let node = node(for: shard)
             if batching, let node, node.callsInFlight > 0 { return false }
             hops[firstEntry] = 0
-            if !sendGroup(poll: poll, first: firstEntry, count: count, withSource: false, to: node) { unsent.append(firstEntry) }
+            if !sendGroup(shard: shard, first: firstEntry, count: count, withSource: false, to: node) { unsent.append(firstEntry) }
             return true
         }
         for first in unsent { settleGroup(first) { _, _, _ in .notStored } }
@@ -247,12 +264,12 @@ public final class LoopStore {
         writeSent()
     }
 
-    /// Sends one poll's votes as a vote-script call to `node` (by default the one that serves the
-    /// poll): by its SHA-1 (EVALSHA), or with the script's source (EVAL, which also loads it) when
+    /// Sends one poll shard's votes as a vote-script call to `node` (by default the one that serves
+    /// the shard): by its SHA-1 (EVALSHA), or with the script's source (EVAL, which also loads it) when
     /// Redis answered NOSCRIPT; after `ASKING` when a cluster node said the poll's slot is moving
     /// there. `writeSent` then sends it.
-    func sendGroup(poll: PollID, first: Int, count: Int, withSource: Bool, to target: StoreNode? = nil, asking: Bool = false) -> Bool {
-        guard let node = target ?? node(forPoll: poll), node.verified else { return false }
+    func sendGroup(shard: PollShard, first: Int, count: Int, withSource: Bool, to target: StoreNode? = nil, asking: Bool = false) -> Bool {
+        guard let node = target ?? node(for: shard), node.verified else { return false }
         let giveUp = node.redis.earliestGiveUp
         guard let deadline = node.clock.redisMicroseconds(atLoopMilliseconds: giveUp) else { return false }
         commands.removeAll()
@@ -261,8 +278,8 @@ public final class LoopStore {
         writer.argument(withSource ? "EVAL" : "EVALSHA")
         writer.argument(string: withSource ? VoteScript.source : VoteScript.sha1)
         writer.argument("2")
-        writer.key(.poll, poll)
-        writer.key(.ballots, poll)
+        writer.key(.poll, shard)
+        writer.key(.ballots, shard)
         writer.argument(decimal: deadline)
         batches.writeVotes(from: first, to: writer)
         let tag = UInt64(first) | (withSource ? LoopStore.sourceTagBit : 0)
@@ -290,7 +307,8 @@ public final class LoopStore {
     /// Sends a script call again (after a NOSCRIPT or a redirection: nothing of it ran) to `node`.
     func resend(_ first: Int, to node: StoreNode, withSource: Bool = false, asking: Bool = false) -> Bool {
         guard sendGroup(
-            poll: batches[first].poll, first: first, count: batches.groupCount(from: first), withSource: withSource, to: node, asking: asking)
+            shard: batches[first].shard, first: first, count: batches.groupCount(from: first), withSource: withSource, to: node,
+            asking: asking)
         else { return false }
         writeSent()
         return true
@@ -318,11 +336,11 @@ public final class LoopStore {
     func resolveUnknownVotes() {
         let lookups = unresolved
         unresolved = []
-        for (poll, voterID, voter) in lookups {
-            call(bytes: [Array("HGET".utf8), Array(KeySchema.ballots(poll).utf8), voterID]) { [unowned self] reply in
-                guard let reply else { return unresolved.append((poll, voterID, voter)) }
+        for (shard, voterID, voter) in lookups {
+            call(bytes: [Array("HGET".utf8), Array(KeySchema.ballots(shard).utf8), voterID]) { [unowned self] reply in
+                guard let reply else { return unresolved.append((shard, voterID, voter)) }
                 guard let stored = VerdictText.ballot(reply) else { return }
-                reader.adopt(poll: poll, voter: voter, stored: stored)
+                reader.adopt(poll: shard.poll, voter: voter, stored: stored)
             }
         }
     }
@@ -351,12 +369,13 @@ public final class LoopStore {
             // nothing of the call later; what it stored is looked up at once.
             return hold(first, lookUpAt: uv_now(loop))
         }
-        // Redis' time, then the poll's tallies after this call, before any answer goes out:
+        // Redis' time, then the poll shard's tallies after this call, before any answer goes out:
         // whoever reads results next, on any loop of this daemon, sees these votes (and every
         // other daemon's so far).
         if let now = reply[reply.count - 1].integer { node.clock.observe(redisMicroseconds: now) }
         VerdictText.tallies(reply[reply.count - 2]) { version, voters, count in
-            reader.recordStoredTallies(poll: batches[first].poll, version: version, voters: voters, count: count)
+            let shard = batches[first].shard
+            reader.recordStoredTallies(poll: shard.poll, storeShard: Int(shard.index), version: version, voters: voters, count: count)
         }
         let count = reply.count - 2
         guard replicasToAck > 0 else {
@@ -385,7 +404,7 @@ public final class LoopStore {
             reader.settle(
                 poll: vote.poll, voter: vote.voter, previous: vote.previous, current: vote.current, added: vote.added, verdict: verdict)
             if verdict == .unknown && unresolved.count < batches.capacity {
-                unresolved.append((vote.poll, Array(batches.voterID(current)), vote.voter))
+                unresolved.append((vote.shard, Array(batches.voterID(current)), vote.voter))
             }
             let answered: StoredVerdict
             switch verdict {

@@ -47,6 +47,7 @@ public final class PollSync: @unchecked Sendable {
             do throws(PollAdminError) {
                 polls = try registry.install(found.map { ($0.id, $0.definition, $0.version.state, $0.version.revision) })
             } catch { throw StoreError("loading polls: \(error)") }
+            try copyRules(into: polls.filter { $0.storeShards.count > 1 }, redis)
             ballots += try loadBallots(of: polls, redis)
             try signClosed(polls.filter { $0.lifecycle == .closed }, redis)
         }
@@ -168,23 +169,39 @@ public final class PollSync: @unchecked Sendable {
         return polls
     }
 
-    /// The ballots of `polls`: the first HSCAN of each pipelined, the rest of a big one after.
+    /// A sharded poll's rules, copied into every shard that has an older revision of them: a
+    /// daemon that stopped between an organizer's save and its copies left those behind
+    /// (`LoopStore.savePoll`).
+    private func copyRules(into polls: [Poll], _ redis: BlockingCluster) throws(StoreError) {
+        let commands = polls.flatMap { poll in
+            poll.storeShards.all.map { shard in
+                (StoredPoll.shardRulesCommand(shard, revision: poll.revision, definition: poll.definition, lifecycle: poll.lifecycle),
+                 KeySchema.key(.poll, shard))
+            }
+        }
+        try redis.pipeline(commands) { _, _ in }
+    }
+
+    /// The ballots of `polls`, from each of their shards: the first HSCAN of each pipelined, the
+    /// rest of a big one after.
     private func loadBallots(of polls: [Poll], _ redis: BlockingCluster) throws(StoreError) -> Int {
         var loaded = 0
-        var unfinished: [(Poll, String)] = []
-        try redis.pipeline(polls.map { (["HSCAN", KeySchema.ballots($0.id), "0", "COUNT", "1000"], KeySchema.ballots($0.id)) }) { index, reply throws(StoreError) in
-            let cursor = try restore(reply, into: polls[index], &loaded)
-            if cursor != "0" { unfinished.append((polls[index], cursor)) }
+        var unfinished: [(Poll, PollShard, String)] = []
+        let shards = polls.flatMap { poll in poll.storeShards.all.map { (poll, $0) } }
+        try redis.pipeline(shards.map { (["HSCAN", KeySchema.ballots($0.1), "0", "COUNT", "1000"], KeySchema.ballots($0.1)) }) {
+            index, reply throws(StoreError) in
+            let cursor = try restore(reply, into: shards[index].0, &loaded)
+            if cursor != "0" { unfinished.append((shards[index].0, shards[index].1, cursor)) }
         }
-        for (poll, cursor) in unfinished { loaded += try loadBallots(of: poll, from: cursor, redis) }
+        for (poll, shard, cursor) in unfinished { loaded += try loadBallots(of: poll, shard, from: cursor, redis) }
         return loaded
     }
 
-    private func loadBallots(of poll: Poll, from cursor: String, _ redis: BlockingCluster) throws(StoreError) -> Int {
+    private func loadBallots(of poll: Poll, _ shard: PollShard, from cursor: String, _ redis: BlockingCluster) throws(StoreError) -> Int {
         var cursor = cursor
         var loaded = 0
         repeat {
-            cursor = try redis.command(["HSCAN", KeySchema.ballots(poll.id), cursor, "COUNT", "1000"], key: KeySchema.ballots(poll.id)) {
+            cursor = try redis.command(["HSCAN", KeySchema.ballots(shard), cursor, "COUNT", "1000"], key: KeySchema.ballots(shard)) {
                 reply throws(StoreError) in try restore(reply, into: poll, &loaded)
             }
         } while cursor != "0"

@@ -69,21 +69,33 @@ public struct RESPWriter {
     private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
 
     /// A poll's key (`{p:ID}:suffix`), written without building a String.
-    func key(_ kind: KeySchema.PollKey, _ poll: PollID) {
+    func key(_ kind: KeySchema.PollKey, _ poll: PollID) { key(kind, PollShard(poll: poll)) }
+
+    /// A poll shard's key (`{p:ID}:suffix`, or `{p:ID:TAG}:suffix` for one of several shards).
+    func key(_ kind: KeySchema.PollKey, _ shard: PollShard) {
         let suffix = kind.suffix
+        let tagLength = shard.tag < 0 ? 0 : 1 + RESPWriter.digits(UInt64(shard.tag))
+        buffer.append(byte: UInt8(ascii: "$"))
+        buffer.append(decimal: 4 + RESPWriter.digits(shard.poll) + tagLength + suffix.utf8CodeUnitCount)
+        buffer.append("\r\n{p:")
+        buffer.append(decimal: Int64(shard.poll))
+        if shard.tag >= 0 {
+            buffer.append(byte: UInt8(ascii: ":"))
+            buffer.append(decimal: Int64(shard.tag))
+        }
+        buffer.append(byte: UInt8(ascii: "}"))
+        buffer.append(suffix)
+        buffer.append("\r\n")
+    }
+
+    private static func digits(_ value: UInt64) -> Int {
         var digits = 1
-        var rest = poll
+        var rest = value
         while rest >= 10 {
             rest /= 10
             digits += 1
         }
-        buffer.append(byte: UInt8(ascii: "$"))
-        buffer.append(decimal: 4 + digits + suffix.utf8CodeUnitCount)
-        buffer.append("\r\n{p:")
-        buffer.append(decimal: Int64(poll))
-        buffer.append(byte: UInt8(ascii: "}"))
-        buffer.append(suffix)
-        buffer.append("\r\n")
+        return digits
     }
 
     /// A whole command from strings (admin path).

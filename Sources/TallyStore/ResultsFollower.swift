@@ -59,21 +59,23 @@ public final class ResultsFollower: @unchecked Sendable {
         do throws(StoreError) {
             let redis = try worker.connection()
             for start in stride(from: 0, to: viewed.count, by: 500) {
-                let chunk = Array(viewed[start..<min(start + 500, viewed.count)])
-                try redis.pipeline(chunk.map { poll in
-                    (KeySchema.poll(poll.id), { writer in
+                // Every shard of each poll: a sharded one's results are their sum.
+                let chunk = viewed[start..<min(start + 500, viewed.count)].flatMap { poll in poll.storeShards.all.map { (poll, $0) } }
+                try redis.pipeline(chunk.map { poll, shard in
+                    (KeySchema.key(.poll, shard), { writer in
                         writer.begin(arguments: 4 + poll.definition.options.count)
                         writer.argument("HMGET")
-                        writer.key(.poll, poll.id)
+                        writer.key(.poll, shard)
                         writer.argument("version")
                         writer.argument("voters")
                         for option in poll.definition.options.indices { writer.argument(decimal: Int64(option)) }
                     })
                 }) { index, reply in
-                    let poll = chunk[index]
+                    let (poll, shard) = chunk[index]
                     refreshedAt[poll.id] = now
                     VerdictText.tallies(reply) { version, voters, count in
-                        poll.recordStoredTallies(version: version, voters: voters, slot: poll.followerSlot, count: count)
+                        poll.recordStoredTallies(
+                            storeShard: Int(shard.index), version: version, voters: voters, slot: poll.followerSlot, count: count)
                     }
                 }
             }

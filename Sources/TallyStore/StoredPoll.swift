@@ -21,6 +21,8 @@ public struct StoredPoll: Codable, Equatable, Sendable {
     public var organizer: String?
     public var createdAt: Int64
     public var expectedVoters: Int
+    /// Absent in polls saved before shards existed: one shard.
+    public var shards: Int?
 
     public init(_ definition: PollDefinition) {
         let rules = definition.rules
@@ -39,6 +41,7 @@ public struct StoredPoll: Codable, Equatable, Sendable {
         organizer = definition.organizer
         createdAt = definition.createdAt
         expectedVoters = definition.expectedVoters
+        shards = max(definition.shards, 1)
     }
 
     public var definition: PollDefinition {
@@ -47,7 +50,7 @@ public struct StoredPoll: Codable, Equatable, Sendable {
             rules: PollRules(
                 maxVotes: maxVotes, closesAt: closesAt, closesOnEnd: closesOnEnd, revote: revote, visibility: visibility,
                 hideCounts: hideCounts, anonymous: anonymous, token: token.map(PollToken.init(parsing:))),
-            labels: labels, organizer: organizer, createdAt: createdAt, expectedVoters: expectedVoters)
+            labels: labels, organizer: organizer, createdAt: createdAt, expectedVoters: expectedVoters, shards: shards ?? 1)
     }
 
     /// The command that writes a poll (definition and lifecycle), numbers it with the next
@@ -65,6 +68,19 @@ public struct StoredPoll: Codable, Equatable, Sendable {
             "\(id)", lifecycle.name.description, "\(definition.options.count)", "\(rules.maxVotes)", rules.revote ? "1" : "0",
             rules.closesAt.map { "\($0)" } ?? "", rules.closesOnEnd ? "1" : "0", json, KeySchema.changes, ifUnvoted ? "1" : "0",
             expected.map { String($0.revision) } ?? "", expected?.state.name.description ?? "", String(LabelSignature(definition).bits),
+        ]
+    }
+
+    /// The command that copies a poll's rules, as saved at `revision`, into one of its shards
+    /// (`PollShards`), unless the shard has them from that revision or a later one already (so a
+    /// copy that arrives late changes nothing, and a shard the close worker closed stays closed
+    /// until an organizer's change). Replies 1 if it copied, 0 if not.
+    public static func shardRulesCommand(_ shard: PollShard, revision: Int64, definition: PollDefinition, lifecycle: Lifecycle) -> [String] {
+        let rules = definition.rules
+        return [
+            "EVAL", shardRulesScript, "1", KeySchema.key(.poll, shard), String(revision), lifecycle.name.description,
+            "\(definition.options.count)", "\(rules.maxVotes)", rules.revote ? "1" : "0", rules.closesAt.map { "\($0)" } ?? "",
+            rules.closesOnEnd ? "1" : "0",
         ]
     }
 
@@ -104,6 +120,14 @@ public struct StoredPoll: Codable, Equatable, Sendable {
         redis.call('HSET', KEYS[2], 'definition', ARGV[8])
         redis.call('PUBLISH', ARGV[9], ARGV[1])
         return revision
+        """
+
+    private static let shardRulesScript = """
+        local copied = tonumber(redis.call('HGET', KEYS[1], 'revision') or '0')
+        if copied >= tonumber(ARGV[1]) then return 0 end
+        redis.call('HSET', KEYS[1], 'revision', ARGV[1], 'state', ARGV[2], 'options', ARGV[3], 'maxVotes', ARGV[4],
+          'revote', ARGV[5], 'closesAt', ARGV[6], 'closesOnEnd', ARGV[7])
+        return 1
         """
 
     private static let deleteScript = """

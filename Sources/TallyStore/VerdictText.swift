@@ -6,10 +6,10 @@ import TallyCore
 enum VerdictText {
     /// A poll's tallies as the vote script returns them and the follower reads them:
     /// {version, voters, option 0, option 1, …}. Calls `record` (version, voters, count of option)
-    /// unless the reply has no version (no vote was ever stored).
+    /// (version 0: no vote was ever stored there).
     static func tallies(_ reply: RedisReply, _ record: (Int64, Int64, (Int) -> Int64) -> Void) {
-        guard reply.count >= 2, let version = reply[0].decimal else { return }
-        record(version, reply[1].decimal ?? 0) { option in 2 + option < reply.count ? reply[2 + option].decimal ?? 0 : 0 }
+        guard reply.count >= 2 else { return }
+        record(reply[0].decimal ?? 0, reply[1].decimal ?? 0) { option in 2 + option < reply.count ? reply[2 + option].decimal ?? 0 : 0 }
     }
 
     /// A ballot as `{p:ID}:ballots` stores it; a nil reply (no field) is no ballot.

@@ -3,7 +3,9 @@ import TallyCore
 
 /// A vote waiting for Redis: what the engine recorded, and whom to answer (its ticket).
 struct PendingVote {
-    var poll: PollID
+    /// The poll's shard that holds the voter's ballot.
+    var shard: PollShard
+    var poll: PollID { shard.poll }
     var voter: VoterKey
     var previous: Ballot
     var current: Ballot
@@ -17,7 +19,7 @@ struct PendingVote {
 }
 
 /// The votes of one loop waiting for Redis: a fixed ring (no allocation per vote), filled during a
-/// loop iteration and sent at its end as one script call per poll. Script calls are answered in the
+/// loop iteration and sent at its end as one script call per poll shard. Script calls are answered in the
 /// order they were sent, but one batch's calls hold interleaved entries, so an entry is marked
 /// finished and the ring's head moves past finished entries only.
 final class VoteBatches {
@@ -28,10 +30,10 @@ final class VoteBatches {
     /// Each entry's voter id: `VoterIdentity.maxBytes` per entry, so a vote whose fate is unknown
     /// can still be looked up by id later.
     private let voterIDs: UnsafeMutableRawPointer
-    /// The batch being filled, by poll: its first and last entry and how many it has.
-    private var groups: [PollID: (first: Int, last: Int, count: Int)] = [:]
+    /// The batch being filled, by poll shard: its first and last entry and how many it has.
+    private var groups: [PollShard: (first: Int, last: Int, count: Int)] = [:]
     /// The groups a `sendGroups` did not send (reused).
-    private var kept: [(PollID, (first: Int, last: Int, count: Int))] = []
+    private var kept: [(PollShard, (first: Int, last: Int, count: Int))] = []
 
     init(capacity: Int) {
         precondition(capacity > 0)
@@ -66,21 +68,21 @@ final class VoteBatches {
         vote.idLength = Int32(voterID.count)
         (voterIDs + index * VoterIdentity.maxBytes).copyMemory(from: voterID.baseAddress!, byteCount: voterID.count)
         (entries + index).initialize(to: vote)
-        if let group = groups[vote.poll] {
+        if let group = groups[vote.shard] {
             entries[group.last].next = Int32(index)
-            groups[vote.poll] = (group.first, index, group.count + 1)
+            groups[vote.shard] = (group.first, index, group.count + 1)
         } else {
-            groups[vote.poll] = (index, index, 1)
+            groups[vote.shard] = (index, index, 1)
         }
     }
 
-    /// Hands each poll's group to `send` (poll, first entry, vote count); the groups it sent
-    /// (true) leave the batch, the others stay in it and keep gathering votes.
-    func sendGroups(_ send: (PollID, Int, Int) -> Bool) {
+    /// Hands each poll shard's group to `send` (shard, first entry, vote count); the groups it
+    /// sent (true) leave the batch, the others stay in it and keep gathering votes.
+    func sendGroups(_ send: (PollShard, Int, Int) -> Bool) {
         kept.removeAll(keepingCapacity: true)
-        for (poll, group) in groups where !send(poll, group.first, group.count) { kept.append((poll, group)) }
+        for (shard, group) in groups where !send(shard, group.first, group.count) { kept.append((shard, group)) }
         groups.removeAll(keepingCapacity: true)
-        for (poll, group) in kept { groups[poll] = group }
+        for (shard, group) in kept { groups[shard] = group }
     }
 
     /// The vote script's arguments for the group that starts at `first`: its voter ids, then its

@@ -2,6 +2,7 @@ import Foundation
 import TOMLKit
 import TallyAPI
 import TallyHTTP
+import TallyCore
 
 /// Everything `tallyd` is configured with: a TOML file (every key documented in
 /// `config.example.toml`), then environment overrides `TALLY_<SECTION>_<KEY>`, e.g.
@@ -30,6 +31,8 @@ struct TallyConfig {
     var allowVolatile = false
     /// Replicas that must confirm a batch of votes (`WAIT`) before they are answered.
     var replicasToAck = 0
+    /// Shards in Redis of a poll created without its own count (nil: `LoopStore.defaultShards`).
+    var shards: Int?
     /// Voter tokens may create polls in the dialects whose upstream lets any user do so.
     var votersCreatePolls = false
     /// Where each dialect is mounted, and whether it is.
@@ -268,6 +271,9 @@ struct ConfigKey: Sendable {
         },
         ConfigKey(section: "redis", name: "replicas_to_ack") { config, value throws(ConfigProblem) in
             config.replicasToAck = try value.integer(0...16)
+        },
+        ConfigKey(section: "redis", name: "shards") { config, value throws(ConfigProblem) in
+            config.shards = try value.integer(1...PollShards.maxCount)
         },
     ] + Dialect.allCases.flatMap { dialect in
         [

@@ -97,6 +97,8 @@ struct Run: ParsableCommand {
                     context: loop, redis: storeTarget, reader: reader, capacity: config.maxPendingVotes,
                     timeoutMilliseconds: config.redisTimeoutMilliseconds, batching: config.batching,
                     allowVolatile: config.allowVolatile, replicasToAck: config.replicasToAck)
+                store.shardsPerPoll = config.shards
+                store.shardsPerHotPoll = startMap.masters.count
                 stores.watch(store, loop: loop.index)
                 store.onDurability = { [allowVolatile = config.allowVolatile] redisAddress, durability in
                     if durability.hasAppendOnlyFile || allowVolatile {

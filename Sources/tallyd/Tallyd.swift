@@ -49,6 +49,7 @@ struct CheckConfig: ParsableCommand {
         let redis = loaded.redisCluster.isEmpty
             ? loaded.redisHost.map { "\($0):\(loaded.redisPort)" } ?? "none" : "cluster, seeds \(loaded.redisCluster.joined(separator: ", "))"
         print("  redis       \(redis)")
+        if let shards = loaded.shards { print("  shards      \(shards) per new poll") }
         print("  proxies     \(loaded.trustedProxies.isEmpty ? "none (X-Voter-Id off)" : loaded.trustedProxies.map(\.description).joined(separator: ", "))")
         let mounts = Dialect.allCases.compactMap { dialect in
             loaded.dialects[dialect].flatMap { $0.enabled ? "\(dialect.rawValue) at \($0.prefix)" : nil }

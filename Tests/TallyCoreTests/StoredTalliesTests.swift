@@ -24,6 +24,18 @@ import Testing
         #expect(read(tallies)?.version == 6, "a slot never goes back to an older version")
     }
 
+    @Test func aShardedPollsTalliesAreTheSumOfEachShardsNewestOnceEveryShardReported() {
+        let tallies = StoredTallies(optionCount: 2, slotCount: 2, shardCount: 3)
+        tallies.record(slot: 0, shard: 0, version: 2, voters: 2, count: { [1, 1][$0] })
+        tallies.record(slot: 1, shard: 1, version: 5, voters: 3, count: { [3, 0][$0] })
+        #expect(read(tallies) == nil, "shard 2 not reported: its voters would be missing")
+        tallies.record(slot: 1, shard: 2, version: 0, voters: 0, count: { _ in 0 })
+        #expect(read(tallies).map { [$0.version, $0.voters] + $0.counts } == [7, 5, 4, 1], "a shard nobody voted in counts as zero")
+        tallies.record(slot: 0, shard: 1, version: 4, voters: 9, count: { _ in 9 })
+        tallies.record(slot: 0, shard: 0, version: 3, voters: 3, count: { [2, 1][$0] })
+        #expect(read(tallies).map { [$0.version, $0.voters] + $0.counts } == [8, 6, 5, 1], "each shard's newest, whichever slot has it")
+    }
+
     @Test func readersNeverSeeATornCopyWhileWritersRecord() {
         let tallies = StoredTallies(optionCount: 8, slotCount: 2)
         let done = Atomic(false)

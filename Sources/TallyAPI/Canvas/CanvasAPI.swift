@@ -187,7 +187,7 @@ public final class CanvasAPI: Sendable {
         var pending = sessions.count
         var ballots: [PollID: [(voter: String, ballot: Ballot)]] = [:]
         for session in sessions {
-            desks.store.ballots(poll: session.id) { [style] found in
+            desks.store.ballots(of: session.storeShards) { [style] found in
                 ballots[session.id] = found
                 pending -= 1
                 guard pending == 0 else { return }
@@ -238,7 +238,7 @@ public final class CanvasAPI: Sendable {
             guard let sessions = sessions(of: [template.id], response, desks.polls)?[template.id] else { return }
             let later = response.deferred()
             for session in sessions {
-                desks.store.deletePoll(session.id) { [registry] deleted in if deleted { registry.forget(session.id) } }
+                desks.store.deletePoll(session.storeShards) { [registry] deleted in if deleted { registry.forget(session.id) } }
             }
             templates.delete(template.id) { [style] deleted in
                 later.complete { deleted ? $0.write(status: 204, contentType: nil, body: UnsafeRawBufferPointer(start: nil, count: 0)) : style.writeUnavailable($0) }
@@ -368,7 +368,7 @@ public final class CanvasAPI: Sendable {
     ) {
         guard let (session, viewer) = session(request, pollText, sessionText, response, desks.polls), let wanted = id(idText) else { return }
         let later = response.deferred()
-        desks.store.ballots(poll: session.id) { [style] ballots in
+        desks.store.ballots(of: session.storeShards) { [style] ballots in
             later.complete { response in
                 guard let ballots else { return style.writeUnavailable(response) }
                 guard let (voter, ballot) = ballots.first(where: { CanvasJSON.submissionID(session.id, VoterKey(id: $0.voter)) == wanted }),

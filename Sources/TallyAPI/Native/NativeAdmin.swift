@@ -27,12 +27,14 @@ extension NativeAPI {
             if try fields.bool("private") == true { rules.token = .random() }
             let question = try fields.string("question")?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
             guard !question.isEmpty else { throw FieldError("'question' is required") }
+            let shards = try fields.integer("shards")
+            if let shards, shards < 1 || shards > PollShards.maxCount { throw FieldError("'shards' must be from 1 to \(PollShards.maxCount)") }
             let now = WallClock.now()
             if let closesAt = rules.closesAt, closesAt <= now { throw FieldError("'closesAt' must be in the future") }
             let definition = PollDefinition(
                 question: question, description: try fields.string("description") ?? "", options: options, rules: rules,
                 labels: try fields.labels("labels") ?? [:], createdAt: now,
-                expectedVoters: try fields.integer("expectedVoters") ?? 0)
+                expectedVoters: try fields.integer("expectedVoters") ?? 0, shards: shards ?? 0)
             let lifecycle: Lifecycle = try fields.bool("draft") == true ? .draft : .open
             try fields.rejectUnknown()
             try definition.validate()
@@ -100,7 +102,7 @@ extension NativeAPI {
             let visibility = try fields.visibility("visibility")
             let hideCounts = try fields.bool("hideCounts")
             let labels = try fields.labels("labels")
-            for fixed in ["options", "maxVotes", "anonymous", "private", "draft", "expectedVoters"] where fields.has(fixed) {
+            for fixed in ["options", "maxVotes", "anonymous", "private", "draft", "expectedVoters", "shards"] where fields.has(fixed) {
                 throw FieldError("'\(fixed)' cannot change once a poll exists")
             }
             try fields.rejectUnknown()

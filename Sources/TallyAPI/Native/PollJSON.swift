@@ -24,6 +24,7 @@ enum PollJSON {
             body.field("anonymous", rules.anonymous)
             body.field("private", rules.token != nil)
             if organizer, let token = rules.token { body.field("token", string: token.description) }
+            if organizer { body.field("shards", poll.storeShards.count) }
             body.key("labels")
             body.object { labels in
                 for (name, value) in definition.labels.sorted(by: { $0.key < $1.key }) {

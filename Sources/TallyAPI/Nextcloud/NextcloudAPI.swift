@@ -161,7 +161,7 @@ public final class NextcloudAPI: Sendable {
         guard let poll = poll(idText, room: room, response, desks.polls, style), let caller = caller(request, response, style) else { return }
         guard poll.lifecycle != .draft || caller.isModerator else { return style.write(VoteRejection.unknownPoll, response) }
         let id = poll.id
-        if needsDetails(poll) { return answerWithDetails(id, caller, response.deferred(), desks, style) }
+        if needsDetails(poll) { return answerWithDetails(poll, caller, response.deferred(), desks, style) }
         desks.polls.withBallot(of: caller.voter, in: poll, response) { [registry] response in
             guard let poll = registry.poll(id) else { return style.write(VoteRejection.unknownPoll, response) }
             style.write(status: 200, response) { NextcloudPollJSON.poll(poll, caller.reader(of: poll), details: nil, now: WallClock.now(), &$0) }
@@ -187,7 +187,7 @@ public final class NextcloudAPI: Sendable {
                 return style.write(status: 200, response) { NextcloudPollJSON.poll(poll, caller.reader(of: poll), details: nil, now: WallClock.now(), &$0) }
             }
             // Read after the close is stored: no vote can come between.
-            answerWithDetails(poll.id, caller, response.deferred(), desks, style)
+            answerWithDetails(poll, caller, response.deferred(), desks, style)
         }
     }
 
@@ -198,8 +198,9 @@ public final class NextcloudAPI: Sendable {
 
     /// Answers with the poll and who chose what (sorted by voter id): every ballot read from Redis,
     /// the caller's among them; 503 if Redis cannot be asked.
-    private func answerWithDetails(_ id: PollID, _ caller: Caller, _ response: DeferredResponse, _ desks: LoopDesks, _ style: NextcloudStyle) {
-        desks.store.ballots(poll: id) { [registry] ballots in
+    private func answerWithDetails(_ poll: Poll, _ caller: Caller, _ response: DeferredResponse, _ desks: LoopDesks, _ style: NextcloudStyle) {
+        let id = poll.id
+        desks.store.ballots(of: poll.storeShards) { [registry] ballots in
             response.complete { response in
                 guard let ballots else { return style.writeUnavailable(response) }
                 guard let poll = registry.poll(id) else { return style.write(VoteRejection.unknownPoll, response) }

@@ -81,7 +81,7 @@ public final class PnutAPI: Sendable {
         guard admitted else { return style.notFound(response) }
         if needsRespondentIDs(poll, viewer) {
             let later = response.deferred()
-            return desks.store.ballots(poll: id) { [registry, style] ballots in
+            return desks.store.ballots(of: poll.storeShards) { [registry, style] ballots in
                 later.complete { response in
                     guard let ballots, let poll = registry.poll(id) else { return style.writeUnavailable(response) }
                     let own = voter.map { voter in ballots.first { $0.voter == voter.id }?.ballot ?? .empty } ?? .empty

@@ -67,11 +67,18 @@ public struct PollDesk {
     /// `If-Match` when `expected` came from one): a change made on a stale view is answered
     /// `changedMeanwhile` (`preconditionFailed` for the client's version), never saved over the
     /// newer one. With `refusedIfVoted`, only while nobody has a ballot in it; else that error is
-    /// the answer.
+    /// the answer. A poll's shards in Redis are fixed when it is created: a new poll that names
+    /// none gets the daemon's default (`LoopStore.defaultShards`), a change keeps the poll's.
     public func save<Style: AnswerStyle>(
         _ id: PollID, _ definition: PollDefinition, _ lifecycle: Lifecycle, _ response: DeferredResponse, _ style: Style,
         expected: PollVersion?, fromClient: Bool = false, refusedIfVoted: AdminError? = nil, answer: @escaping (Poll, ResponseWriter) -> Void
     ) {
+        var definition = definition
+        if let existing = registry.poll(id) {
+            definition.shards = existing.storeShards.count
+        } else if definition.shards == 0 {
+            definition.shards = store.defaultShards(expectedVoters: definition.expectedVoters)
+        }
         store.savePoll(id, definition, lifecycle, expected: expected, ifUnvoted: refusedIfVoted != nil) { saved in
             let refusal: AdminError
             switch saved {
@@ -93,9 +100,9 @@ public struct PollDesk {
     public func delete<Style: AnswerStyle>(
         _ id: PollID, _ response: ResponseWriter, _ style: Style, answer: @escaping (ResponseWriter) -> Void
     ) {
-        guard find(id, response, style) != nil else { return }
+        guard let poll = find(id, response, style) else { return }
         let later = response.deferred()
-        store.deletePoll(id) { stored in
+        store.deletePoll(poll.storeShards) { stored in
             guard stored else { return later.complete { style.writeUnavailable($0) } }
             registry.forget(id)
             later.complete(answer)
@@ -130,7 +137,7 @@ public struct PollDesk {
         var pending = 0
         for poll in polls {
             let sent = voter.withBytes { id in
-                store.lookUpBallot(poll: poll.id, voterID: id, voter: voter.key) {
+                store.lookUpBallot(shard: poll.storeShards.of(voter.key), voterID: id, voter: voter.key) {
                     pending -= 1
                     if pending == 0 { deferred?.complete(answer) }
                 }

@@ -65,7 +65,9 @@ public final class PollLoader {
                 id: id, definition: found.definition, lifecycle: found.version.state, revision: found.version.revision)
             else { return false }
             poll.markRead(at: now)
-            reader.recordStoredTallies(poll: id, version: found.talliesVersion, voters: found.voters) { found.counts[$0] }
+            for (shard, tallies) in found.tallies.enumerated() {
+                reader.recordStoredTallies(poll: id, storeShard: shard, version: tallies.version, voters: tallies.voters) { tallies.counts[$0] }
+            }
         }
         return true
     }

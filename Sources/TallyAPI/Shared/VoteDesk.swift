@@ -2,8 +2,8 @@ import TallyCore
 import TallyHTTP
 import TallyStore
 
-/// One loop's vote flow, the same for every dialect: gate (Redis can take votes) → credential →
-/// poll → the dialect's decode → the engine (recorded, not counted) → the store (group commit) →
+/// One loop's vote flow, the same for every dialect: gate (Redis can take votes) → credential → poll
+/// → gate (the Redis that holds the voter's shard of the poll can) → the dialect's decode → the engine (recorded, not counted) → the store (group commit) →
 /// settled by Redis' verdict → answered by the dialect's responder. No Foundation, no allocation,
 /// no lock.
 public struct VoteDesk {
@@ -21,7 +21,7 @@ public struct VoteDesk {
             stats.count(.rejected(.unknownPoll))
             return dialect.style.write(VoteRejection.unknownPoll, response)
         }
-        guard store.isTakingVotes(for: pollID) else {
+        guard store.isTakingVotes else {
             stats.count(.unavailable)
             return dialect.style.writeUnavailable(response)
         }
@@ -38,6 +38,11 @@ public struct VoteDesk {
                 stats.count(.rejected(.unknownPoll))
                 return dialect.style.write(VoteRejection.unknownPoll, response)
             }
+            let shard = poll.storeShards.of(voter.key)
+            guard store.isTakingVotes(for: shard) else {
+                stats.count(.unavailable)
+                return dialect.style.writeUnavailable(response)
+            }
             guard let decoded = dialect.decode(request, poll: poll, voter: voter, response) else { return stats.count(.malformed) }
             let outcome = poll.vote(decoded.input, by: voter.key, token: decoded.token, now: now, shard: reader.shard, counting: false)
             let previous: Ballot
@@ -53,7 +58,7 @@ public struct VoteDesk {
             let added = decoded.input.adds ? decoded.input.ballot : .empty
             voter.withBytes { id in
                 store.submit(
-                    poll: pollID, voterID: id, voter: voter.key, previous: previous, current: current, added: added,
+                    shard: shard, voterID: id, voter: voter.key, previous: previous, current: current, added: added,
                     ticket: LoopDesks.ticket(response.deferred(), answerID: dialect.answerID))
             }
         }
