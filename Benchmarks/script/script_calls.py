@@ -1,9 +1,13 @@
 """Calls tallyd's Lua scripts in a Redis, pipelined, over a plain socket (no client library). The
 sources are read from Sources/TallyStore/VoteScript.swift and CloseScript.swift.
 
-    script_calls.py PORT prepare-votes         a poll of 4 options with 100 000 stored ballots
-    script_calls.py PORT votes VOTES CALLS     CALLS vote-script calls of VOTES votes each (4 in 5
-                                               by new voters, 1 in 5 revotes of stored ballots)
+    script_calls.py PORT prepare-votes [SHARDS]
+                                               a poll of 4 options with 100 000 stored ballots,
+                                               spread over SHARDS shards (1: the poll's own keys)
+    script_calls.py PORT votes VOTES CALLS [SHARDS]
+                                               CALLS vote-script calls of VOTES votes each (4 in 5
+                                               by new voters, 1 in 5 revotes of stored ballots),
+                                               each into one shard, in turn
     script_calls.py PORT prepare-polls POLLS   POLLS open polls of 4 options with votes, all ended
     script_calls.py PORT close POLLS           the close script over them, 200 polls per call
 """
@@ -15,6 +19,13 @@ import sys
 
 SOURCES = pathlib.Path(__file__).resolve().parents[2] / "Sources/TallyStore"
 POLL, BALLOTS = "{p:bench}:poll", "{p:bench}:ballots"
+STORED = 99_960  # stored ballots: a multiple of every shard count used, so voter i is in shard i % shards
+
+
+def shard_keys(shard, shards):
+    """A shard's keys: the poll's own for one shard (`KeySchema`)."""
+    tag = "p:bench" if shards == 1 else f"p:bench:{shard}"
+    return f"{{{tag}}}:poll", f"{{{tag}}}:ballots"
 VOTES_SENT = "{p:bench}:votes-sent"  # numbers the votes across runs, so no run re-sends another's voters
 ENDED = 1_000_000  # µs since the epoch: long past
 
@@ -74,27 +85,30 @@ def main():
     port, phase = int(sys.argv[1]), sys.argv[2]
     redis = Redis(port)
     if phase == "prepare-votes":
-        commands = [command("HSET", POLL, "state", "open", "options", 4, "maxVotes", 1, "revote", 1,
-                            "closesAt", "", "closesOnEnd", 1)]
-        for first in range(0, 100_000, 1_000):
-            pairs = []
-            for voter in range(first, first + 1_000):
-                pairs += [f"old-{voter}", f"{1 << (voter % 4):016x}"]
-            commands.append(command("HSET", BALLOTS, *pairs))
+        shards = int(sys.argv[3]) if len(sys.argv) > 3 else 1
+        commands = [command("HSET", shard_keys(shard, shards)[0], "state", "open", "options", 4, "maxVotes", 1, "revote", 1,
+                            "closesAt", "", "closesOnEnd", 1) for shard in range(shards)]
+        for first in range(0, STORED, 1_020):
+            pairs = {}
+            for voter in range(first, min(first + 1_020, STORED)):
+                pairs.setdefault(voter % shards, []).extend([f"old-{voter}", f"{1 << (voter % 4):016x}"])
+            commands += [command("HSET", shard_keys(shard, shards)[1], *values) for shard, values in pairs.items()]
         redis.pipeline(commands)
         redis.load(script_source("VoteScript.swift"))
     elif phase == "votes":
         votes, calls = int(sys.argv[3]), int(sys.argv[4])
+        shards = int(sys.argv[5]) if len(sys.argv) > 5 else 1
         sha = hashlib.sha1(script_source("VoteScript.swift").encode()).hexdigest()
         commands, vote = [], int(redis.call("INCRBY", VOTES_SENT, votes * calls)) - votes * calls
-        for _ in range(calls):
-            voters, ballots = [], []
+        for call in range(calls):
+            shard, voters, ballots = call % shards, [], []
             for _ in range(votes):
                 vote += 1
-                voters.append(f"old-{vote}" if vote % 5 == 0 else f"new-{vote}")
+                # A revote by a voter stored in this shard.
+                voters.append(f"old-{(vote * shards + shard) % STORED}" if vote % 5 == 0 else f"new-{vote}")
                 ballots.append(f"{1 << ((vote * 7) % 4):016x}")
             # The deadline (Redis' time in µs) far ahead: the calls are counted, not timed out.
-            commands.append(command("EVALSHA", sha, 2, POLL, BALLOTS, 2**62, *voters, *ballots))
+            commands.append(command("EVALSHA", sha, 2, *shard_keys(shard, shards), 2**62, *voters, *ballots))
         redis.pipeline(commands)
     elif phase == "prepare-polls":
         redis.pipeline([command("HSET", f"{{p:{poll}}}:poll", "state", "open", "options", 4, "maxVotes", 1,

@@ -57,6 +57,11 @@ public enum KeySchema {
     ///   `closedAt` (Redis' time, µs), `finalVoters`, `finalCounts` (a JSON array, one count per
     ///   option); rewritten if the poll is reopened and ends again; on a cluster, `eventPending` (1)
 ///   until its `closed` event is appended (`ClosedEvents`).
+    ///
+    /// A poll of several shards: its own hash has the rules, `labels`, `revision` and, once
+    /// closed, the shards' tallies summed (`CloseWorker.finalizeSharded`) and the frozen results;
+    /// each shard's hash has the rules the vote script checks, the `revision` they were copied at
+    /// (`StoredPoll.shardRulesCommand`), and its voters' tallies.
     public static func poll(_ poll: PollID) -> String { key(.poll, poll) }
 
     /// Hash. The poll's whole definition as JSON (`definition`), for recovery.

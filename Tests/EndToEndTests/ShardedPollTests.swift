@@ -102,6 +102,10 @@ import Testing
             #expect(CloseWorkerTests.state(daemon, poll) == "closed")
             #expect(NativeFixture.votes(daemon.results(poll)) == [20, 20, 20, 0])
         }
+        // Without a count of its own, a poll that expects a crowd gets a shard per master, others one.
+        let shards = { (poll: String) in daemons[0].asOrganizer("GET", "/v1/polls/\(poll)").json?["shards"] as? Int }
+        #expect(shards(try daemons[0].create(#""expectedVoters":100000"#)) == 3)
+        #expect(shards(try daemons[0].create(#""expectedVoters":99999"#)) == 1)
     }
 
     /// On one Redis too: a poll of three shards takes votes, is loaded back by a restarted daemon,
@@ -137,5 +141,14 @@ import Testing
         for shard in Self.shards(poll, 3) {
             #expect(try redis.cli(["EXISTS", KeySchema.key(.poll, shard), KeySchema.ballots(shard)]) == "0")
         }
+
+        // `[redis] shards` gives every new poll without a count of its own that many.
+        let config = NativeFixture.config + "\n[redis]\naddress = \"127.0.0.1:\(redis.port)\"\nshards = 2\n"
+        f = try NativeFixture(config: config, redis: redis)
+        let other = try f.create()
+        #expect(f.asOrganizer("GET", "/v1/polls/\(other)").json?["shards"] as? Int == 2)
+        #expect(f.vote(other, "ann", #"{"choices":[1]}"#).status == 200)
+        #expect(try Self.ballots(other, 2, cli) == ["ann": "0000000000000002"])
+        #expect(f.asOrganizer("POST", "/v1/polls", #"{"question":"q","options":["a"],"shards":0}"#).status == 400)
     }
 }
