@@ -56,7 +56,7 @@ public enum KeySchema {
     /// - once the close worker finalized the poll at its end date, the results it froze then:
     ///   `closedAt` (Redis' time, µs), `finalVoters`, `finalCounts` (a JSON array, one count per
     ///   option); rewritten if the poll is reopened and ends again; on a cluster, `eventPending` (1)
-///   until its `closed` event is appended (`ClosedEvents`).
+    ///   until its `closed` event is appended (`ClosedEvents`).
     ///
     /// A poll of several shards: its own hash has the rules, `labels`, `revision` and, once
     /// closed, the shards' tallies summed (`CloseWorker.finalizeSharded`) and the frozen results;
