@@ -56,13 +56,19 @@ import Testing
         #expect(NativeFixture.votes(second.results(polls[5])) == NativeFixture.votes(f.results(polls[5])))
     }
 
+    /// Three daemons, each voter voting through all of them at once (into polls of one shard and a
+    /// poll of three): each voter counted once, in the tallies of the shard that holds their ballot.
     @Test func daemonsSharingTheClusterNeverCountAVoterTwice() throws {
         let cluster = try RedisCluster()
-        let daemons = try (0..<2).map { _ in try NativeFixture(config: Self.config(cluster, loops: 1), redis: cluster.nodes[0]) }
-        let polls = try (0..<3).map { _ in try daemons[0].create() }
+        let daemons = try (0..<3).map { _ in try NativeFixture(config: Self.config(cluster, loops: 1), redis: cluster.nodes[0]) }
+        let polls = try [daemons[0].create(), daemons[0].create(), daemons[0].create(#""shards":3"#)]
+        let shards = [1, 1, 3]
+        for daemon in daemons[1...] {
+            #expect(try CloseWorkerTests.eventually(5) { daemon.client.request("GET", "/v1/polls/\(polls[2])")?.status == 200 })
+        }
         let voters = (0..<150).map { "fan-\($0)" }
         let answers = Mutex<[String: [Int?]]>([:])
-        DispatchQueue.concurrentPerform(iterations: 2) { index in
+        DispatchQueue.concurrentPerform(iterations: 3) { index in
             guard let client = try? daemons[index].daemon.client() else { return }
             for voter in voters {
                 for poll in polls {
@@ -75,10 +81,16 @@ import Testing
         for (key, statuses) in answers.withLock({ $0 }) {
             #expect(statuses.filter { $0 == 200 }.count == 1 && statuses.allSatisfy { $0 == 200 || $0 == 409 }, "\(key): \(statuses)")
         }
-        for poll in polls {
-            let counts = try Self.hash(cluster, "{p:\(poll)}:poll")
-            #expect(try Self.hash(cluster, "{p:\(poll)}:ballots").count == voters.count)
-            #expect(counts["voters"] == "\(voters.count)" && Int(counts["0"] ?? "0")! + Int(counts["1"] ?? "0")! == voters.count)
+        for (poll, count) in zip(polls, shards) {
+            #expect(try ShardedPollTests.ballots(poll, count) { try cluster.cli($0) }.count == voters.count)
+            var voted = 0
+            var votes = 0
+            for shard in ShardedPollTests.shards(poll, count) {
+                let tallies = try Self.hash(cluster, KeySchema.key(.poll, shard))
+                voted += Int(tallies["voters"] ?? "0")!
+                votes += (0..<3).map { Int(tallies["\($0)"] ?? "0")! }.reduce(0, +)
+            }
+            #expect(voted == voters.count && votes == voters.count, "poll \(poll)")
         }
     }
 }
