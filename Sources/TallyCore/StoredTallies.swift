@@ -11,7 +11,9 @@ import Atomics
 ///
 /// Row layout, in 64-bit words: [sequence, version + 1 (0: none reported), voters, option 0,
 /// option 1, …], padded to whole cache lines. The sequence is odd while its writer is mid-write.
-/// A shard nobody voted in is reported at version 0, and counts as reported.
+/// Of a sharded poll, a shard nobody voted in is reported at version 0 and counts as reported (its
+/// sum needs every shard); of a poll of one shard, version 0 is no report: the daemon's own counts,
+/// which take in the ballots it looks up in Redis at once, answer until votes are stored.
 final class StoredTallies: @unchecked Sendable {
     let optionCount: Int
     let slotCount: Int
@@ -33,7 +35,7 @@ final class StoredTallies: @unchecked Sendable {
     func record(slot: Int, shard: Int = 0, version: Int64, voters: Int64, count: (Int) -> Int64) {
         let slot = slot * shardCount + shard
         let sequence = word(slot, 0)
-        guard version >= 0, version + 1 > word(slot, 1).load(ordering: .relaxed) else { return }
+        guard version > 0 || version == 0 && shardCount > 1, version + 1 > word(slot, 1).load(ordering: .relaxed) else { return }
         let start = sequence.load(ordering: .relaxed)
         sequence.store(start &+ 1, ordering: .relaxed)
         atomicMemoryFence(ordering: .releasing)
