@@ -23,6 +23,7 @@ let package = Package(
         .library(name: "TallyAPI", targets: ["TallyAPI"]),
         .library(name: "TallyStore", targets: ["TallyStore"]),
         .library(name: "TallyCloser", targets: ["TallyCloser"]),
+        .library(name: "TallyPages", targets: ["TallyPages"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-atomics.git", from: "1.3.0"),
@@ -67,6 +68,18 @@ let package = Package(
             exclude: ["Native/openapi.yaml"],
             swiftSettings: serverSettings
         ),
+        // The live-event pages (stage screen, voting page, organizer console): static files embedded
+        // in the binary, gzip'd once with zlib, and QR codes drawn by libqrencode.
+        .systemLibrary(name: "CQREncode", pkgConfig: "libqrencode", providers: [.apt(["libqrencode-dev"])]),
+        .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
+        .target(
+            name: "TallyPages",
+            dependencies: ["TallyBase", "TallyHTTP", "CQREncode", "CZlib"],
+            resources: ["live.html", "vote.html", "console.html", "pages.css", "live.js", "vote.js", "console.js"].map {
+                .embedInCode("Assets/\($0)")
+            },
+            swiftSettings: serverSettings
+        ),
         .systemLibrary(name: "CHiredis", pkgConfig: "hiredis", providers: [.apt(["libhiredis-dev"])]),
         // hiredis reply objects carved from one arena per connection (no malloc per reply object).
         .target(name: "CReplyArena", dependencies: ["CHiredis"]),
@@ -85,7 +98,7 @@ let package = Package(
         .executableTarget(
             name: "tallyd",
             dependencies: [
-                "TallyBase", "TallyCore", "TallyHTTP", "TallyAPI", "TallyStore", "TallyCloser",
+                "TallyBase", "TallyCore", "TallyHTTP", "TallyAPI", "TallyStore", "TallyCloser", "TallyPages",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
             ],

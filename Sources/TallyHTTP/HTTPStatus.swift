@@ -6,6 +6,7 @@ enum HTTPStatus {
         case 201: "HTTP/1.1 201 Created\r\n"
         case 202: "HTTP/1.1 202 Accepted\r\n"
         case 204: "HTTP/1.1 204 No Content\r\n"
+        case 304: "HTTP/1.1 304 Not Modified\r\n"
         case 400: "HTTP/1.1 400 Bad Request\r\n"
         case 401: "HTTP/1.1 401 Unauthorized\r\n"
         case 403: "HTTP/1.1 403 Forbidden\r\n"

@@ -20,9 +20,15 @@ public struct ResponseWriter {
         }
     }
 
+    /// Writes a complete response with header lines made at run time (`headerLines`: whole lines,
+    /// each ending in CRLF).
+    public func write(status: Int, contentType: StaticString?, body: UnsafeRawBufferPointer, headerLines: UnsafeRawBufferPointer) {
+        write(status: status, contentType: contentType, body: body) { output.append(headerLines) }
+    }
+
     private func write(status: Int, contentType: StaticString?, body: UnsafeRawBufferPointer, headers: () -> Void) {
-        // A 204 carries no Content-Length (RFC 9110 §8.6).
-        writeHead(status: status, contentType: contentType, contentLength: status == 204 ? nil : body.count, headers: headers)
+        // A 204 carries no Content-Length, a 304 none of its own (RFC 9110 §8.6).
+        writeHead(status: status, contentType: contentType, contentLength: status == 204 || status == 304 ? nil : body.count, headers: headers)
         if !isHead { output.append(body) }
     }
 

@@ -27,6 +27,10 @@ struct TallyConfig {
     var resultsRefreshMilliseconds = 250
     /// A closed poll nobody read for this long leaves memory (Redis keeps it; 0: never).
     var keepClosedSeconds = 600
+    /// The live-event pages (`/live/{id}`, `/vote/{id}`, `/console`) are served.
+    var pages = true
+    /// Scheme and host of the voting page's URL in QR codes (nil: `http://` and the request's Host).
+    var publicURL: String?
     /// Take votes even from a Redis without an append-only file.
     var allowVolatile = false
     /// Replicas that must confirm a batch of votes (`WAIT`) before they are answered.
@@ -218,6 +222,16 @@ struct ConfigKey: Sendable {
         limit("drain_timeout_ms", 0...3_600_000) { $0.drainTimeoutMilliseconds = $1 },
         ConfigKey(section: "server", name: "keep_closed_s") { config, value throws(ConfigProblem) in
             config.keepClosedSeconds = try value.integer(0...31_536_000)
+        },
+        ConfigKey(section: "server", name: "pages") { config, value throws(ConfigProblem) in
+            config.pages = try value.boolean()
+        },
+        ConfigKey(section: "server", name: "public_url") { config, value throws(ConfigProblem) in
+            let url = try value.string()
+            guard url.hasPrefix("http://") || url.hasPrefix("https://"), !url.contains(where: { $0 == " " || $0 == "\"" }) else {
+                throw ConfigProblem("must be an http:// or https:// URL, e.g. https://vote.example.com")
+            }
+            config.publicURL = url
         },
         ConfigKey(section: "auth", name: "organizer_tokens") { config, value throws(ConfigProblem) in
             let tokens = try value.strings()

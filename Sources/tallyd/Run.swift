@@ -5,6 +5,7 @@ import TallyBase
 import TallyCloser
 import TallyCore
 import TallyHTTP
+import TallyPages
 import TallyStore
 
 /// `tallyd run`: serves until SIGTERM or SIGINT, then drains and exits 0.
@@ -86,6 +87,7 @@ struct Run: ParsableCommand {
         if let pnut { voteStats.append(("pnut", pnut.voteStats)) }
         if let canvas { voteStats.append(("canvas", canvas.voteStats)) }
         let ops = OpsAPI(registry: registry, voteStats: voteStats)
+        let pages = config.pages ? PagesAPI(publicURL: config.publicURL) : nil
         let server: HTTPServer
         var storeStats: [StoreStats] = []
         do {
@@ -117,6 +119,7 @@ struct Run: ParsableCommand {
                 canvas?.install(on: router, desks)
                 contentPolls?.install(on: router, desks)
                 ops.install(on: router)
+                pages?.install(on: router)
                 return router
             }
         } catch {
