@@ -45,6 +45,23 @@ import Testing
         #expect(statuses[400, default: 0] > 50 && statuses.keys.filter { $0 < 300 }.count >= 2, "\(statuses)")
     }
 
+    /// The live-event pages: their files, the QR code, with the headers they read (Host,
+    /// If-None-Match, Accept-Encoding) edited: every answer documented (a 304 too), the daemon up.
+    @Test func editedPageRequestsAreAnsweredAndTheDaemonStaysUp() throws {
+        let fixture = try NativeFixture(config: Self.config)
+        let poll = try fixture.create()
+        let etag = try #require(fixture.client.request("GET", "/pages/vote.js")?.headers["etag"])
+        let responses = try Self.sendEdited(rounds: 4, seed: 21, to: fixture, answers: Self.documented.union([304])) { random in
+            let path = ["/live/\(poll)", "/vote/\(poll)", "/console", "/pages/vote.js", "/pages/pages.css", "/live/\(poll)/qr.svg"]
+                .randomElement(using: &random)!
+            let extra = ["If-None-Match: \(etag)\r\n", "Accept-Encoding: gzip, deflate\r\n", ""].randomElement(using: &random)!
+            return Array("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\(extra)\r\n".utf8)
+        }
+        let statuses = Dictionary(grouping: responses, by: \.status).mapValues(\.count)
+        #expect(statuses[200, default: 0] > 50 && statuses[404, default: 0] > 0 && statuses[304, default: 0] > 0, "\(statuses)")
+        #expect(fixture.client.request("GET", "/healthz")?.status == 200)
+    }
+
     /// The Mastodon routes: votes (form and JSON), statuses with a poll (JSON and form), reads and
     /// the instance documents, with random edits. Every answer is documented and, where it is an
     /// error, Mastodon's `{"error": …}` or the native shape; every acknowledged vote is stored and
