@@ -109,10 +109,9 @@ extension ClusterTests {
         let poll = try f.create()
         try #require(poll == expected)
         let stop = Atomic(false)
-        let voting = DispatchQueue.global()
         let sent = Mutex<[WriteThroughTests.Sent]>([])
         let done = DispatchGroup()
-        voting.async(group: done) {
+        done.runOnOwnThread {
             sent.withLock { $0 = WriteThroughTests.voteUntil(port: f.daemon.port, poll: poll, prefix: "fan", threads: 3, pause: 1_000) { stop.load(ordering: .relaxed) } }
         }
         usleep(300_000)
@@ -152,7 +151,7 @@ extension ClusterTests {
         let stop = Atomic(false)
         let sent = Mutex<[WriteThroughTests.Sent]>([])
         let done = DispatchGroup()
-        DispatchQueue.global().async(group: done) {
+        done.runOnOwnThread {
             sent.withLock { $0 = WriteThroughTests.voteUntil(port: f.daemon.port, poll: poll, prefix: "fan", threads: 3, pause: 1_000) { stop.load(ordering: .relaxed) } }
         }
         usleep(300_000)
@@ -213,7 +212,7 @@ extension ClusterTests {
         defer { stuckMaster.resume() }
         let waiting = Mutex<Int?>(nil)
         let done = DispatchGroup()
-        DispatchQueue.global().async(group: done) {
+        done.runOnOwnThread {
             let client = try? RawClient(port: f.daemon.port)
             let status = client?.request("POST", "/v1/polls/\(stuck)/votes", headers: ["X-Voter-Id": "ann"], body: #"{"choices":[0]}"#)?.status
             waiting.withLock { $0 = status }

@@ -125,6 +125,17 @@ def test_an_after_close_poll_shows_no_counts_before_it_closes(tallyd_module, bro
     wait(browser, lambda: values(browser, "options") == ["0 · 0%", "1 · 100%", "0 · 0%"])
 
 
+def test_a_poll_that_hides_counts_shows_percentages_only(tallyd_module, browser):
+    daemon = tallyd_module
+    poll = create(daemon, hideCounts=True)
+    for voter, choice in (("ann", 0), ("bob", 0), ("cat", 1), ("dan", 2)):
+        assert vote(daemon, poll, voter, [choice])[0] == 200
+    browser.set_window_size(*PROJECTOR)
+    browser.get(f"{daemon.url}/live/{poll}")
+    wait(browser, lambda: values(browser, "options") == ["50%", "25%", "25%"])
+    assert text(browser, "voters") == "–"
+
+
 def test_the_voting_page_takes_a_ballot_within_max_votes_and_shows_it_on_return(tallyd_module, browser):
     daemon = tallyd_module
     poll = create(daemon, maxVotes=2, visibility="afterVote")
