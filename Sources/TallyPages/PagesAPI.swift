@@ -40,7 +40,12 @@ public final class PagesAPI: Sendable {
         }
         router.add(.get, "/live/{id}/qr.svg") { [self] request, parameters, response in
             guard Self.isPollID(parameters[0]), let base = base(request) else { return notFound(response) }
-            let url = base + "/vote/" + String(decoding: parameters[0], as: UTF8.self)
+            var url = base + "/vote/" + String(decoding: parameters[0], as: UTF8.self)
+            // A private poll's token (32 hex digits), for its voters' links: in the fragment.
+            if let token = Self.queryValue("p", request.query) {
+                guard token.count == 32, token.allSatisfy(\.isHexDigit) else { return notFound(response) }
+                url += "#p=" + token
+            }
             guard let svg = QRCodeSVG.svg(of: url) else { return notFound(response) }
             let headers = "Cache-Control: no-cache\r\n" + PageAsset.securityHeaders
             Array(svg.utf8).withUnsafeBytes { body in
@@ -82,6 +87,14 @@ public final class PagesAPI: Sendable {
                 response.write(status: 200, contentType: asset.contentType, body: body, headerLines: $0)
             }
         }
+    }
+
+    /// A query parameter's raw value (the pages' own links need no decoding).
+    private static func queryValue(_ name: String, _ query: UnsafeRawBufferPointer) -> String? {
+        String(decoding: query, as: UTF8.self).split(separator: "&").lazy.compactMap { pair -> String? in
+            let parts = pair.split(separator: "=", maxSplits: 1)
+            return parts.count == 2 && parts[0] == name ? String(parts[1]) : nil
+        }.first
     }
 
     private static func contains(_ haystack: UnsafeRawBufferPointer, _ needle: [UInt8]) -> Bool {

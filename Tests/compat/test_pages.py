@@ -183,6 +183,28 @@ def test_the_voting_page_says_why_it_cannot_take_a_vote(tallyd_module, browser):
     wait(browser, lambda: text(browser, "message") == "This voting link has no voter token. Open the link you were given.")
 
 
+def test_a_private_polls_links_carry_its_token_in_the_fragment(tallyd_module, browser):
+    daemon = tallyd_module
+    poll = create(daemon, private=True)
+    token = api(daemon, "GET", f"/v1/polls/{poll}")[1]["token"]
+    browser.get(f"{daemon.url}/vote/{poll}#t={mint('fay')}")
+    wait(browser, lambda: text(browser, "message") == "This poll is private. Open the link you were given.")
+    browser.get("about:blank")
+    browser.get(f"{daemon.url}/vote/{poll}#t={mint('fay')}&p={token}")
+    wait(browser, lambda: len(browser.find_elements(By.CSS_SELECTOR, "#options .choice")) == 3)
+    browser.find_elements(By.CSS_SELECTOR, "#options .choice")[0].click()
+    browser.find_element(By.ID, "submit").click()
+    wait(browser, lambda: text(browser, "message").startswith("Thank you"))
+    browser.set_window_size(*PROJECTOR)
+    browser.get(f"{daemon.url}/live/{poll}#p={token}")
+    wait(browser, lambda: values(browser, "options") == ["1 · 100%", "0 · 0%", "0 · 0%"])
+    qr = os.path.join(SHOTS, "private-qr.png")
+    wait(browser, lambda: browser.find_element(By.ID, "qr").size["width"] > 100)
+    browser.find_element(By.ID, "qr").screenshot(qr)
+    decoded = subprocess.run(["zbarimg", "--quiet", "--raw", qr], capture_output=True, text=True).stdout.strip()
+    assert decoded == f"http://127.0.0.1:{daemon.port}/vote/{poll}#p={token}"
+
+
 def test_the_console_creates_opens_watches_and_closes_a_poll(tallyd_module, browser):
     daemon = tallyd_module
     browser.set_window_size(1280, 900)

@@ -64,7 +64,7 @@
     tr.innerHTML = '<td><button type="button" class="link"></button></td><td class="state"></td><td class="count"></td><td class="actions"></td>';
     const title = tr.querySelector(".link");
     title.textContent = poll.question;
-    title.addEventListener("click", () => select(poll.id));
+    title.addEventListener("click", () => select(poll.id, poll.token));
     tr.querySelector(".state").textContent = poll.state;
     tr.querySelector(".count").textContent = poll.voters ?? "";
     for (const action of actions[poll.state] || []) {
@@ -90,10 +90,12 @@
   }
 
   // The selected poll, read again every second while it is shown.
-  function select(id) {
+  // The links of a private poll carry its token in the fragment (#p=…), which the pages read.
+  function select(id, token) {
     selected = id;
-    $("stage-link").value = `${location.origin}/live/${id}`;
-    $("vote-link").value = `${location.origin}/vote/${id}`;
+    const secret = token ? `#p=${token}` : "";
+    $("stage-link").value = `${location.origin}/live/${id}${secret}`;
+    $("vote-link").value = `${location.origin}/vote/${id}${secret}`;
     clearInterval(timer);
     timer = setInterval(show, 1000);
     show();
@@ -159,7 +161,7 @@
       say(`Poll ${created.id} created.`, "ok");
       event.target.reset();
       await list();
-      select(created.id);
+      select(created.id, created.token);
     } catch (error) {
       say(`Not created: ${error.message}`, "error");
     }

@@ -1,15 +1,18 @@
 // The stage screen: the poll's question and one bar per option, moved by the results stream
 // (GET /v1/polls/{id}/results/stream), the voter count, a countdown to the end date, the QR code
 // of the voting page, and the final result once the poll is closed. It reads as an anonymous
-// viewer, so the API's visibility rules decide what it shows.
+// viewer, so the API's visibility rules decide what it shows. A private poll's token comes in the
+// URL fragment (#p=…), and goes into the QR code's link.
 "use strict";
 (() => {
   const id = location.pathname.split("/")[2];
+  const pollToken = new URLSearchParams(location.hash.slice(1)).get("p");
+  const query = pollToken ? `?token=${encodeURIComponent(pollToken)}` : "";
   const $ = (name) => document.getElementById(name);
   let poll = null;
   let retry = 1000;
 
-  $("qr").src = `/live/${id}/qr.svg`;
+  $("qr").src = `/live/${id}/qr.svg${pollToken ? `?p=${encodeURIComponent(pollToken)}` : ""}`;
   $("join-url").textContent = `${location.host}/vote/${id}`;
 
   function notice(text) {
@@ -66,7 +69,7 @@
 
   async function load() {
     try {
-      const response = await fetch(`/v1/polls/${id}`);
+      const response = await fetch(`/v1/polls/${id}${query}`);
       if (response.status === 404) return notice("No poll has this id.");
       if (!response.ok) throw new Error(String(response.status));
       poll = await response.json();
@@ -84,7 +87,7 @@
 
   // The stream, opened again after any error (with a growing pause, at most 10 s).
   function connect() {
-    const stream = new EventSource(`/v1/polls/${id}/results/stream`);
+    const stream = new EventSource(`/v1/polls/${id}/results/stream${query}`);
     stream.addEventListener("results", (event) => {
       retry = 1000;
       notice("");

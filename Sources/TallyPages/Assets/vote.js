@@ -1,10 +1,13 @@
 // The voting page: the options as large buttons, at most `maxVotes` chosen, submit, and a clear
 // answer. The voter token comes in the URL fragment (#t=…), which browsers never send to a server;
-// without one, a trusted proxy's X-Voter-Id names the voter. Everything goes through /v1.
+// without one, a trusted proxy's X-Voter-Id names the voter. A private poll's token comes there too
+// (&p=…). Everything goes through /v1.
 "use strict";
 (() => {
   const id = location.pathname.split("/")[2];
-  const token = new URLSearchParams(location.hash.slice(1)).get("t");
+  const fragment = new URLSearchParams(location.hash.slice(1));
+  const token = fragment.get("t");
+  const query = fragment.get("p") ? `?token=${encodeURIComponent(fragment.get("p"))}` : "";
   const $ = (name) => document.getElementById(name);
   const headers = token ? { Authorization: `Bearer ${token}` } : {};
   let poll = null;
@@ -21,6 +24,8 @@
     invalid_token: "This voting link is not valid. Open the link you were given.",
     token_expired: "This voting link has expired. Ask for a new one.",
     too_many_options: "You chose more options than this poll allows.",
+    poll_token_required: "This poll is private. Open the link you were given.",
+    poll_token_invalid: "This poll is private. Open the link you were given.",
     store_unavailable: "Your vote could not be saved right now. Please try again.",
   };
 
@@ -93,7 +98,7 @@
   async function load() {
     let response;
     try {
-      response = await fetch(`/v1/polls/${id}`, { headers });
+      response = await fetch(`/v1/polls/${id}${query}`, { headers });
     } catch {
       return say("Cannot reach the server. Check your connection and reload.", "error");
     }
@@ -118,7 +123,7 @@
     say("Sending…");
     let response;
     try {
-      response = await fetch(`/v1/polls/${id}/votes`, {
+      response = await fetch(`/v1/polls/${id}/votes${query}`, {
         method: "POST",
         headers: { ...headers, "Content-Type": "application/json" },
         body: JSON.stringify({ choices: [...chosen].sort((a, b) => a - b) }),
