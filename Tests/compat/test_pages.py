@@ -77,6 +77,7 @@ def values(browser, list_id):
 
 def shoot(browser, name, size):
     browser.set_window_size(*size)
+    browser.execute_script("window.scrollTo(0, 0)")
     time.sleep(0.3)
     browser.save_screenshot(os.path.join(SHOTS, f"{name}.png"))
 
@@ -162,7 +163,7 @@ def test_the_voting_page_takes_a_ballot_within_max_votes_and_shows_it_on_return(
     assert pressed == ["true", "false", "true"]
     assert not browser.find_element(By.ID, "submit").is_enabled()
     shoot(browser, "vote-voted-phone", PHONE)
-    browser.set_window_size(*PROJECTOR)
+    shoot(browser, "vote-projector", PROJECTOR)
 
 
 def test_the_voting_page_says_why_it_cannot_take_a_vote(tallyd_module, browser):
@@ -231,10 +232,13 @@ def test_the_console_creates_opens_watches_and_closes_a_poll(tallyd_module, brow
     assert vote(daemon, poll, "fan", [0])[0] == 200
     wait(browser, lambda: text(browser, "selected-voters") == "1 voter", seconds=3)
     assert values(browser, "selected-results") == ["1 · 100%", "0 · 0%"]
-    shoot(browser, "console", (1280, 900))
+    assert row().find_element(By.CLASS_NAME, "count").text == "1", "the list follows the selected poll"
+    shoot(browser, "console-projector", PROJECTOR)
     row().find_element(By.CSS_SELECTOR, "button[data-action=close]").click()
     wait(browser, lambda: row().find_element(By.CLASS_NAME, "state").text == "closed")
     assert api(daemon, "GET", f"/v1/polls/{poll}")[1]["state"] == "closed"
+    shoot(browser, "console-phone", PHONE)
+    browser.set_window_size(*PROJECTOR)
 
 
 def test_pages_are_served_with_a_strict_policy_an_etag_and_gzip(tallyd_module):

@@ -109,6 +109,8 @@
       $("selected-question").textContent = poll.question;
       $("selected-state").textContent = poll.state;
       $("selected-voters").textContent = `${poll.voters ?? 0} ${poll.voters === 1 ? "voter" : "voters"}`;
+      const count = document.querySelector(`tr[data-poll="${poll.id}"] .count`);
+      if (count) count.textContent = poll.voters ?? "";
       $("selected-results").replaceChildren(...poll.options.map((option) => {
         const item = document.createElement("li");
         item.innerHTML = '<div class="label"><span class="title"></span><span class="value"></span></div><div class="track"><div class="fill"></div></div>';
