@@ -8,9 +8,9 @@ import TallyCore
 ///
 /// Group commit: votes submitted while the loop handles its reads are held; at the end of the loop
 /// iteration (a `uv_check` handle) they go to Redis as one vote-script call per poll shard
-/// (`PollShards`; to the node that serves the shard's slot), written at once. While an earlier batch is still with that Redis,
-/// new votes for its polls keep gathering and go at the end of the iteration in which its verdicts
-/// arrive: Redis runs scripts one at a time anyway, so this costs a vote at most one more round
+/// (`PollShards`; to the node that serves the shard's slot), written at once. While an earlier
+/// batch is still with that Redis, new votes for its shards keep gathering and go at the end of the
+/// iteration in which its verdicts arrive: Redis runs scripts one at a time anyway, so this costs a vote at most one more round
 /// trip and makes batches larger exactly when load is high (measured: 1.3× the votes/s at 64
 /// connections). When the verdicts come back, each vote is
 /// settled in the engine and handed back with its ticket to whoever answers it (`onStored`). Never
@@ -164,13 +164,13 @@ public final class LoopStore {
     /// (re)connect.
     public var onDurability: (String, RedisDurability) -> Void = { _, _ in }
 
-    /// Whether a vote for a poll shard (the voter's, `PollShards.of`) may be submitted now: the
-    /// Redis that serves it is connected and checked, and the queue has room.
     /// Whether votes may be submitted now at all: the queue has room and a Redis is connected and
     /// checked (the gate before anything else; `isTakingVotes(for:)` then asks for the voter's shard).
     @inline(__always)
     public var isTakingVotes: Bool { !batches.isFull && nodes.contains { $0.verified } }
 
+    /// Whether a vote for a poll shard (the voter's, `PollShards.of`) may be submitted now: the
+    /// Redis that serves it is connected and checked, and the queue has room.
     @inline(__always)
     public func isTakingVotes(for shard: PollShard) -> Bool { !batches.isFull && node(for: shard)?.verified == true }
 
