@@ -20,6 +20,25 @@ import Testing
 
     static func slot(_ poll: String) -> Int { ClusterSlot.ofPoll(UInt64(poll)!) }
 
+    /// Votes for `poll` by new voters from 3 connections, on threads of their own, until the
+    /// function returned is called; it returns every vote sent and its answer.
+    static func voteInBackground(_ f: NativeFixture, _ poll: String) -> () -> [WriteThroughTests.Sent] {
+        let stop = Atomic(false)
+        let sent = Mutex<[WriteThroughTests.Sent]>([])
+        let done = DispatchGroup()
+        done.runOnOwnThread {
+            let votes = WriteThroughTests.voteUntil(port: f.daemon.port, poll: poll, prefix: "fan", threads: 3, pause: 1_000) {
+                stop.load(ordering: .relaxed)
+            }
+            sent.withLock { $0 = votes }
+        }
+        return {
+            stop.store(true, ordering: .relaxed)
+            done.wait()
+            return sent.withLock { $0 }
+        }
+    }
+
     /// Makes the next poll created get an id whose slot `where` accepts.
     static func nextPollID(_ cluster: RedisCluster, where accepts: (Int) -> Bool) throws -> String {
         let last = Int(try cluster.cli(["GET", "tally:next-poll-id"])) ?? 0
@@ -108,20 +127,13 @@ extension ClusterTests {
         let expected = try Self.nextPollID(cluster) { $0 < 200 }
         let poll = try f.create()
         try #require(poll == expected)
-        let stop = Atomic(false)
-        let sent = Mutex<[WriteThroughTests.Sent]>([])
-        let done = DispatchGroup()
-        done.runOnOwnThread {
-            sent.withLock { $0 = WriteThroughTests.voteUntil(port: f.daemon.port, poll: poll, prefix: "fan", threads: 3, pause: 1_000) { stop.load(ordering: .relaxed) } }
-        }
+        let voting = Self.voteInBackground(f, poll)
         usleep(300_000)
         try cluster.reshard(slots: 200, from: source, to: target)
         usleep(300_000)
-        stop.store(true, ordering: .relaxed)
-        done.wait()
+        let votes = voting()
 
         #expect(try cluster.master(ofSlot: Self.slot(poll)).port == target.port, "the slot moved")
-        let votes = sent.withLock { $0 }
         let accepted = votes.filter { $0.status == 200 }
         let stored = try WriteThroughTests.storedHash(target, "{p:\(poll)}:ballots")
         #expect(accepted.count > 100, "\(votes.count) sent, \(accepted.count) accepted")
@@ -148,12 +160,7 @@ extension ClusterTests {
         try #require(try f.create() == elsewhere)
         let replica = try #require(cluster.nodes.first { (try? $0.cli(["ROLE"]))?.split(separator: "\n").dropFirst(2).first == "\(old.port)" })
         for master in cluster.masters() { _ = try master.cli(["WAIT", "1", "5000"]) }  // replicas in sync
-        let stop = Atomic(false)
-        let sent = Mutex<[WriteThroughTests.Sent]>([])
-        let done = DispatchGroup()
-        done.runOnOwnThread {
-            sent.withLock { $0 = WriteThroughTests.voteUntil(port: f.daemon.port, poll: poll, prefix: "fan", threads: 3, pause: 1_000) { stop.load(ordering: .relaxed) } }
-        }
+        let voting = Self.voteInBackground(f, poll)
         usleep(300_000)
         replica.pause()
         try old.cli(["CLIENT", "KILL", "TYPE", "replica"])
@@ -168,13 +175,11 @@ extension ClusterTests {
         // the slot again.
         try old.start()
         #expect(try CloseWorkerTests.eventually(10) { f.vote(poll, "late", #"{"choices":[3]}"#).status == 200 })
-        stop.store(true, ordering: .relaxed)
-        done.wait()
+        let votes = voting()
 
         try cluster.waitForMaster(ofSlot: Self.slot(poll))  // every node's view settled after the restart
         let master = try cluster.master(ofSlot: Self.slot(poll))
         #expect(master.port == replica.port)
-        let votes = sent.withLock { $0 }
         let accepted = votes.filter { $0.status == 200 }
         let stored = try WriteThroughTests.storedHash(master, "{p:\(poll)}:ballots")
         let lost = accepted.filter { stored[$0.voter] != WriteThroughTests.hex($0.choice) }
