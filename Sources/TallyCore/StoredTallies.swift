@@ -11,9 +11,9 @@ import Atomics
 ///
 /// Row layout, in 64-bit words: [sequence, version + 1 (0: none reported), voters, option 0,
 /// option 1, …], padded to whole cache lines. The sequence is odd while its writer is mid-write.
-/// Of a sharded poll, a shard nobody voted in is reported at version 0 and counts as reported (its
-/// sum needs every shard); of a poll of one shard, version 0 is no report: the daemon's own counts,
-/// which take in the ballots it looks up in Redis at once, answer until votes are stored.
+/// A shard nobody voted in is reported at version 0: it counts as reported (a sharded poll's sum
+/// needs every shard), but until some shard has stored a vote the daemon's own counts answer
+/// (they take in the ballots it looks up in Redis at once).
 final class StoredTallies: @unchecked Sendable {
     let optionCount: Int
     let slotCount: Int
@@ -35,7 +35,7 @@ final class StoredTallies: @unchecked Sendable {
     func record(slot: Int, shard: Int = 0, version: Int64, voters: Int64, count: (Int) -> Int64) {
         let slot = slot * shardCount + shard
         let sequence = word(slot, 0)
-        guard version > 0 || version == 0 && shardCount > 1, version + 1 > word(slot, 1).load(ordering: .relaxed) else { return }
+        guard version >= 0, version + 1 > word(slot, 1).load(ordering: .relaxed) else { return }
         let start = sequence.load(ordering: .relaxed)
         sequence.store(start &+ 1, ordering: .relaxed)
         atomicMemoryFence(ordering: .releasing)
@@ -47,10 +47,15 @@ final class StoredTallies: @unchecked Sendable {
 
     /// The newest tallies: of each shard the slot with the newest, summed (the version too, which
     /// so grows with every change of any shard). (version, voters) with `counts` filled in; nil
-    /// until the store has reported every shard (or, rarely, a slot was mid-write every time it
-    /// was read).
+    /// until the store has reported every shard and stored some vote (or, rarely, a slot was
+    /// mid-write every time it was read).
     func newest(into counts: inout InlineArray<64, Int64>) -> (version: Int64, voters: Int64)? {
-        guard shardCount > 1 else { return newest(shard: 0, into: &counts) }
+        let total = shardCount == 1 ? newest(shard: 0, into: &counts) : summed(into: &counts)
+        guard let total, total.version > 0 else { return nil }
+        return total
+    }
+
+    private func summed(into counts: inout InlineArray<64, Int64>) -> (version: Int64, voters: Int64)? {
         var total: (version: Int64, voters: Int64) = (0, 0)
         var sum = InlineArray<64, Int64>(repeating: 0)
         for shard in 0..<shardCount {
