@@ -42,6 +42,11 @@ public final class Poll: @unchecked Sendable {
     /// Its shards in Redis, where its votes are stored.
     public let storeShards: PollShards
 
+    /// The shard in Redis that holds `voter`'s ballot (the vote path: read in place, no copy of
+    /// `storeShards`).
+    @inline(__always)
+    public func storeShard(of voter: VoterKey) -> PollShard { storeShards.of(voter) }
+
     /// The mutable part of a poll, shared by all versions of its definition.
     final class LiveState: @unchecked Sendable {
         let lifecycle: Atomic<Int>

@@ -137,7 +137,7 @@ public struct PollDesk {
         var pending = 0
         for poll in polls {
             let sent = voter.withBytes { id in
-                store.lookUpBallot(shard: poll.storeShards.of(voter.key), voterID: id, voter: voter.key) {
+                store.lookUpBallot(shard: poll.storeShard(of: voter.key), voterID: id, voter: voter.key) {
                     pending -= 1
                     if pending == 0 { deferred?.complete(answer) }
                 }

@@ -38,7 +38,7 @@ public struct VoteDesk {
                 stats.count(.rejected(.unknownPoll))
                 return dialect.style.write(VoteRejection.unknownPoll, response)
             }
-            let shard = poll.storeShards.of(voter.key)
+            let shard = poll.storeShard(of: voter.key)
             guard store.isTakingVotes(for: shard) else {
                 stats.count(.unavailable)
                 return dialect.style.writeUnavailable(response)
