@@ -74,7 +74,7 @@ let package = Package(
         .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
         .target(
             name: "TallyPages",
-            dependencies: ["TallyBase", "TallyHTTP", "CQREncode", "CZlib"],
+            dependencies: ["TallyBase", "TallyCore", "TallyHTTP", "TallyAPI", "CQREncode", "CZlib"],
             resources: ["live.html", "vote.html", "console.html", "pages.css", "live.js", "vote.js", "console.js"].map {
                 .embedInCode("Assets/\($0)")
             },

@@ -1,3 +1,5 @@
+import TallyCore
+
 /// One of the pages' files as it is served: its bytes and their gzip, and the header lines of each
 /// answer, made once at start. Revalidated by ETag (the files change only with the binary).
 struct PageAsset {
@@ -18,10 +20,8 @@ struct PageAsset {
         self.contentType = contentType
         self.body = body
         gzipped = Gzip.compress(body)
-        // FNV-1a of the bytes: names this version of the file.
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in body { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
-        let tag = "\"" + String(hash, radix: 16) + "\""
+        // Names this version of the file.
+        let tag = "\"" + String(StableHash.fnv1a(body), radix: 16) + "\""
         etag = Array(tag.utf8)
         let common = "ETag: \(tag)\r\nCache-Control: \(cacheControl)\r\nVary: Accept-Encoding\r\n" + PageAsset.securityHeaders
         plainHeaders = Array(common.utf8)

@@ -1,3 +1,5 @@
+import TallyAPI
+import TallyCore
 import TallyHTTP
 
 /// The live-event pages, served from the binary: the stage screen `/live/{id}`, the voting page
@@ -39,12 +41,13 @@ public final class PagesAPI: Sendable {
             serve(file, request, response)
         }
         router.add(.get, "/live/{id}/qr.svg") { [self] request, parameters, response in
-            guard Self.isPollID(parameters[0]), let base = base(request) else { return notFound(response) }
+            guard PollIDs.parse(parameters[0]) != nil, let base = base(request) else { return notFound(response) }
             var url = base + "/vote/" + String(decoding: parameters[0], as: UTF8.self)
             // A private poll's token (32 hex digits), for its voters' links: in the fragment.
-            if let token = Self.queryValue("p", request.query) {
-                guard token.count == 32, token.allSatisfy(\.isHexDigit) else { return notFound(response) }
-                url += "#p=" + token
+            if let text = QueryString.value("p", in: request.query) {
+                let token = PollToken(parsing: text)
+                guard token != .malformed else { return notFound(response) }
+                url += "#p=\(token)"
             }
             guard let svg = QRCodeSVG.svg(of: url) else { return notFound(response) }
             let headers = "Cache-Control: no-cache\r\n" + PageAsset.securityHeaders
@@ -55,13 +58,8 @@ public final class PagesAPI: Sendable {
     }
 
     private func pollPage(_ name: String, _ request: Request, _ id: UnsafeRawBufferPointer, _ response: ResponseWriter) {
-        guard Self.isPollID(id) else { return notFound(response) }
+        guard PollIDs.parse(id) != nil else { return notFound(response) }
         serve(html[name]!, request, response)
-    }
-
-    /// A poll id as the native API writes it: decimal digits.
-    private static func isPollID(_ text: UnsafeRawBufferPointer) -> Bool {
-        !text.isEmpty && text.count <= 20 && text.allSatisfy { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }
     }
 
     /// `public_url`, or `http://` and the request's Host (letters, digits and `.-:[]` only).
@@ -87,14 +85,6 @@ public final class PagesAPI: Sendable {
                 response.write(status: 200, contentType: asset.contentType, body: body, headerLines: $0)
             }
         }
-    }
-
-    /// A query parameter's raw value (the pages' own links need no decoding).
-    private static func queryValue(_ name: String, _ query: UnsafeRawBufferPointer) -> String? {
-        String(decoding: query, as: UTF8.self).split(separator: "&").lazy.compactMap { pair -> String? in
-            let parts = pair.split(separator: "=", maxSplits: 1)
-            return parts.count == 2 && parts[0] == name ? String(parts[1]) : nil
-        }.first
     }
 
     private static func contains(_ haystack: UnsafeRawBufferPointer, _ needle: [UInt8]) -> Bool {
