@@ -63,14 +63,14 @@ def start_redis():
     raise RuntimeError("redis-server did not start")
 
 
-def start_tallyd(auth="", shared=None):
+def start_tallyd(auth="", shared=None, port=0):
     """A tallyd with its own Redis, or on `shared` (another daemon's Redis: (process, port)).
-    `auth`: more lines for its [auth] table."""
+    `auth`: more lines for its [auth] table; `port`: where it listens (0: any free one)."""
     redis, redis_port = shared or start_redis()
     config = tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False)
     config.write(f"""
 [server]
-listen = "127.0.0.1:0"
+listen = "127.0.0.1:{port}"
 loops = 2
 keep_closed_s = 1
 [auth]

@@ -18,7 +18,7 @@ from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from conftest import ORGANIZER, ROOT, mint
+from conftest import ORGANIZER, ROOT, free_port, mint, start_redis, start_tallyd, stop_tallyd
 
 SHOTS = os.path.join(ROOT, ".build", "screenshots")
 PHONE, PROJECTOR = (390, 844), (1920, 1080)
@@ -112,6 +112,28 @@ def test_the_stage_screen_follows_votes_the_countdown_and_the_close(tallyd_modul
     assert text(browser, "countdown") == "Closed"
     assert "winner" in browser.find_elements(By.CSS_SELECTOR, "#options li")[0].get_attribute("class")
     shoot(browser, "stage-phone", PHONE)
+
+
+def test_the_stage_screen_reconnects_when_its_stream_drops(browser):
+    redis, redis_port = start_redis()
+    port = free_port()
+    daemon, config = start_tallyd(shared=(redis, redis_port), port=port)
+    try:
+        poll = create(daemon)
+        browser.set_window_size(*PROJECTOR)
+        browser.get(f"{daemon.url}/live/{poll}")
+        wait(browser, lambda: text(browser, "status") == "Live results")
+        # The daemon restarts on the same address; the stage's stream drops and is opened again.
+        stop_tallyd(daemon, config)
+        wait(browser, lambda: text(browser, "notice") == "Reconnecting…")
+        daemon, config = start_tallyd(shared=(redis, redis_port), port=port)
+        assert vote(daemon, poll, "ann", [1])[0] == 200
+        wait(browser, lambda: values(browser, "options") == ["0 · 0%", "1 · 100%", "0 · 0%"], seconds=15)
+        assert not browser.find_element(By.ID, "notice").is_displayed()
+    finally:
+        stop_tallyd(daemon, config)
+        redis.kill()
+        redis.wait()
 
 
 def test_an_after_close_poll_shows_no_counts_before_it_closes(tallyd_module, browser):
@@ -250,6 +272,7 @@ def test_pages_are_served_with_a_strict_policy_an_etag_and_gzip(tallyd_module):
             total += len(body)
             headers = response.headers
         assert "script-src 'self'" in headers["Content-Security-Policy"] and "default-src 'none'" in headers["Content-Security-Policy"]
+        assert headers["Cache-Control"] == "no-cache" and headers["ETag"]
         request = urllib.request.Request(f"{daemon.url}{path}", headers={"Accept-Encoding": "gzip", "If-None-Match": '"other"'})
         with urllib.request.urlopen(request) as zipped:
             assert zipped.headers["Content-Encoding"] == "gzip" and gzip.decompress(zipped.read()) == body
