@@ -121,8 +121,15 @@ import Testing
         #expect(ballots.count == 300 && Self.shards(poll, 3).allSatisfy { (Int((try? redis.cli(["HLEN", KeySchema.ballots($0)])) ?? "") ?? 0) > 60 })
         #expect(NativeFixture.votes(f.results(poll)) == [100, 100, 100, 0])
 
-        // Restarted: ballots back from every shard (a second vote is refused, as the ledger has the first).
+        // As if a daemon stopped between an organizer's save and its copy into a shard: a start
+        // copies the rules again. Restarted: ballots back from every shard (a second vote is
+        // refused, as the ledger has the first).
+        let behind = KeySchema.key(.poll, Self.shards(poll, 3)[1])
+        try redis.cli(["HSET", behind, "revision", "0", "state", "draft"])
         f = try NativeFixture(redis: redis)
+        let copy = WriteThroughTests.hash(try redis.cli(["HGETALL", behind]))
+        let head = WriteThroughTests.hash(try redis.cli(["HGETALL", "{p:\(poll)}:poll"]))
+        #expect(copy["state"] == "open" && copy["revision"] == head["revision"], "\(copy)")
         #expect(NativeFixture.votes(f.results(poll)) == [100, 100, 100, 0])
         #expect(f.client.request("POST", "/v1/polls/\(poll)/votes", headers: ["X-Voter-Id": "fan-5"], body: #"{"choices":[0]}"#)?.status == 409)
 
