@@ -53,12 +53,18 @@ extension CloseWorker {
 
     /// Step 2.
     private func sumTallies(of poll: CloseScript.Due, _ shards: PollShards, _ redis: BlockingCluster) throws(StoreError) {
-        let fields = ["version", "voters"] + (0..<poll.options).map(String.init)
-        var sums = [Int64](repeating: 0, count: fields.count)
-        try redis.pipeline(shards.all.map { (["HMGET", KeySchema.key(.poll, $0)] + fields, KeySchema.key(.poll, $0)) }) { _, reply in
-            for index in 0..<min(reply.count, sums.count) { sums[index] += reply[index].decimal ?? 0 }
+        var version: Int64 = 0
+        var voters: Int64 = 0
+        var counts = [Int64](repeating: 0, count: poll.options)
+        try redis.pipeline(shards.all.map { (StoredPoll.talliesCommand($0, options: poll.options), KeySchema.key(.poll, $0)) }) { _, reply in
+            VerdictText.tallies(reply) { shardVersion, shardVoters, count in
+                version += shardVersion
+                voters += shardVoters
+                for option in counts.indices { counts[option] += count(option) }
+            }
         }
         let key = KeySchema.poll(poll.id)
-        try redis.command(["HSET", key] + zip(fields, sums).flatMap { [$0, String($1)] }, key: key) { _ in }
+        let fields = ["version", String(version), "voters", String(voters)] + counts.enumerated().flatMap { [String($0), String($1)] }
+        try redis.command(["HSET", key] + fields, key: key) { _ in }
     }
 }

@@ -56,12 +56,13 @@ extension LoopStore {
             } ?? []
         }
         guard !shards.isEmpty else { return completion(loaded) }
-        let commands = shards.map { index, shard in
-            ["HMGET", KeySchema.key(.poll, shard), "version", "voters"] + loaded[index]!.definition.options.indices.map(String.init)
-        }
+        let commands = shards.map { index, shard in StoredPoll.talliesCommand(shard, options: loaded[index]!.definition.options.count) }
         let read = { (reply: RedisReply?) -> (version: Int64, voters: Int64, counts: [Int64])? in
-            guard let reply, reply.isArray, reply.count >= 2 else { return nil }
-            return (reply[0].decimal ?? 0, reply[1].decimal ?? 0, (2..<reply.count).map { reply[$0].decimal ?? 0 })
+            var tallies: (version: Int64, voters: Int64, counts: [Int64])?
+            if let reply, reply.isArray {
+                VerdictText.tallies(reply) { version, voters, count in tallies = (version, voters, (0..<reply.count - 2).map(count)) }
+            }
+            return tallies
         }
         callEach(commands, read: read) { tallies in
             var loaded = loaded

@@ -62,14 +62,7 @@ public final class ResultsFollower: @unchecked Sendable {
                 // Every shard of each poll: a sharded one's results are their sum.
                 let chunk = viewed[start..<min(start + 500, viewed.count)].flatMap { poll in poll.storeShards.all.map { (poll, $0) } }
                 try redis.pipeline(chunk.map { poll, shard in
-                    (KeySchema.key(.poll, shard), { writer in
-                        writer.begin(arguments: 4 + poll.definition.options.count)
-                        writer.argument("HMGET")
-                        writer.key(.poll, shard)
-                        writer.argument("version")
-                        writer.argument("voters")
-                        for option in poll.definition.options.indices { writer.argument(decimal: Int64(option)) }
-                    })
+                    (StoredPoll.talliesCommand(shard, options: poll.definition.options.count), KeySchema.key(.poll, shard))
                 }) { index, reply in
                     let (poll, shard) = chunk[index]
                     refreshedAt[poll.id] = now

@@ -84,6 +84,12 @@ public struct StoredPoll: Codable, Equatable, Sendable {
         ]
     }
 
+    /// The command that reads a poll shard's tallies, as `VerdictText.tallies` parses them:
+    /// {version, voters, option 0, …}.
+    public static func talliesCommand(_ shard: PollShard, options: Int) -> [String] {
+        ["HMGET", KeySchema.key(.poll, shard), "version", "voters"] + (0..<options).map(String.init)
+    }
+
     /// The command that removes a poll with its ballots and counts, and tells other daemons.
     public static func deleteCommand(id: PollID) -> [String] {
         ["EVAL", deleteScript, "3", KeySchema.poll(id), KeySchema.definition(id), KeySchema.ballots(id), "\(id)", KeySchema.changes]

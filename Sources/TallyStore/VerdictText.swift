@@ -3,11 +3,11 @@ import TallyCore
 /// The vote script's verdicts as text: the replaced ballot (16 hex digits) for an accepted vote,
 /// `unchanged`, `late`, or the name of a `VoteRejection`; stored ballots (16 hex digits); and tallies.
 /// Parsed without allocating.
-enum VerdictText {
+public enum VerdictText {
     /// A poll's tallies as the vote script returns them and the follower reads them:
     /// {version, voters, option 0, option 1, …}. Calls `record` (version, voters, count of option)
     /// (version 0: no vote was ever stored there).
-    static func tallies(_ reply: RedisReply, _ record: (Int64, Int64, (Int) -> Int64) -> Void) {
+    public static func tallies(_ reply: RedisReply, _ record: (Int64, Int64, (Int) -> Int64) -> Void) {
         guard reply.count >= 2 else { return }
         record(reply[0].decimal ?? 0, reply[1].decimal ?? 0) { option in 2 + option < reply.count ? reply[2 + option].decimal ?? 0 : 0 }
     }
