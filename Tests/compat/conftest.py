@@ -63,9 +63,10 @@ def start_redis():
     raise RuntimeError("redis-server did not start")
 
 
-def start_tallyd(auth="", shared=None, port=0):
+def start_tallyd(auth="", shared=None, port=0, server=""):
     """A tallyd with its own Redis, or on `shared` (another daemon's Redis: (process, port)).
-    `auth`: more lines for its [auth] table; `port`: where it listens (0: any free one)."""
+    `auth`, `server`: more lines for its [auth] and [server] tables; `port`: where it listens (0:
+    any free one)."""
     redis, redis_port = shared or start_redis()
     config = tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False)
     config.write(f"""
@@ -73,6 +74,7 @@ def start_tallyd(auth="", shared=None, port=0):
 listen = "127.0.0.1:{port}"
 loops = 2
 keep_closed_s = 1
+{server}
 [auth]
 organizer_tokens = ["{ORGANIZER}"]
 voter_secret = "{SECRET.decode()}"

@@ -61,6 +61,18 @@ def vote(daemon, poll, voter, choices):
     return api(daemon, "POST", f"/v1/polls/{poll}/votes", {"choices": choices}, token=mint(voter))
 
 
+def ready(daemon, seconds=5):
+    """Waits until the daemon takes votes (/readyz: its loops have checked Redis)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            with urllib.request.urlopen(f"{daemon.url}/readyz"):
+                return
+        except urllib.error.HTTPError:
+            assert time.monotonic() < deadline, "tallyd not ready"
+            time.sleep(0.05)
+
+
 def wait(browser, condition, seconds=5):
     # The pages redraw their lists: an element read a moment ago may be gone.
     return WebDriverWait(browser, seconds, poll_frequency=0.05, ignored_exceptions=[StaleElementReferenceException]).until(
@@ -127,6 +139,7 @@ def test_the_stage_screen_reconnects_when_its_stream_drops(browser):
         stop_tallyd(daemon, config)
         wait(browser, lambda: text(browser, "notice") == "Reconnecting…")
         daemon, config = start_tallyd(shared=(redis, redis_port), port=port)
+        ready(daemon)
         assert vote(daemon, poll, "ann", [1])[0] == 200
         wait(browser, lambda: values(browser, "options") == ["0 · 0%", "1 · 100%", "0 · 0%"], seconds=15)
         assert not browser.find_element(By.ID, "notice").is_displayed()
@@ -134,6 +147,21 @@ def test_the_stage_screen_reconnects_when_its_stream_drops(browser):
         stop_tallyd(daemon, config)
         redis.kill()
         redis.wait()
+
+
+def test_the_qr_code_names_the_public_url_behind_a_proxy(browser):
+    daemon, config = start_tallyd(server='public_url = "https://vote.example.com"')
+    try:
+        poll = create(daemon)
+        browser.set_window_size(*PROJECTOR)
+        browser.get(f"{daemon.url}/live/{poll}")
+        wait(browser, lambda: browser.find_element(By.ID, "qr").size["width"] > 100)
+        qr = os.path.join(SHOTS, "public-qr.png")
+        browser.find_element(By.ID, "qr").screenshot(qr)
+        decoded = subprocess.run(["zbarimg", "--quiet", "--raw", qr], capture_output=True, text=True).stdout.strip()
+        assert decoded == f"https://vote.example.com/vote/{poll}"
+    finally:
+        stop_tallyd(daemon, config)
 
 
 def test_an_after_close_poll_shows_no_counts_before_it_closes(tallyd_module, browser):
